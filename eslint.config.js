@@ -1,0 +1,33 @@
+import js from "@eslint/js"
+import tseslint from "typescript-eslint"
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "dist/", ".wrangler/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-empty-object-type": "off"
+    }
+  },
+  {
+    // The core is runtime-free: it depends on Context tags and lets each platform's Layers provide them.
+    files: ["src/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{
+          group: ["bun", "bun:*", "node:*", "cloudflare:*", "**/platform/**", "**/layers/**"],
+          message: "src/core is runtime-free: depend on a Context.Tag and let a Layer provide it."
+        }]
+      }],
+      "no-restricted-globals": ["error", "fetch", "caches", "crypto", "process", "Bun", "setTimeout", "setInterval"],
+      "no-restricted-properties": ["error",
+        { object: "Date", property: "now", message: "use Clock" },
+        { object: "Math", property: "random", message: "use Random" },
+        { object: "Effect", property: "runPromise", message: "only src/platform runs effects" },
+        { object: "Effect", property: "runSync", message: "only src/platform runs effects" }]
+    }
+  }
+)

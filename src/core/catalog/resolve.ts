@@ -1,0 +1,36 @@
+import { Effect } from "effect"
+import { type ObjectStore, type OpenError, Storage } from "../backends/ObjectStore.js"
+import { AccessDenied, NoSuchBucket } from "../s3/errors.js"
+import { Catalog, type CatalogError } from "./Catalog.js"
+import { isPublic, type Product } from "./schema.js"
+
+/** A product with the backend location its primary mirror points at. */
+export interface ResolvedProduct {
+  readonly account: string
+  readonly product: string
+  readonly meta: Product
+  readonly store: ObjectStore
+  /** Backend key prefix of the product: `base_prefix + mirror.prefix`, plain concatenation. */
+  readonly prefix: string
+}
+
+/**
+ * Product → primary mirror (else the first one) → data connection → store. Anonymous callers may only
+ * read public, enabled products; anything else is the same 403 whatever the cause.
+ */
+export const resolveProduct = (
+  account: string,
+  product: string
+): Effect.Effect<ResolvedProduct, CatalogError | OpenError, Catalog | Storage> =>
+  Effect.gen(function*() {
+    if (product === "") return yield* new NoSuchBucket({ bucket: account })
+    const catalog = yield* Catalog
+    const meta = yield* catalog.product(account, product)
+    if (!isPublic(meta)) return yield* new AccessDenied({ reason: "product is not public" })
+    const mirrors = meta.metadata.mirrors
+    const mirror = mirrors[meta.metadata.primary_mirror ?? ""] ?? Object.values(mirrors)[0]
+    if (mirror === undefined) return yield* new NoSuchBucket({ bucket: account })
+    const connection = yield* catalog.dataConnection(mirror.connection_id)
+    const store = yield* (yield* Storage).open(connection)
+    return { account, product, meta, store, prefix: (connection.details.base_prefix ?? "") + mirror.prefix }
+  })

@@ -1,0 +1,48 @@
+import { Data } from "effect"
+
+/**
+ * Every failure a caller can see. Each class is one row of `wire` in `renderError.ts`, so adding a class
+ * without deciding its status and S3 code is a compile error.
+ */
+export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{ readonly message: string }> {}
+export class InvalidURI extends Data.TaggedError("InvalidURI")<{ readonly message: string }> {}
+export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{ readonly message: string }> {}
+export class NotImplemented extends Data.TaggedError("NotImplemented")<{ readonly message: string }> {}
+export class NoSuchBucket extends Data.TaggedError("NoSuchBucket")<{ readonly bucket: string }> {}
+export class NoSuchKey extends Data.TaggedError("NoSuchKey")<{ readonly key: string }> {}
+export class AccessDenied extends Data.TaggedError("AccessDenied")<{ readonly reason: string }> {}
+export class InvalidAccessKeyId extends Data.TaggedError("InvalidAccessKeyId")<{}> {}
+export class PreconditionFailed extends Data.TaggedError("PreconditionFailed")<{}> {}
+export class InvalidRange extends Data.TaggedError("InvalidRange")<{ readonly size: number }> {}
+/** A bug or an unexpected failure inside the proxy (a defect); details go to the log only. */
+export class InternalError extends Data.TaggedError("InternalError")<{ readonly reason: string }> {}
+/** The Source API or the embedded catalog answered something we cannot use (bad status, bad JSON). */
+export class CatalogFailure extends Data.TaggedError("CatalogFailure")<{ readonly reason: string }> {}
+/** The Source API did not answer (network error or timeout). */
+export class CatalogUnavailable extends Data.TaggedError("CatalogUnavailable")<{ readonly reason: string }> {}
+/** A data connection names a provider this build cannot talk to. */
+export class UnsupportedProvider extends Data.TaggedError("UnsupportedProvider")<{ readonly provider: string }> {}
+/** The data connection's `authentication` cannot be used for this backend; never falls back to unsigned. */
+export class BackendAuthenticationFailed extends Data.TaggedError("BackendAuthenticationFailed")<{
+  readonly code: string
+}> {}
+/** The storage backend could not be reached, timed out, or failed (5xx). */
+export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{ readonly reason: string }> {}
+
+export type S3Error =
+  | InvalidRequest
+  | InvalidURI
+  | InvalidArgument
+  | NotImplemented
+  | NoSuchBucket
+  | NoSuchKey
+  | AccessDenied
+  | InvalidAccessKeyId
+  | PreconditionFailed
+  | InvalidRange
+  | InternalError
+  | CatalogFailure
+  | CatalogUnavailable
+  | UnsupportedProvider
+  | BackendAuthenticationFailed
+  | BackendUnavailable

@@ -1,0 +1,67 @@
+import type { Reply } from "../http/Reply.js"
+import type { S3Error } from "./errors.js"
+import { element, XML_DECLARATION } from "./xml.js"
+
+/**
+ * The one mapping from failures to what an S3 client sees: status, S3 code, and the message for errors
+ * that do not carry their own. 5xx messages never carry internal detail (that goes to the log).
+ */
+const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: string, message: string] } = {
+  InvalidRequest: [400, "InvalidRequest", ""],
+  InvalidURI: [400, "InvalidURI", ""],
+  InvalidArgument: [400, "InvalidArgument", ""],
+  NotImplemented: [501, "NotImplemented", ""],
+  NoSuchBucket: [404, "NoSuchBucket", "The specified bucket does not exist"],
+  NoSuchKey: [404, "NoSuchKey", "The specified key does not exist."],
+  AccessDenied: [403, "AccessDenied", "Access Denied"],
+  InvalidAccessKeyId: [403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."],
+  PreconditionFailed: [412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"],
+  InvalidRange: [416, "InvalidRange", "The requested range is not satisfiable"],
+  InternalError: [500, "InternalError", "Internal server error"],
+  CatalogFailure: [500, "InternalError", "Internal server error"],
+  CatalogUnavailable: [503, "ServiceUnavailable", "Service unavailable"],
+  UnsupportedProvider: [500, "InternalError", "Internal server error"],
+  BackendAuthenticationFailed: [502, "BackendAuthenticationFailed", "Failed to obtain backend credentials"],
+  BackendUnavailable: [503, "ServiceUnavailable", "Service unavailable"]
+}
+
+export const statusOf = (error: S3Error): number => wire[error._tag][0]
+export const codeOf = (error: S3Error): string => wire[error._tag][1]
+
+const messageOf = (error: S3Error): string => {
+  switch (error._tag) {
+    case "InvalidRequest":
+    case "InvalidURI":
+    case "InvalidArgument":
+    case "NotImplemented":
+      return error.message
+    case "BackendAuthenticationFailed":
+      return `${wire.BackendAuthenticationFailed[2]}: ${error.code}`
+    default:
+      return wire[error._tag][2]
+  }
+}
+
+/** Extra elements S3 puts after `Message` for some codes (boto3 and the JS SDK surface them). */
+const details = (error: S3Error): string => {
+  switch (error._tag) {
+    case "NoSuchBucket":
+      return element("BucketName", error.bucket)
+    case "NoSuchKey":
+      return element("Key", error.key)
+    case "InvalidRange":
+      return element("ActualObjectSize", String(error.size))
+    default:
+      return ""
+  }
+}
+
+export const renderS3Error = (error: S3Error, resource: string, requestId: string, method: string): Reply => {
+  const headers = new Headers({ "content-type": "application/xml", "x-amz-request-id": requestId })
+  if (error._tag === "InvalidRange") headers.set("content-range", `bytes */${error.size}`)
+  const body = method === "HEAD"
+    ? null
+    : XML_DECLARATION + "<Error>" + element("Code", codeOf(error)) + element("Message", messageOf(error))
+      + details(error) + element("Resource", resource) + element("RequestId", requestId) + "</Error>"
+  return { status: statusOf(error), headers, body }
+}

@@ -1,0 +1,10 @@
+import { Context, type Duration, type Effect, type Option } from "effect"
+
+/**
+ * A cache of finished values (never of in-flight work, peers.md §4.5). A broken cache is a miss, so the
+ * methods cannot fail.
+ */
+export class EdgeCache extends Context.Tag("sdp/EdgeCache")<EdgeCache, {
+  readonly get: (key: string) => Effect.Effect<Option.Option<string>>
+  readonly set: (key: string, value: string, ttl: Duration.DurationInput) => Effect.Effect<void>
+}>() {}

@@ -1,0 +1,36 @@
+import { Clock, Duration, Effect, Layer, Option } from "effect"
+import { EdgeCache } from "../../core/services/EdgeCache.js"
+import { makeMemoryCache } from "../../layers/MemoryEdgeCache.js"
+
+const EXPIRES = "x-sdp-expires"
+const keyUrl = (key: string) => `https://edge-cache.sdp.internal/${encodeURIComponent(key)}`
+const edge = () => (caches as unknown as { readonly default: Cache }).default
+
+/**
+ * Two levels: an isolate-local LRU in front of the colo's Cache API. Only finished values are shared
+ * (peers.md §4.5); a failing Cache API is a miss, never an error.
+ */
+export const CacheApiEdgeCache = Layer.sync(EdgeCache, () => {
+  const l1 = makeMemoryCache(5_000)
+  return EdgeCache.of({
+    get: (key) =>
+      Effect.flatMap(l1.get(key), (hit) =>
+        Option.isSome(hit) ? Effect.succeed(hit) : Effect.gen(function*() {
+          const response = yield* Effect.tryPromise(() => edge().match(keyUrl(key)))
+          if (response === undefined) return Option.none<string>()
+          const value = yield* Effect.tryPromise(() => response.text())
+          const remaining = Number(response.headers.get(EXPIRES)) - (yield* Clock.currentTimeMillis)
+          if (remaining > 0) yield* l1.set(key, value, Duration.millis(remaining))
+          return remaining > 0 ? Option.some(value) : Option.none<string>()
+        }).pipe(Effect.orElseSucceed(() => Option.none<string>()))),
+    set: (key, value, ttl) =>
+      Effect.gen(function*() {
+        yield* l1.set(key, value, ttl)
+        const expires = (yield* Clock.currentTimeMillis) + Duration.toMillis(ttl)
+        const response = new Response(value, {
+          headers: { "cache-control": `max-age=${Math.ceil(Duration.toSeconds(ttl))}`, [EXPIRES]: String(expires) }
+        })
+        yield* Effect.tryPromise(() => edge().put(keyUrl(key), response)).pipe(Effect.ignore)
+      })
+  })
+})

@@ -1,0 +1,41 @@
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import type { AppServices } from "../../core/pipeline.js"
+import { AppConfig, AppConfigLive } from "../../core/services/AppConfig.js"
+import { FetchUpstream } from "../../layers/FetchUpstream.js"
+import { minimumLogLevel } from "../../layers/logLevel.js"
+import { RemoteStorage } from "../../layers/RemoteStorage.js"
+import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
+import { serve } from "../web.js"
+import { CacheApiEdgeCache } from "./CacheApiEdgeCache.js"
+
+type Env = Readonly<Record<string, unknown>>
+
+/** Plain-text vars and secrets of the Worker env, as the config source (bindings are not strings). */
+const stringVars = (env: Env) =>
+  new Map(Object.entries(env).flatMap(([name, value]) => (typeof value === "string" ? [[name, value] as const] : [])))
+
+/** Production has no embedded catalog: without SOURCE_API_URL every request answers 500 and logs why. */
+const RequireSourceApi = Layer.effectDiscard(
+  Effect.flatMap(AppConfig, (config) =>
+    config.sourceApiUrl._tag === "Some" ? Effect.void : Effect.dieMessage("SOURCE_API_URL is not set"))
+)
+
+const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
+  const vars = stringVars(env)
+  const platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: true }), CacheApiEdgeCache)
+  return Layer.mergeAll(SourceApiCatalog, RemoteStorage, RequireSourceApi).pipe(
+    Layer.provide(platform),
+    Layer.provide(minimumLogLevel(vars.get("LOG_LEVEL"))),
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(vars)))
+  )
+}
+
+/** Built once per isolate, on the first request, from env alone (no I/O while building). */
+let runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown> | undefined
+
+export default {
+  fetch(request: Request, env: Env): Promise<Response> {
+    runtime ??= ManagedRuntime.make(WorkersLive(env))
+    return serve(runtime, request)
+  }
+}
