@@ -6,6 +6,15 @@ const tokenOf = (name: string) => Encoding.encodeBase64Url(name)
 const nameOf = (token: string) => Either.getOrUndefined(Encoding.decodeBase64UrlString(token))
 
 /**
+ * Whether `name` is a common prefix this listing produces (its first delimiter after `prefix` ends it),
+ * as opposed to an object whose key merely ends with the delimiter, such as a `dir/` folder marker
+ * listed under `prefix=dir/`.
+ */
+export const isRolledUp = (name: string, prefix: string, delimiter: string): boolean =>
+  delimiter !== "" && name.startsWith(prefix) && name.length > prefix.length
+  && name.indexOf(delimiter, prefix.length) === name.length - delimiter.length
+
+/**
  * S3 listing semantics over objects already sorted in byte order, for backends that have no listing of
  * their own (a local directory): prefix, delimiter roll-up, start-after, max-keys, and a continuation
  * token that is the last name returned. After a rolled-up prefix, everything under it is skipped.
@@ -13,7 +22,7 @@ const nameOf = (token: string) => Either.getOrUndefined(Encoding.decodeBase64Url
 export const listSorted = (sorted: Iterable<ListedObject>, request: ListRequest): ListPage => {
   const { prefix, delimiter, maxKeys } = request
   const after = request.continuationToken === undefined ? request.startAfter : nameOf(request.continuationToken)
-  const skipUnder = after !== undefined && delimiter !== "" && after.endsWith(delimiter) ? after : undefined
+  const skipUnder = after !== undefined && isRolledUp(after, prefix, delimiter) ? after : undefined
   const objects: Array<ListedObject> = []
   const commonPrefixes: Array<string> = []
   let count = 0

@@ -30,7 +30,10 @@ export const resolveProduct = (
     const mirrors = meta.metadata.mirrors
     const mirror = mirrors[meta.metadata.primary_mirror ?? ""] ?? Object.values(mirrors)[0]
     if (mirror === undefined) return yield* new NoSuchBucket({ bucket: account })
-    const connection = yield* catalog.dataConnection(mirror.connection_id)
+    // The connection id is internal: a missing connection reads as a missing bucket, named by the account.
+    const connection = yield* catalog.dataConnection(mirror.connection_id).pipe(
+      Effect.catchTag("NoSuchBucket", () => Effect.fail(new NoSuchBucket({ bucket: account })))
+    )
     const store = yield* (yield* Storage).open(connection)
     return { account, product, meta, store, prefix: (connection.details.base_prefix ?? "") + mirror.prefix }
   })

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { backendKey, relativeKey } from "../backends/keys.js"
+import { isRolledUp } from "../backends/listSorted.js"
 import type { ListError, OpenError } from "../backends/ObjectStore.js"
 import type { Storage } from "../backends/ObjectStore.js"
 import { Catalog, type CatalogError } from "../catalog/Catalog.js"
@@ -60,7 +61,7 @@ export const listProduct = (
       if (params.startAfter.startsWith(root)) {
         const relative = params.startAfter.slice(root.length)
         // A V1 marker that is a rolled-up prefix means "after everything under it", as S3 reads it.
-        const pastPrefix = params.version === 1 && params.delimiter !== "" && relative.endsWith(params.delimiter)
+        const pastPrefix = params.version === 1 && isRolledUp(relative, params.prefix.slice(root.length), params.delimiter)
         startAfter = backendKey(resolved.prefix, relative) + (pastPrefix ? PAST_PREFIX : "")
       } else if (compareUtf8(params.startAfter, root) > 0) {
         return empty // after every key of this product
@@ -80,8 +81,10 @@ export const listProduct = (
       .map((o) => ({ ...o, key: toClient(o.key) }))
     const commonPrefixes = page.commonPrefixes.map(toClient)
     const isTruncated = page.nextContinuationToken !== undefined
-    const last = [contents.at(-1)?.key, commonPrefixes.at(-1)].filter((k): k is string => k !== undefined)
-      .sort(compareUtf8).at(-1)
+    // The V1 marker is the last name the backend returned, hidden directory markers included, so a page
+    // that held only a marker still tells the client where to continue.
+    const last = [page.objects.at(-1)?.key, page.commonPrefixes.at(-1)].filter((k): k is string => k !== undefined)
+      .sort(compareUtf8).map(toClient).at(-1)
     return {
       ...empty,
       contents,

@@ -21,8 +21,8 @@ export const resolveRange = (header: string | null, size: number): ByteRange => 
     return { _tag: "Partial", start: Math.max(0, size - suffix), end: size - 1 }
   }
   const start = Number(first)
+  if (last !== "" && Number(last) < start) return FULL // `b < a` is not a valid range: ignored
+  if (start >= size) return UNSATISFIABLE // includes `bytes=N-` at the very end of the object
   const end = last === "" ? size - 1 : Number(last)
-  if (end < start) return FULL
-  if (start >= size) return UNSATISFIABLE
   return { _tag: "Partial", start, end: Math.min(end, size - 1) }
 }

@@ -30,7 +30,7 @@ const BunStorage = Layer.effect(
     storageOf(local === undefined ? remote : { ...remote, local: LocalDirectoryProvider(local.directory) }))
 )
 
-const Platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: false }), MemoryEdgeCache(10_000))
+const Platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: true }), MemoryEdgeCache(10_000))
 
 const BunLive = Layer.mergeAll(
   local === undefined ? SourceApiCatalog : LocalCatalog(local.document),

@@ -22,7 +22,7 @@ const RequireSourceApi = Layer.effectDiscard(
 
 const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
   const vars = stringVars(env)
-  const platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: true }), CacheApiEdgeCache)
+  const platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false }), CacheApiEdgeCache)
   return Layer.mergeAll(SourceApiCatalog, RemoteStorage, RequireSourceApi).pipe(
     Layer.provide(platform),
     Layer.provide(minimumLogLevel(vars.get("LOG_LEVEL"))),

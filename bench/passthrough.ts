@@ -1,0 +1,41 @@
+/**
+ * The least a Bun proxy can do, as a yardstick for `bun run bench`: map `/{account}/{product}/{key}` to
+ * `{UPSTREAM}/b/{key}`, forward Range/If-* and hand the body on (`fetch` → `new Response(body)`), with no
+ * catalog, no Effect, no header filtering. The proxy's cost above this line is ours; below it is Bun's.
+ *
+ * Run: `UPSTREAM=http://127.0.0.1:PORT bun bench/passthrough.ts`; prints `passthrough listening on http://…`.
+ */
+import { BUCKET } from "./fixture.js"
+
+const upstream = (process.env.UPSTREAM ?? "").replace(/\/+$/, "")
+if (upstream === "") {
+  console.error("UPSTREAM is not set")
+  process.exit(1)
+}
+const FORWARDED = ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]
+
+const server = Bun.serve({
+  port: Number(process.env.PORT ?? 0),
+  hostname: "127.0.0.1",
+  idleTimeout: 120,
+  fetch: async (request) => {
+    const url = new URL(request.url)
+    const [, , , ...key] = url.pathname.split("/")
+    const headers = new Headers()
+    for (const name of FORWARDED) {
+      const value = request.headers.get(name)
+      if (value !== null) headers.set(name, value)
+    }
+    const response = await fetch(`${upstream}/${BUCKET}/${key.join("/")}`, { method: request.method, headers })
+    return new Response(response.body, { status: response.status, headers: response.headers })
+  }
+})
+
+console.log(`passthrough listening on http://127.0.0.1:${server.port}`)
+
+const stop = () => {
+  void server.stop(true)
+  process.exit(0)
+}
+process.on("SIGINT", stop)
+process.on("SIGTERM", stop)

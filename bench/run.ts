@@ -1,0 +1,407 @@
+/**
+ * `bun run bench`: what the proxy costs, measured against the same upstream fetched directly in the same run.
+ *
+ *   1. streaming throughput of one large object (default 256 MiB), proxied / direct;
+ *   2. 16 KiB ranged GETs at random offsets, sequential and 8 in flight: req/s, p50/p99, ratios;
+ *   3. CPU per request of the core (`handle`, in-process, stub upstream, warm catalog cache);
+ *   4. the proxy's memory while it streams the large object, and while a slow client reads it.
+ *
+ * Everything runs on loopback: a Bun fake upstream (bench/upstream.ts) and the real proxy
+ * (src/platform/bun/main.ts) as child processes, the clients in this process (and curl, if installed).
+ * Results: a table on stdout and JSON in $BENCH_OUT (default /tmp/sdp-bench/latest.json).
+ * `BENCH_QUICK=1` shrinks every count for a smoke run. This is a benchmark: nothing here asserts timings.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus, loadavg } from "node:os"
+import { dirname, resolve } from "node:path"
+import { type CpuRow, runCpuBench } from "./cpu.js"
+import { ACCOUNT, BUCKET, OBJECT_KEY, PRODUCT } from "./fixture.js"
+import { curlSlow, curlWhole, fetchWhole, hasCurl, latencySummary, rangeBytes, ranged, type Transfer } from "./http.js"
+import { cpuSecondsOf, memoryOf, sampleRss, start, type Started } from "./processes.js"
+import { median, round, seededRandom, table } from "./stats.js"
+
+const quick = (process.env.BENCH_QUICK ?? "") !== ""
+const root = resolve(import.meta.dir, "..")
+const outFile = process.env.BENCH_OUT ?? "/tmp/sdp-bench/latest.json"
+const MiB = 1024 * 1024
+
+const settings = {
+  objectBytes: Number(process.env.BENCH_OBJECT_MIB ?? (quick ? 32 : 256)) * MiB,
+  streamReps: quick ? 2 : 5,
+  curlReps: quick ? 1 : 3,
+  rangeLength: 16 * 1024,
+  rangeRequests: quick ? 300 : 2000,
+  rangeReps: quick ? 1 : 3,
+  rangeConcurrency: 8,
+  rangeDeadlineMs: 15_000,
+  streamTimeoutMs: 30_000,
+  slowClientBytesPerSecond: 32 * 1000 * 1000,
+  slowClientSeconds: quick ? 1 : 3,
+  cpu: { iterations: quick ? 2_000 : 20_000, warmup: quick ? 500 : 3_000, chunks: 5, maxMillis: quick ? 1_500 : 5_000 }
+}
+
+const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds
+const log = (message: string) => console.error(`[bench] ${message}`)
+
+type TargetName = "direct" | "bare" | "proxy"
+interface Target {
+  readonly name: TargetName
+  readonly url: string
+  /** The process whose memory is sampled while it serves (none for direct). */
+  readonly pid: number | undefined
+}
+type PerTarget<A> = Record<TargetName, A>
+const perTarget = <A>(make: () => A): PerTarget<A> => ({ direct: make(), bare: make(), proxy: make() })
+
+interface StreamStats {
+  readonly client: string
+  readonly reps: number
+  /** Median MB/s per target. */
+  readonly mbps: PerTarget<number>
+  readonly allMBps: PerTarget<ReadonlyArray<number>>
+  readonly proxyOverDirect: number
+  readonly proxyOverBare: number
+  readonly bareOverDirect: number
+  /** CPU ms the serving process (bare, proxy) used per whole-object transfer, median. */
+  readonly serverCpuMsPerTransfer: { readonly bare: number; readonly proxy: number }
+  /** Peak RSS (MiB) sampled while the bare pass-through / the proxy streamed. */
+  readonly peakRssMiB: { readonly bare: number; readonly proxy: number }
+}
+
+/** The targets take turns, so drift (page cache, CPU frequency, other load) hits all alike. */
+const streamBench = async (
+  client: string,
+  get: (url: string, timeoutMs: number) => Promise<Transfer>,
+  reps: number,
+  targets: ReadonlyArray<Target>
+): Promise<StreamStats> => {
+  const rates = perTarget((): Array<number> => [])
+  const peak = { bare: 0, proxy: 0 }
+  const cpu = { bare: [] as Array<number>, proxy: [] as Array<number> }
+  for (let i = 0; i < reps; i++) {
+    for (const target of targets) {
+      const sampler = target.pid === undefined ? undefined : sampleRss(target.pid)
+      const cpu0 = target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid)
+      let t: Transfer
+      try {
+        t = await get(target.url, settings.streamTimeoutMs)
+      } finally {
+        const max = sampler?.stop()
+        if (max !== undefined && target.name !== "direct") peak[target.name] = Math.max(peak[target.name], max)
+      }
+      if (target.pid !== undefined && target.name !== "direct") {
+        cpu[target.name].push((cpuSecondsOf(target.pid) - cpu0) * 1000)
+      }
+      if (t.bytes !== settings.objectBytes) {
+        throw new Error(`${client} ${target.name}: got ${t.bytes} bytes, expected ${settings.objectBytes}`)
+      }
+      rates[target.name].push(mbps(t))
+    }
+  }
+  const mbpsOf = { direct: median(rates.direct), bare: median(rates.bare), proxy: median(rates.proxy) }
+  return {
+    client,
+    reps,
+    mbps: mbpsOf,
+    allMBps: { direct: rates.direct.map(Math.round), bare: rates.bare.map(Math.round), proxy: rates.proxy.map(Math.round) },
+    proxyOverDirect: mbpsOf.proxy / mbpsOf.direct,
+    proxyOverBare: mbpsOf.proxy / mbpsOf.bare,
+    bareOverDirect: mbpsOf.bare / mbpsOf.direct,
+    serverCpuMsPerTransfer: { bare: median(cpu.bare), proxy: median(cpu.proxy) },
+    peakRssMiB: peak
+  }
+}
+
+interface RangedTargetStats {
+  readonly reqPerSec: number
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly requests: number
+  /** CPU the serving process used per request (µs, from /proc; NaN for direct, whose server is the upstream itself). */
+  readonly serverCpuUsPerRequest: number
+  /** CPU the upstream process used per request (µs). */
+  readonly upstreamCpuUsPerRequest: number
+}
+
+interface RangedStats {
+  readonly mode: string
+  readonly concurrency: number
+  readonly requestsPerRep: number
+  readonly reps: number
+  readonly targets: PerTarget<RangedTargetStats>
+  readonly proxyOverDirect: number
+  readonly proxyOverBare: number
+  readonly addedP50MsVsDirect: number
+  readonly addedP50MsVsBare: number
+}
+
+const rangedBench = async (
+  concurrency: number,
+  offsets: ReadonlyArray<number>,
+  targets: ReadonlyArray<Target>,
+  upstreamPid: number
+): Promise<RangedStats> => {
+  const rates = perTarget((): Array<number> => [])
+  const latencies = perTarget((): Array<number> => [])
+  const counts = perTarget(() => 0)
+  const serverCpu = perTarget(() => 0)
+  const upstreamCpu = perTarget(() => 0)
+  for (let rep = 0; rep < settings.rangeReps; rep++) {
+    for (const target of targets) {
+      const server0 = target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid)
+      const upstream0 = cpuSecondsOf(upstreamPid)
+      const result = await ranged(target.url, offsets, settings.rangeLength, concurrency, settings.rangeDeadlineMs)
+      serverCpu[target.name] += target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid) - server0
+      upstreamCpu[target.name] += cpuSecondsOf(upstreamPid) - upstream0
+      rates[target.name].push(result.reqPerSec)
+      latencies[target.name].push(...result.latenciesMs)
+      counts[target.name] += result.requests
+    }
+  }
+  const summary = (name: TargetName): RangedTargetStats => {
+    const l = latencySummary(latencies[name])
+    return {
+      reqPerSec: median(rates[name]),
+      p50: l.p50,
+      p90: l.p90,
+      p99: l.p99,
+      requests: counts[name],
+      serverCpuUsPerRequest: (serverCpu[name] * 1e6) / counts[name],
+      upstreamCpuUsPerRequest: (upstreamCpu[name] * 1e6) / counts[name]
+    }
+  }
+  const stats = { direct: summary("direct"), bare: summary("bare"), proxy: summary("proxy") }
+  return {
+    mode: concurrency === 1 ? "sequential" : `${concurrency} in flight`,
+    concurrency,
+    requestsPerRep: offsets.length,
+    reps: settings.rangeReps,
+    targets: stats,
+    proxyOverDirect: stats.proxy.reqPerSec / stats.direct.reqPerSec,
+    proxyOverBare: stats.proxy.reqPerSec / stats.bare.reqPerSec,
+    addedP50MsVsDirect: stats.proxy.p50 - stats.direct.p50,
+    addedP50MsVsBare: stats.proxy.p50 - stats.bare.p50
+  }
+}
+
+const gitCommit = (): string => {
+  const result = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: root, stdout: "pipe", stderr: "ignore" })
+  return result.exitCode === 0 ? result.stdout.toString().trim() : "unknown"
+}
+
+interface Memory {
+  readonly proxyRssBeforeMiB: number
+  readonly proxyVmHwmBeforeMiB: number
+  readonly proxyVmHwmAfterStreamsMiB: number
+  readonly proxyPeakRssDuringStreamsMiB: number
+  readonly bareRssBeforeMiB: number
+  readonly barePeakRssDuringStreamsMiB: number
+  readonly proxyRssAfterAllMiB: number
+  readonly slowClient: { readonly bytesRead: number; readonly seconds: number; readonly proxyPeakRssMiB: number } | undefined
+}
+
+interface Results {
+  readonly throughput: ReadonlyArray<StreamStats>
+  readonly ranged: ReadonlyArray<RangedStats>
+  readonly cpu: ReadonlyArray<CpuRow>
+  readonly memory: Memory
+  readonly loadAverage1m: { readonly before: number; readonly after: number }
+  readonly totalSeconds: number
+}
+
+const main = async () => {
+  const began = performance.now()
+  const loadBefore = loadavg()[0] ?? 0
+  log(`quick=${quick}, object ${settings.objectBytes / MiB} MiB, ${cpus().length} CPUs, bun ${Bun.version}`)
+
+  // 3 first, with nothing else of ours running: the core's CPU per request.
+  log("core CPU per request (in-process)…")
+  const cpuRows: ReadonlyArray<CpuRow> = await runCpuBench(settings.cpu)
+
+  const started: Array<Started> = []
+  try {
+    log("starting the upstream, the bare pass-through and the proxy…")
+    const upstream = await start("upstream", "bench/upstream.ts", {
+      PORT: "0",
+      UPSTREAM_SIZE: String(settings.objectBytes)
+    }, root)
+    started.push(upstream)
+    const bare = await start("passthrough", "bench/passthrough.ts", { PORT: "0", UPSTREAM: upstream.origin }, root)
+    started.push(bare)
+    const proxy = await start("proxy", "src/platform/bun/main.ts", {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SOURCE_API_URL: upstream.origin,
+      LOG_LEVEL: "error"
+    }, root)
+    started.push(proxy)
+
+    const path = `/${ACCOUNT}/${PRODUCT}/${OBJECT_KEY}`
+    const targets: ReadonlyArray<Target> = [
+      { name: "direct", url: `${upstream.origin}/${BUCKET}/${OBJECT_KEY}`, pid: undefined },
+      { name: "bare", url: `${bare.origin}${path}`, pid: bare.pid },
+      { name: "proxy", url: `${proxy.origin}${path}`, pid: proxy.pid }
+    ]
+    const proxyUrl = `${proxy.origin}${path}`
+
+    // Every target must return exactly the upstream's bytes, or the figures mean nothing.
+    const random = seededRandom(20260101)
+    const maxOffset = settings.objectBytes - settings.rangeLength
+    const offsets = Array.from({ length: settings.rangeRequests }, () => Math.floor(random() * maxOffset))
+    for (const offset of offsets.slice(0, 5)) {
+      const bodies = await Promise.all(targets.map((t) => rangeBytes(t.url, offset, offset + settings.rangeLength - 1)))
+      const [reference] = bodies
+      for (const body of bodies) {
+        if (reference === undefined || body.length !== reference.length || !body.every((byte, i) => byte === reference[i])) {
+          throw new Error(`bytes differ at offset ${offset}`)
+        }
+      }
+    }
+    const head = await fetch(proxyUrl, { method: "HEAD" })
+    if (head.headers.get("content-length") !== String(settings.objectBytes)) {
+      throw new Error(`proxied HEAD: content-length ${head.headers.get("content-length")}`)
+    }
+
+    log("warm-up…")
+    for (const t of targets) {
+      await ranged(t.url, offsets.slice(0, 200), settings.rangeLength, 1, 10_000)
+      await ranged(t.url, offsets.slice(0, 200), settings.rangeLength, settings.rangeConcurrency, 10_000)
+    }
+    const proxyBefore = memoryOf(proxy.pid)
+    const bareBefore = memoryOf(bare.pid)
+    for (const t of targets) await fetchWhole(t.url, settings.streamTimeoutMs)
+
+    // 1 + 4: streaming throughput and the proxy's memory meanwhile.
+    log("streaming…")
+    const streams = [await streamBench("bun fetch", fetchWhole, settings.streamReps, targets)]
+    if (hasCurl()) streams.push(await streamBench("curl", curlWhole, settings.curlReps, targets))
+    const afterStreams = memoryOf(proxy.pid)
+
+    let slow: Memory["slowClient"]
+    if (hasCurl()) {
+      log(`slow client (${settings.slowClientBytesPerSecond / 1e6} MB/s for ${settings.slowClientSeconds} s)…`)
+      const sampler = sampleRss(proxy.pid, 20)
+      let peak = Number.NaN
+      const t = await curlSlow(proxyUrl, settings.slowClientBytesPerSecond, settings.slowClientSeconds)
+        .finally(() => {
+          peak = sampler.stop()
+        })
+      slow = { bytesRead: t.bytes, seconds: t.seconds, proxyPeakRssMiB: peak }
+      await Bun.sleep(200) // let the proxy see the disconnect before the next phase
+    }
+
+    // 2: small ranged reads.
+    log("16 KiB ranged GETs…")
+    const rangedRows = [
+      await rangedBench(1, offsets, targets, upstream.pid),
+      await rangedBench(settings.rangeConcurrency, offsets, targets, upstream.pid)
+    ]
+
+    const results = {
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      bun: Bun.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      quick,
+      settings,
+      throughput: streams,
+      ranged: rangedRows,
+      cpu: cpuRows,
+      memory: {
+        proxyRssBeforeMiB: proxyBefore.rss,
+        proxyVmHwmBeforeMiB: proxyBefore.hwm,
+        proxyVmHwmAfterStreamsMiB: afterStreams.hwm,
+        proxyPeakRssDuringStreamsMiB: Math.max(...streams.map((x) => x.peakRssMiB.proxy)),
+        bareRssBeforeMiB: bareBefore.rss,
+        barePeakRssDuringStreamsMiB: Math.max(...streams.map((x) => x.peakRssMiB.bare)),
+        proxyRssAfterAllMiB: memoryOf(proxy.pid).rss,
+        slowClient: slow
+      },
+      loadAverage1m: { before: round(loadBefore), after: round(loadavg()[0] ?? 0) },
+      totalSeconds: (performance.now() - began) / 1000
+    }
+    report(results)
+    mkdirSync(dirname(outFile), { recursive: true })
+    writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`)
+    console.log(`\nJSON: ${outFile}   (whole run ${round(results.totalSeconds, 1)} s)`)
+    const { before: lb, after: la } = results.loadAverage1m
+    if (Math.max(lb, la) > 0.7) {
+      console.log(`WARNING: 1-minute load average ${lb} before / ${la} after: other work shared the ${cpus().length} CPUs; `
+        + "treat the figures as noisy.")
+    }
+  } finally {
+    for (const s of started.reverse()) await s.stop()
+  }
+}
+
+const report = (r: Results) => {
+  const size = `${settings.objectBytes / MiB} MiB`
+  console.log(`\n1. Streaming one ${size} object: median MB/s (10^6 B/s); bare = minimal Bun fetch→Response pass-through`)
+  console.log(table([
+    ["client", "reps", "direct", "bare", "proxy", "proxy/direct", "proxy/bare", "bare/direct", "CPU ms/transfer bare",
+      "CPU ms/transfer proxy"],
+    ...r.throughput.map((x) => [
+      x.client, x.reps, x.mbps.direct, x.mbps.bare, x.mbps.proxy,
+      round(x.proxyOverDirect, 3), round(x.proxyOverBare, 3), round(x.bareOverDirect, 3),
+      Math.round(x.serverCpuMsPerTransfer.bare), Math.round(x.serverCpuMsPerTransfer.proxy)
+    ])
+  ]))
+  console.log(`\n2. ${settings.rangeLength / 1024} KiB ranged GETs at random offsets (Bun fetch, keep-alive): req/s and latency (ms)`)
+  console.log(table([
+    ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "server CPU µs/req",
+      "upstream CPU µs/req"],
+    ...r.ranged.flatMap((x) =>
+      (["direct", "bare", "proxy"] as const).map((name) => {
+        const t = x.targets[name]
+        return [
+          name === "direct" ? x.mode : "",
+          name,
+          t.requests,
+          t.reqPerSec,
+          round(t.p50, 3),
+          round(t.p90, 3),
+          round(t.p99, 3),
+          round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
+          round(t.reqPerSec / x.targets.bare.reqPerSec, 3),
+          name === "direct" ? "—" : String(Math.round(t.serverCpuUsPerRequest)),
+          Math.round(t.upstreamCpuUsPerRequest)
+        ]
+      })
+    )
+  ]))
+  for (const x of r.ranged) {
+    console.log(`   ${x.mode}: proxy adds ${round(x.addedP50MsVsDirect, 3)} ms p50 over direct, `
+      + `${round(x.addedP50MsVsBare, 3)} ms over bare`)
+  }
+  console.log("\n3. Core CPU per request, in-process (handle + real layers, stub upstream, warm catalog cache)")
+  console.log(table([
+    ["case", "status", "iterations", "CPU µs/req (median)", "CPU µs/req (min)", "wall µs/req", "Source API calls"],
+    ...r.cpu.map((c) => [c.name, String(c.status), c.iterations, c.cpuUsPerRequest, c.cpuUsMin, c.wallUsPerRequest, c.apiCalls])
+  ]))
+  console.log("   (CPU = user+system of every thread of the bench process, GC threads included: it can exceed wall.)")
+  const m = r.memory
+  console.log(`\n4. Memory (MiB) while streaming ${size}`)
+  console.log(table([
+    ["measure", "MiB"],
+    ["proxy RSS before the streams (warm)", m.proxyRssBeforeMiB],
+    ["proxy peak RSS sampled during its streams", m.proxyPeakRssDuringStreamsMiB],
+    ["proxy VmHWM before / after the streams", `${round(m.proxyVmHwmBeforeMiB, 1)} / ${round(m.proxyVmHwmAfterStreamsMiB, 1)}`],
+    ["bare pass-through RSS before / peak", `${round(m.bareRssBeforeMiB, 1)} / ${round(m.barePeakRssDuringStreamsMiB, 1)}`],
+    ...(m.slowClient === undefined ? [] : [[
+      `proxy peak RSS, slow client (${round(m.slowClient.bytesRead / 1e6, 0)} MB read in ${round(m.slowClient.seconds, 1)} s)`,
+      m.slowClient.proxyPeakRssMiB
+    ]]),
+    ["proxy RSS at the end", m.proxyRssAfterAllMiB]
+  ]))
+}
+
+// Exit explicitly: pending AbortSignal.timeout timers would otherwise keep the process alive for seconds.
+await main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,100 @@
+/**
+ * A fast, local fake of everything the proxy talks to, for `bun run bench` (never for tests):
+ *
+ * - the Source API JSON routes (one public product `bench/data` whose mirror points at bucket `b` here);
+ * - path-style S3 objects `/b/{key}`: every key is the same in-memory buffer of random bytes (size from
+ *   `UPSTREAM_SIZE`, default 256 MiB), with HEAD, `Range: bytes=a-b | a- | -n` → 206 + Content-Range, 416;
+ * - a ListObjectsV2 answer for `/b?list-type=2` (100 keys), so listings can be tried by hand.
+ *
+ * Run: `bun bench/upstream.ts` (PORT=0 picks a free port); prints `upstream listening on http://127.0.0.1:PORT`.
+ */
+import { randomFillSync } from "node:crypto"
+import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, PRODUCT, productJson } from "./fixture.js"
+
+const size = Number(process.env.UPSTREAM_SIZE ?? 256 * 1024 * 1024)
+const port = Number(process.env.PORT ?? 0)
+
+const data = new Uint8Array(size)
+for (let offset = 0; offset < size; offset += 64 * 1024 * 1024) {
+  randomFillSync(data, offset, Math.min(64 * 1024 * 1024, size - offset))
+}
+const etag = `"bench-${size.toString(16)}"`
+const lastModified = new Date(Date.UTC(2025, 0, 1)).toUTCString()
+
+const json = (value: unknown, status = 200) =>
+  new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } })
+
+const listing = listBucketResult(100, "k/", size)
+
+const objectHeaders = (length: number) => ({
+  "content-type": "application/octet-stream",
+  "content-length": String(length),
+  "accept-ranges": "bytes",
+  etag,
+  "last-modified": lastModified
+})
+
+/** `[start, endInclusive]`, `"unsatisfiable"`, or undefined (absent or unparseable: the whole object). */
+const rangeOf = (header: string | null): readonly [number, number] | "unsatisfiable" | undefined => {
+  const match = header?.match(/^bytes=(\d*)-(\d*)$/)
+  if (match === undefined || match === null) return undefined
+  const [, a = "", b = ""] = match
+  if (a === "" && b === "") return undefined
+  if (a === "") {
+    const n = Number(b)
+    return n === 0 ? "unsatisfiable" : [Math.max(0, size - n), size - 1]
+  }
+  const start = Number(a)
+  if (start >= size) return "unsatisfiable"
+  const end = b === "" ? size - 1 : Math.min(Number(b), size - 1)
+  return end < start ? undefined : [start, end]
+}
+
+const object = (request: Request): Response => {
+  if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag } })
+  const head = request.method === "HEAD"
+  const range = rangeOf(request.headers.get("range"))
+  if (range === "unsatisfiable") {
+    return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } })
+  }
+  if (range === undefined) return new Response(head ? null : data, { status: 200, headers: objectHeaders(size) })
+  const [start, end] = range
+  return new Response(head ? null : data.subarray(start, end + 1), {
+    status: 206,
+    headers: { ...objectHeaders(end - start + 1), "content-range": `bytes ${start}-${end}/${size}` }
+  })
+}
+
+const server = Bun.serve({
+  port,
+  hostname: "127.0.0.1",
+  idleTimeout: 60,
+  fetch: (request, self) => {
+    const url = new URL(request.url)
+    const path = url.pathname
+    if (request.method !== "GET" && request.method !== "HEAD") return new Response(null, { status: 405 })
+    if (path === `/api/v1/products/${ACCOUNT}/${PRODUCT}`) return json(productJson)
+    if (path === `/api/v1/products/${ACCOUNT}`) return json({ products: [productJson] })
+    if (path === `/api/v1/data-connections/${CONNECTION}`) {
+      return json(connectionJson(`http://127.0.0.1:${self.port}`))
+    }
+    if (path.startsWith("/api/")) return json({ error: "not found" }, 404)
+    if (path === `/${BUCKET}` || path === `/${BUCKET}/`) {
+      return new Response(listing, { headers: { "content-type": "application/xml" } })
+    }
+    if (path.startsWith(`/${BUCKET}/`) && path.length > BUCKET.length + 2) return object(request)
+    return new Response(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchBucket</Code><Message>no such bucket</Message></Error>`,
+      { status: 404, headers: { "content-type": "application/xml" } }
+    )
+  }
+})
+
+console.log(`upstream listening on http://127.0.0.1:${server.port}`)
+
+const stop = () => {
+  void server.stop(true)
+  process.exit(0)
+}
+process.on("SIGINT", stop)
+process.on("SIGTERM", stop)

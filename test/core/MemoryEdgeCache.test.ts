@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, TestClock } from "effect"
+import { EdgeCache } from "../../src/core/services/EdgeCache.js"
+import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
+
+describe("MemoryEdgeCache", () => {
+  it.effect("a value is served until its TTL has passed on the clock", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      yield* cache.set("k", "v", "1 hour")
+      expect(yield* cache.get("k")).toStrictEqual(Option.some("v"))
+      yield* TestClock.adjust("59 minutes")
+      expect(yield* cache.get("k")).toStrictEqual(Option.some("v"))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* cache.get("k")).toStrictEqual(Option.none())
+    }).pipe(Effect.provide(MemoryEdgeCache(10))))
+
+  it.effect("an expired entry stays gone after the read that found it expired", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      yield* cache.set("k", "v", "1 second")
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* cache.get("k")).toStrictEqual(Option.none())
+      expect(yield* cache.get("k")).toStrictEqual(Option.none())
+    }).pipe(Effect.provide(MemoryEdgeCache(10))))
+
+  it.effect("set again replaces the value and restarts the TTL", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      yield* cache.set("k", "old", "1 minute")
+      yield* TestClock.adjust("50 seconds")
+      yield* cache.set("k", "new", "1 minute")
+      yield* TestClock.adjust("50 seconds")
+      expect(yield* cache.get("k")).toStrictEqual(Option.some("new"))
+    }).pipe(Effect.provide(MemoryEdgeCache(10))))
+
+  it.effect("a miss is none", () =>
+    Effect.gen(function*() {
+      expect(yield* (yield* EdgeCache).get("absent")).toStrictEqual(Option.none())
+    }).pipe(Effect.provide(MemoryEdgeCache(10))))
+
+  it.effect("holds at most maxEntries, evicting the least recently used", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      yield* cache.set("a", "1", "1 hour")
+      yield* cache.set("b", "2", "1 hour")
+      yield* cache.set("c", "3", "1 hour")
+      expect(yield* cache.get("a")).toStrictEqual(Option.some("1")) // a is now the most recent
+      yield* cache.set("d", "4", "1 hour") // evicts b
+      expect(yield* cache.get("b")).toStrictEqual(Option.none())
+      expect(yield* cache.get("a")).toStrictEqual(Option.some("1"))
+      expect(yield* cache.get("c")).toStrictEqual(Option.some("3"))
+      expect(yield* cache.get("d")).toStrictEqual(Option.some("4"))
+    }).pipe(Effect.provide(MemoryEdgeCache(3))))
+
+  it.effect("rewriting a key does not grow the cache past its bound", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      for (let i = 0; i < 10; i++) yield* cache.set("same", String(i), "1 hour")
+      yield* cache.set("other", "x", "1 hour")
+      expect(yield* cache.get("same")).toStrictEqual(Option.some("9"))
+      expect(yield* cache.get("other")).toStrictEqual(Option.some("x"))
+    }).pipe(Effect.provide(MemoryEdgeCache(2))))
+
+  it.effect("each layer build is its own cache", () =>
+    Effect.gen(function*() {
+      yield* Effect.flatMap(EdgeCache, (c) => c.set("k", "v", "1 hour")).pipe(Effect.provide(MemoryEdgeCache(10)))
+      const again = yield* Effect.flatMap(EdgeCache, (c) => c.get("k")).pipe(Effect.provide(MemoryEdgeCache(10)))
+      expect(again).toStrictEqual(Option.none())
+    }))
+})

@@ -1,0 +1,230 @@
+/**
+ * Runs the real Worker bundle (dist/worker/main.js, as `bun run build:worker` makes it) in workerd.
+ *
+ * - The bundle is (re)built at most once per test process, and only when it is missing or older than a
+ *   file it is built from (src/, package.json, wrangler.toml, bun.lock, tsconfig.json). Test files run in
+ *   parallel workers, so the build holds a lock directory and writes to a scratch directory first; the
+ *   finished files are renamed into dist/worker, so nobody ever starts a half-written bundle.
+ * - Each `startWorkerdProxy` spawns `bun test/workerd/serve.ts` (Miniflare needs Node ≥ 22; the tests run
+ *   on Node 20) in its own process group, with the env as plain-text bindings, and waits for its
+ *   `READY <url>` line. `stop()` ends the whole group (Bun and workerd) and resolves once it is gone.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export interface RunningWorkerd {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string
+  /** What the Worker (and Miniflare) printed so far: console output, Effect logs. */
+  logs(): string
+  stop(): Promise<void>
+}
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+const OUT_DIR = join(ROOT, "dist", "worker")
+const BUNDLE = join(OUT_DIR, "main.js")
+const LOCK = join(ROOT, "dist", ".worker-build.lock")
+const SERVE = fileURLToPath(new URL("./serve.ts", import.meta.url))
+
+/** What the bundle is built from; anything newer than the bundle makes it stale. */
+const INPUTS = ["src", "package.json", "wrangler.toml", "bun.lock", "tsconfig.json"]
+
+const newestMtime = (path: string): number => {
+  let stat
+  try {
+    stat = statSync(path)
+  } catch {
+    return 0
+  }
+  if (!stat.isDirectory()) return stat.mtimeMs
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), stat.mtimeMs)
+}
+
+const bundleMtime = (): number => {
+  try {
+    return statSync(BUNDLE).mtimeMs
+  } catch {
+    return -1
+  }
+}
+
+const isStale = () => bundleMtime() < Math.max(...INPUTS.map((input) => newestMtime(join(ROOT, input))))
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Measured for the report: how long the build took in this process (0 when the bundle was fresh). */
+export const timings = { buildMs: 0, startsMs: [] as Array<number> }
+
+/** `mkdir` is atomic: the first worker in builds, the others wait and then find the bundle fresh. */
+const withBuildLock = async <A>(body: () => Promise<A>): Promise<A> => {
+  mkdirSync(join(ROOT, "dist"), { recursive: true })
+  const deadline = Date.now() + 180_000
+  for (;;) {
+    try {
+      mkdirSync(LOCK)
+      break
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== "EEXIST") throw cause
+      // A lock older than any build could take was left by a killed run.
+      try {
+        if (Date.now() - statSync(LOCK).mtimeMs > 120_000) rmSync(LOCK, { recursive: true, force: true })
+      } catch {
+        // it went away meanwhile
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${LOCK}`)
+      await sleep(100)
+    }
+  }
+  try {
+    return await body()
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true })
+  }
+}
+
+const run = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.once("error", reject)
+    child.once("exit", (code, signal) =>
+      code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(" ")} failed (${code ?? signal}):\n${output}`)))
+  })
+
+/**
+ * The same command as `bun run build:worker`, into a scratch directory. WRANGLER_HIDE_BANNER also skips
+ * the banner's npm update check, so the build makes no outbound request at all.
+ */
+const build = async () => {
+  const scratch = join(ROOT, "dist", `.worker-build-${process.pid}`)
+  rmSync(scratch, { recursive: true, force: true })
+  const started = performance.now()
+  try {
+    await run("bun", ["--bun", "wrangler", "deploy", "--dry-run", "--outdir", scratch], {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_HIDE_BANNER: "true"
+    })
+    mkdirSync(OUT_DIR, { recursive: true })
+    // main.js last: once it is renamed in, the bundle is complete and newer than its inputs.
+    for (const name of readdirSync(scratch).sort((a, b) => (a === "main.js" ? 1 : b === "main.js" ? -1 : 0))) {
+      renameSync(join(scratch, name), join(OUT_DIR, name))
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+  timings.buildMs = performance.now() - started
+}
+
+let bundleReady: Promise<string> | undefined
+
+/** The path of a bundle that is at least as new as the sources, built if needed (once per process). */
+export const ensureBundle = (): Promise<string> =>
+  (bundleReady ??= (async () => {
+    if (process.env.SDP_WORKERD_REBUILD === "1" || isStale()) {
+      await withBuildLock(async () => {
+        if (process.env.SDP_WORKERD_REBUILD === "1" || isStale()) await build()
+      })
+    }
+    return BUNDLE
+  })())
+
+/** The compatibility date the Worker is deployed with (wrangler.toml), so tests run what production runs. */
+export const compatibilityDate = (): string => {
+  const match = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))
+  if (match?.[1] === undefined) throw new Error("wrangler.toml has no compatibility_date")
+  return match[1]
+}
+
+// Every workerd this process started is killed with it, even when a test run is interrupted.
+const live = new Set<ChildProcess>()
+
+const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
+  if (child.pid === undefined) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    // the group is gone
+  }
+}
+
+process.once("exit", () => {
+  for (const child of live) killGroup(child, "SIGKILL")
+})
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null
+
+const stopChild = (child: ChildProcess, graceMs = 5_000): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      live.delete(child)
+      // Bun has exited; make sure nothing of its group (workerd) outlives it.
+      killGroup(child, "SIGKILL")
+      resolve()
+    }
+    const timer = setTimeout(() => killGroup(child, "SIGKILL"), graceMs)
+    if (exited(child)) return done()
+    child.once("exit", done)
+    killGroup(child, "SIGTERM")
+  })
+
+export interface WorkerdOptions {
+  /** Keep the Cache API in this directory, shared with later workerd processes (fresh isolates). */
+  readonly cachePersist?: string
+}
+
+/** Starts the Worker bundle in workerd on a free 127.0.0.1 port with `env` as its plain-text vars. */
+export const startWorkerdProxy = async (
+  env: Record<string, string>,
+  options: WorkerdOptions = {}
+): Promise<RunningWorkerd> => {
+  const scriptPath = await ensureBundle()
+  const started = performance.now()
+  const child = spawn("bun", [SERVE, scriptPath, compatibilityDate()], {
+    cwd: ROOT,
+    env: { ...process.env, SDP_WORKERD_BINDINGS: JSON.stringify(env), SDP_WORKERD_CACHE_PERSIST: options.cachePersist ?? "" },
+    // stdin stays open: serve.ts exits when it closes, i.e. when this process dies without stopping it.
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true
+  })
+  live.add(child)
+  let output = ""
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-64_000)
+  }
+  child.stdout.on("data", keep)
+  child.stderr.on("data", keep)
+
+  const url = await new Promise<string>((resolve, reject) => {
+    let settled = false
+    const timer = setTimeout(() => fail(new Error("workerd did not report ready within 30 s")), 30_000)
+    const fail = (error: Error) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      void stopChild(child).then(() => reject(new Error(`${error.message}\n${output}`)))
+    }
+    let line = ""
+    const onData = (chunk: Buffer) => {
+      line += chunk.toString()
+      const ready = /^READY (\S+)$/m.exec(line)
+      if (ready?.[1] !== undefined && !settled) {
+        settled = true
+        clearTimeout(timer)
+        child.stdout.off("data", onData)
+        resolve(ready[1])
+      }
+    }
+    child.stdout.on("data", onData)
+    child.once("error", (error) => fail(error))
+    child.once("exit", (code, signal) => fail(new Error(`serve.ts exited before ready (${code ?? signal})`)))
+  })
+  timings.startsMs.push(performance.now() - started)
+
+  return { url, logs: () => output, stop: () => stopChild(child) }
+}

@@ -1,0 +1,215 @@
+/**
+ * The Worker bundle in real workerd (Miniflare): the core answers, streams from an S3 backend, caches
+ * Source API lookups in the isolate and the Cache API, and fails closed without configuration.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type FakeSourceApi, motoConnection, publicProduct, type RunningMoto, startMoto, startSourceApi } from "./fixtures.js"
+import { type RunningWorkerd, startWorkerdProxy, timings } from "./harness.js"
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+
+const BUCKET = "sdp-workerd"
+const BIG_SIZE = 8 * 1024 * 1024
+const big = randomBytes(BIG_SIZE)
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+const productPath = (account: string, product: string) => `/api/v1/products/${account}/${product}`
+const connectionPath = (id: string) => `/api/v1/data-connections/${id}`
+
+let api: FakeSourceApi
+let moto: RunningMoto
+const fileStarted = performance.now()
+
+beforeAll(async () => {
+  ;[api, moto] = await Promise.all([startSourceApi(), startMoto()])
+  await moto.createBucket(BUCKET)
+  await Promise.all([
+    moto.putObject(BUCKET, "acct/prod/hello.txt", "hello from moto\n"),
+    moto.putObject(BUCKET, "acct/prod/big.bin", big),
+    moto.putObject(BUCKET, "acct/cached/a.txt", "cached product\n"),
+    moto.putObject(BUCKET, "acct/flaky/a.txt", "flaky product\n"),
+    moto.putObject(BUCKET, "acct/shared/a.txt", "shared product\n")
+  ])
+  api.route(connectionPath("moto"), { status: 200, json: motoConnection("moto", moto.endpoint, BUCKET) })
+  for (const product of ["prod", "cached", "flaky", "shared"]) {
+    const answer = { status: 200, json: publicProduct("acct", product, "moto", `acct/${product}/`) }
+    // "flaky": the Source API fails once, then recovers.
+    api.route(productPath("acct", product), product === "flaky" ? (call) => (call === 1 ? { status: 500 } : answer) : answer)
+  }
+})
+
+afterAll(async () => {
+  await Promise.all([moto?.stop(), api?.stop()])
+  console.log(
+    `[workerd timings] bundle build ${timings.buildMs.toFixed(0)} ms (0 = bundle was fresh), `
+      + `workerd starts ${timings.startsMs.map((ms) => `${ms.toFixed(0)} ms`).join(", ")}, `
+      + `whole file ${(performance.now() - fileStarted).toFixed(0)} ms`
+  )
+})
+
+describe("Worker bundle in workerd", () => {
+  let proxy: RunningWorkerd
+
+  beforeAll(async () => {
+    proxy = await startWorkerdProxy({ SOURCE_API_URL: api.url, LOG_LEVEL: "warn" })
+  })
+
+  afterAll(async () => {
+    await proxy?.stop()
+  })
+
+  it("GET / answers the service name and version as JSON", async () => {
+    const response = await fetch(`${proxy.url}/`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("application/json")
+    expect(await response.json()).toEqual({ name: "Source Data Proxy", version: pkg.version })
+  })
+
+  it("reads a public product's object from the S3 backend over loopback", async () => {
+    const response = await fetch(`${proxy.url}/acct/prod/hello.txt`)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe("hello from moto\n")
+    expect(response.headers.get("etag")).toMatch(/^"[0-9a-f]{32}"$/)
+    expect(response.headers.get("access-control-allow-origin")).toBe("*")
+  })
+
+  it("streams an 8 MiB object byte-exact", async () => {
+    const response = await fetch(`${proxy.url}/acct/prod/big.bin`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-length")).toBe(String(BIG_SIZE))
+    const body = new Uint8Array(await response.arrayBuffer())
+    expect(body.byteLength).toBe(BIG_SIZE)
+    expect(sha256(body)).toBe(sha256(big))
+  })
+
+  it("answers a Range read with 206 and Content-Range", async () => {
+    const response = await fetch(`${proxy.url}/acct/prod/big.bin`, { headers: { range: "bytes=1000000-1999999" } })
+    expect(response.status).toBe(206)
+    expect(response.headers.get("content-range")).toBe(`bytes 1000000-1999999/${BIG_SIZE}`)
+    expect(response.headers.get("content-length")).toBe("1000000")
+    const body = new Uint8Array(await response.arrayBuffer())
+    expect(sha256(body)).toBe(sha256(big.subarray(1_000_000, 2_000_000)))
+  })
+
+  it("HEAD answers the object's headers without a body", async () => {
+    const response = await fetch(`${proxy.url}/acct/prod/big.bin`, { method: "HEAD" })
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-length")).toBe(String(BIG_SIZE))
+    expect(await response.text()).toBe("")
+  })
+
+  it("caches product and connection lookups across requests", async () => {
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${proxy.url}/acct/cached/a.txt`)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toBe("cached product\n")
+    }
+    expect(api.hits(productPath("acct", "cached"))).toBe(1)
+    expect(api.hits(connectionPath("moto"))).toBe(1)
+  })
+
+  it("does not cache a Source API failure", async () => {
+    const first = await fetch(`${proxy.url}/acct/flaky/a.txt`)
+    expect(first.status).toBe(500)
+    expect(await first.text()).toContain("<Code>InternalError</Code>")
+    expect(api.hits(productPath("acct", "flaky"))).toBe(1)
+
+    const second = await fetch(`${proxy.url}/acct/flaky/a.txt`)
+    expect(second.status).toBe(200)
+    expect(await second.text()).toBe("flaky product\n")
+    expect(api.hits(productPath("acct", "flaky"))).toBe(2)
+
+    // The success is cached, as usual.
+    const third = await fetch(`${proxy.url}/acct/flaky/a.txt`)
+    expect(third.status).toBe(200)
+    await third.arrayBuffer()
+    expect(api.hits(productPath("acct", "flaky"))).toBe(2)
+  })
+
+  it("answers a missing object with NoSuchKey", async () => {
+    const response = await fetch(`${proxy.url}/acct/prod/missing.txt`)
+    expect(response.status).toBe(404)
+    expect(await response.text()).toContain("<Code>NoSuchKey</Code>")
+  })
+
+  it("answers a CORS preflight with 204 and echoes the requested headers", async () => {
+    const response = await fetch(`${proxy.url}/acct/prod/hello.txt`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://example.test",
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "authorization,x-amz-content-sha256"
+      }
+    })
+    expect(response.status).toBe(204)
+    expect(response.headers.get("access-control-allow-origin")).toBe("*")
+    expect(response.headers.get("access-control-allow-headers")).toBe("authorization,x-amz-content-sha256")
+    expect(response.headers.get("access-control-allow-methods")).toContain("PUT")
+    expect(await response.text()).toBe("")
+  })
+})
+
+describe("Worker bundle in workerd without SOURCE_API_URL", () => {
+  let proxy: RunningWorkerd
+
+  beforeAll(async () => {
+    proxy = await startWorkerdProxy({ LOG_LEVEL: "warn" })
+  })
+
+  afterAll(async () => {
+    await proxy?.stop()
+  })
+
+  it("answers 500 InternalError as XML, without a stack trace, and keeps answering", async () => {
+    for (const path of ["/acct/prod/hello.txt", "/acct/prod/hello.txt", "/"]) {
+      const response = await fetch(`${proxy.url}${path}`)
+      expect(response.status).toBe(500)
+      expect(response.headers.get("content-type")).toBe("application/xml")
+      const body = await response.text()
+      expect(body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>InternalError<\/Code>/)
+      expect(body).not.toMatch(/SOURCE_API_URL|\bat .*:\d+|Error:|\.ts\b|\.js\b/)
+    }
+    // The reason goes to the log, not to the client.
+    const deadline = Date.now() + 5_000
+    while (!proxy.logs().includes("SOURCE_API_URL is not set") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(proxy.logs()).toContain("SOURCE_API_URL is not set")
+  })
+})
+
+describe("Cache API across isolates", () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), "sdp-workerd-cache-"))
+
+  afterAll(() => rmSync(cacheDir, { recursive: true, force: true }))
+
+  it("a fresh isolate finds the Source API answers in the colo's Cache API", async () => {
+    const read = async (proxy: RunningWorkerd) => {
+      const response = await fetch(`${proxy.url}/acct/shared/a.txt`)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toBe("shared product\n")
+    }
+    const env = { SOURCE_API_URL: api.url, LOG_LEVEL: "warn" }
+    const first = await startWorkerdProxy(env, { cachePersist: cacheDir })
+    try {
+      await read(first)
+    } finally {
+      await first.stop()
+    }
+    const before = api.hits(productPath("acct", "shared"))
+    expect(before).toBe(1)
+
+    const second = await startWorkerdProxy(env, { cachePersist: cacheDir })
+    try {
+      await read(second)
+      await read(second)
+    } finally {
+      await second.stop()
+    }
+    expect(api.hits(productPath("acct", "shared"))).toBe(before)
+  })
+})
