@@ -11,8 +11,9 @@ import { AppConfig } from "../src/core/services/AppConfig.js"
 import { Upstream, type UpstreamRequest } from "../src/core/services/Upstream.js"
 import { minimumLogLevel } from "../src/layers/logLevel.js"
 import { MemoryEdgeCache } from "../src/layers/MemoryEdgeCache.js"
-import { RemoteStorage } from "../src/layers/RemoteStorage.js"
-import { SourceApiCatalog } from "../src/layers/SourceApiCatalog.js"
+import { BunServices } from "../src/platform/bun/live.js"
+import { NodeCryptoHmac } from "../src/platform/bun/NodeCryptoHmac.js"
+import { ensureDevOidcKey } from "../src/platform/bun/devKeys.js"
 import { serve } from "../src/platform/web.js"
 import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, OBJECT_KEY, PRODUCT, productJson } from "./fixture.js"
 import { median } from "./stats.js"
@@ -63,13 +64,15 @@ const StubUpstream = Layer.succeed(Upstream, Upstream.of({ fetch: (request) => E
 const Settings = Layer.succeed(AppConfig, AppConfig.of({
   sourceApiUrl: Option.some(API),
   sourceApiTimeout: Duration.seconds(5),
-  backendTimeout: Duration.seconds(15)
+  backendTimeout: Duration.seconds(15),
+  awsStsEndpoint: "http://127.0.0.1:1",
+  federationTimeout: Duration.seconds(10)
 }))
 
-const Platform = Layer.mergeAll(Settings, StubUpstream, MemoryEdgeCache(10_000))
+const Platform = Layer.mergeAll(Settings, StubUpstream, MemoryEdgeCache(10_000), NodeCryptoHmac)
 
 /** The same composition as src/platform/bun/main.ts with the Source API, minus the real fetch. */
-const Live = Layer.mergeAll(SourceApiCatalog, RemoteStorage).pipe(
+const Live = BunServices(undefined).pipe(
   Layer.provide(Platform),
   Layer.provide(minimumLogLevel("error"))
 )
@@ -105,6 +108,7 @@ export interface CpuOptions {
 const cpuMicros = (usage: NodeJS.CpuUsage) => usage.user + usage.system
 
 export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<CpuRow>> => {
+  await ensureDevOidcKey(process.env, PROXY)
   const runtime = ManagedRuntime.make(Live)
   try {
     await runtime.runtime()

@@ -13,10 +13,13 @@ import { listAccount, listProduct } from "./s3/listing.js"
 import { renderListResult } from "./s3/listResult.js"
 import { codeOf, renderS3Error, statusOf } from "./s3/renderError.js"
 import { S3_NAMESPACE, XML_DECLARATION } from "./s3/xml.js"
+import { discoveryDocument, jwksDocument } from "./oidc/discovery.js"
+import { OidcProvider } from "./oidc/OidcProvider.js"
 import { NAME, VERSION } from "./version.js"
 
-export type AppServices = Catalog | Storage
+export type AppServices = Catalog | Storage | OidcProvider
 
+const json = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/json" }), body })
 const xml = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })
 const empty = (status: number): Reply => ({ status, headers: new Headers(), body: null })
 
@@ -34,14 +37,14 @@ const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "H
 const execute = (request: S3Request, op: Operation): Effect.Effect<Reply, S3Error, AppServices> => {
   switch (op._tag) {
     case "Index":
-      return Effect.succeed({
-        status: 200,
-        headers: new Headers({ "content-type": "application/json" }),
-        body: JSON.stringify({ name: NAME, version: VERSION })
-      })
+      return Effect.succeed(json(JSON.stringify({ name: NAME, version: VERSION })))
     case "OidcDiscovery":
+      return Effect.map(OidcProvider, (oidc) => json(discoveryDocument(oidc.issuer)))
     case "Jwks":
-      return Effect.fail(new NotImplemented({ message: "The OIDC provider is not configured" }))
+      return Effect.flatMap(OidcProvider, (oidc) => oidc.publicKeys).pipe(
+        Effect.map((keys) => json(jwksDocument(keys))),
+        Effect.mapError((e) => new InternalError({ reason: e.reason }))
+      )
     case "AssumeRoleWithWebIdentity":
       return Effect.fail(new NotImplemented({ message: "STS token exchange is not configured" }))
     case "ListAccount":

@@ -1,10 +1,13 @@
 import { Effect, Layer } from "effect"
 import type { Providers } from "../core/backends/ObjectStore.js"
 import { Storage } from "../core/backends/ObjectStore.js"
-import { S3Provider } from "../core/backends/s3/S3Store.js"
+import { GcsProvider, S3Provider } from "../core/backends/s3/S3Store.js"
 import { storageOf } from "../core/backends/Storage.js"
 
 /** The providers every runtime has: those reached over HTTP. */
-export const RemoteProviders = Effect.map(S3Provider, (s3): Providers => ({ s3 }))
+export const RemoteProviders = Effect.map(
+  Effect.all({ s3: S3Provider, gcs: GcsProvider }),
+  ({ s3, gcs }): Providers => ({ s3, gcs, gs: gcs })
+)
 
 export const RemoteStorage = Layer.effect(Storage, Effect.map(RemoteProviders, storageOf))

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, TestClock } from "effect"
-import type { ListRequest } from "../../src/core/backends/ObjectStore.js"
 import { S3Provider } from "../../src/core/backends/s3/S3Store.js"
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
+import { listRequest } from "../fixtures/listing.js"
 import { type Answer, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { NoFederation } from "../fixtures/services.js"
+import { Federation } from "../../src/core/backends/s3/Federation.js"
 
 const connection = (
   details: Partial<DataConnection["details"]> = {},
@@ -19,21 +21,12 @@ const connection = (
 /** Opens a store over `connection` whose Upstream answers with `answer`; `calls` records what was sent. */
 const open = (conn: DataConnection, answer: (request: UpstreamRequest) => Answer = () => new Response("ok")) => {
   const stub = stubUpstream(answer)
-  const store = Effect.flatMap(S3Provider, (make) => make(conn)).pipe(Effect.provide(Layer.merge(stub.layer, TestConfig)))
+  const store = Effect.flatMap(S3Provider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, TestConfig, NoFederation)))
   return { calls: stub.calls, store }
 }
 
 const GET = (key: string, headers: Record<string, string> = {}) => ({ key, method: "GET" as const, headers: new Headers(headers) })
 const HEAD = (key: string, headers: Record<string, string> = {}) => ({ key, method: "HEAD" as const, headers: new Headers(headers) })
-
-const listRequest = (overrides: Partial<ListRequest> = {}): ListRequest => ({
-  prefix: "",
-  delimiter: "",
-  maxKeys: 1000,
-  continuationToken: undefined,
-  startAfter: undefined,
-  ...overrides
-})
 
 describe("S3 store: requests", () => {
   const urls: ReadonlyArray<readonly [string, Partial<DataConnection["details"]>, string]> = [
@@ -143,12 +136,33 @@ describe("S3 store: requests", () => {
     })
   })
 
+  it.effect("s3_web_identity_role signs with the federated credentials for scv1:conn:{id}", () => {
+    const asked: Array<unknown> = []
+    const federation = Layer.succeed(Federation, Federation.of({
+      credentials: (request) => {
+        asked.push(request)
+        return Effect.succeed({ accessKeyId: "ASIATEMP", secretAccessKey: "tmp", sessionToken: "session-token" })
+      }
+    }))
+    const stub = stubUpstream(() => new Response("ok"))
+    const conn = connection({}, { type: "s3_web_identity_role", role_arn: "arn:aws:iam::1:role/r" })
+    const store = Effect.flatMap(S3Provider, (make) => make(conn)).pipe(
+      Effect.provide(Layer.mergeAll(stub.layer, TestConfig, federation))
+    )
+    return Effect.gen(function*() {
+      yield* (yield* store).read(GET("k"))
+      expect(asked).toEqual([{ _tag: "Federated", roleArn: "arn:aws:iam::1:role/r", subject: "scv1:conn:conn-1", audience: "sts.amazonaws.com" }])
+      const headers = stub.calls[0]!.headers
+      expect(headers.get("authorization")).toContain("Credential=ASIATEMP/")
+      expect(headers.get("x-amz-security-token")).toBe("session-token")
+    })
+  })
+
   const refused: ReadonlyArray<readonly [BackendAuth, string]> = [
     [{ type: "unsupported" }, "UnsupportedAuthType"],
     [{ type: "az_sas", sas_token: "sv" }, "ProviderMismatch"],
     [{ type: "az_shared_key", account_key: "k" }, "ProviderMismatch"],
-    [{ type: "gcs_hmac", access_key_id: "g", secret: "s" }, "ProviderMismatch"],
-    [{ type: "s3_web_identity_role", role_arn: "arn:aws:iam::1:role/r" }, "FederationNotConfigured"]
+    [{ type: "gcs_hmac", access_key_id: "g", secret: "s" }, "ProviderMismatch"]
   ]
   for (const [auth, code] of refused) {
     it.effect(`${auth.type} → BackendAuthenticationFailed (${code}), never an unsigned request`, () => {

@@ -2,11 +2,11 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
-import type { ListParams } from "../../src/core/s3/listParams.js"
 import { listAccount, listProduct } from "../../src/core/s3/listing.js"
 import type { ListResult } from "../../src/core/s3/listResult.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
+import { listParams } from "../fixtures/listing.js"
 import { memoryProvider, type MemoryObject } from "../fixtures/memoryStore.js"
 
 const under = (prefix: string, keys: ReadonlyArray<string>): Array<MemoryObject> =>
@@ -27,17 +27,6 @@ const sampleStore = provider.stores.get("data")!
 
 const Live = Layer.mergeAll(LocalCatalog(catalogDocument), Layer.succeed(Storage, storageOf({ memory: provider.open })))
 
-const params = (overrides: Partial<ListParams> = {}): ListParams => ({
-  version: 2,
-  prefix: "",
-  delimiter: "",
-  maxKeys: 1000,
-  continuationToken: undefined,
-  startAfter: undefined,
-  encodingType: undefined,
-  ...overrides
-})
-
 const keysOf = (result: ListResult) => result.contents.map((c) => c.key)
 const sampleKeys = (keys: ReadonlyArray<string>) => keys.map((k) => `sample/${k}`)
 const PUBLIC_PRODUCTS = ["alpha/", "azure-key/", "flat/", "gopher/", "nobucket/", "nomirror/", "sample/", "zeta/"]
@@ -45,7 +34,7 @@ const PUBLIC_PRODUCTS = ["alpha/", "azure-key/", "flat/", "gopher/", "nobucket/"
 layer(Live)("listProduct", (it) => {
   it.effect("keys come back as {product}/…, backend prefix stripped, directory markers dropped", () =>
     Effect.gen(function*() {
-      const result = yield* listProduct("demo", "sample", params({ prefix: "sample/" }))
+      const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/" }))
       expect(result.bucket).toBe("demo")
       expect(result.prefix).toBe("sample/")
       expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
@@ -56,7 +45,7 @@ layer(Live)("listProduct", (it) => {
 
   it.effect("the store is asked under the backend prefix, in its own key space", () =>
     Effect.gen(function*() {
-      yield* listProduct("demo", "sample", params({ prefix: "sample/dir/", delimiter: "/", maxKeys: 7, startAfter: "sample/dir/1.txt" }))
+      yield* listProduct("demo", "sample", listParams({ prefix: "sample/dir/", delimiter: "/", maxKeys: 7, startAfter: "sample/dir/1.txt" }))
       expect(sampleStore.lists.at(-1)).toStrictEqual({
         prefix: "base/demo/sample/dir/",
         delimiter: "/",
@@ -68,7 +57,7 @@ layer(Live)("listProduct", (it) => {
 
   it.effect("delimiter rolls folders up into {product}/… common prefixes", () =>
     Effect.gen(function*() {
-      const result = yield* listProduct("demo", "sample", params({ prefix: "sample/", delimiter: "/" }))
+      const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", delimiter: "/" }))
       expect(keysOf(result)).toStrictEqual(sampleKeys(["a.txt", "b.txt", "e f+g.txt", "z.txt"]))
       expect(result.commonPrefixes).toStrictEqual(["sample/dir/"])
       expect(result.delimiter).toBe("/")
@@ -76,28 +65,28 @@ layer(Live)("listProduct", (it) => {
 
   it.effect("a folder's own zero-byte marker is dropped from its listing", () =>
     Effect.gen(function*() {
-      const result = yield* listProduct("demo", "sample", params({ prefix: "sample/dir/", delimiter: "/" }))
+      const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/dir/", delimiter: "/" }))
       expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/1.txt", "dir/2.txt"]))
       expect(result.commonPrefixes).toStrictEqual(["sample/dir/sub/"])
     }))
 
   it.effect("a product without backend prefix lists its bucket's root", () =>
     Effect.gen(function*() {
-      const result = yield* listProduct("demo", "flat", params({ prefix: "flat/" }))
+      const result = yield* listProduct("demo", "flat", listParams({ prefix: "flat/" }))
       expect(keysOf(result)).toStrictEqual(["flat/one", "flat/two"])
     }))
 
   describe("start-after in the account namespace", () => {
     it.effect("inside the product: after that key", () =>
       Effect.gen(function*() {
-        const result = yield* listProduct("demo", "sample", params({ prefix: "sample/", startAfter: "sample/dir/2.txt" }))
+        const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", startAfter: "sample/dir/2.txt" }))
         expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/sub/3.txt", "e f+g.txt", "z.txt"]))
       }))
 
     it.effect("before the product: from the start", () =>
       Effect.gen(function*() {
         for (const startAfter of ["a", "sample", "sample.", "sampld/zzz"]) {
-          const result = yield* listProduct("demo", "sample", params({ prefix: "sample/", startAfter }))
+          const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", startAfter }))
           expect(keysOf(result), startAfter).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
         }
       }))
@@ -105,7 +94,7 @@ layer(Live)("listProduct", (it) => {
     it.effect("after the product: empty and final", () =>
       Effect.gen(function*() {
         for (const startAfter of ["sample0", "sample0/a", "samplf", "zeta/x"]) {
-          const result = yield* listProduct("demo", "sample", params({ prefix: "sample/", startAfter }))
+          const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", startAfter }))
           expect(keysOf(result), startAfter).toStrictEqual([])
           expect(result.isTruncated).toBe(false)
         }
@@ -113,7 +102,7 @@ layer(Live)("listProduct", (it) => {
 
     it.effect("the product root itself: from the start", () =>
       Effect.gen(function*() {
-        const result = yield* listProduct("demo", "sample", params({ prefix: "sample/", startAfter: "sample/" }))
+        const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", startAfter: "sample/" }))
         expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
       }))
   })
@@ -121,7 +110,7 @@ layer(Live)("listProduct", (it) => {
   it.effect("max-keys=0 is empty and not truncated, and the store is not asked", () =>
     Effect.gen(function*() {
       const before = sampleStore.lists.length
-      const result = yield* listProduct("demo", "sample", params({ prefix: "sample/", maxKeys: 0 }))
+      const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", maxKeys: 0 }))
       expect(result.contents).toStrictEqual([])
       expect(result.commonPrefixes).toStrictEqual([])
       expect(result.isTruncated).toBe(false)
@@ -130,11 +119,11 @@ layer(Live)("listProduct", (it) => {
 
   it.effect("V2 pages carry the store's token and V1 pages a NextMarker", () =>
     Effect.gen(function*() {
-      const v2 = yield* listProduct("demo", "sample", params({ prefix: "sample/", maxKeys: 2 }))
+      const v2 = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", maxKeys: 2 }))
       expect(v2.isTruncated).toBe(true)
       expect(v2.nextContinuationToken).toBeDefined()
       expect(v2.nextMarker).toBeUndefined()
-      const v1 = yield* listProduct("demo", "sample", params({ version: 1, prefix: "sample/", maxKeys: 2 }))
+      const v1 = yield* listProduct("demo", "sample", listParams({ version: 1, prefix: "sample/", maxKeys: 2 }))
       expect(v1.isTruncated).toBe(true)
       expect(v1.nextContinuationToken).toBeUndefined()
       expect(v1.nextMarker).toBe("sample/b.txt")
@@ -142,14 +131,14 @@ layer(Live)("listProduct", (it) => {
 
   it.effect("a V1 NextMarker that is a common prefix continues past it, no duplicates", () =>
     Effect.gen(function*() {
-      const first = yield* listProduct("demo", "sample", params({ version: 1, prefix: "sample/", delimiter: "/", maxKeys: 3 }))
+      const first = yield* listProduct("demo", "sample", listParams({ version: 1, prefix: "sample/", delimiter: "/", maxKeys: 3 }))
       expect(keysOf(first)).toStrictEqual(sampleKeys(["a.txt", "b.txt"]))
       expect(first.commonPrefixes).toStrictEqual(["sample/dir/"])
       expect(first.nextMarker).toBe("sample/dir/")
       const second = yield* listProduct(
         "demo",
         "sample",
-        params({ version: 1, prefix: "sample/", delimiter: "/", maxKeys: 3, startAfter: first.nextMarker })
+        listParams({ version: 1, prefix: "sample/", delimiter: "/", maxKeys: 3, startAfter: first.nextMarker })
       )
       expect(keysOf(second)).toStrictEqual(sampleKeys(["e f+g.txt", "z.txt"]))
       expect(second.commonPrefixes).toStrictEqual([])
@@ -158,7 +147,7 @@ layer(Live)("listProduct", (it) => {
 
   it.effect("a truncated V1 page whose only object was a dropped directory marker still says where to continue", () =>
     Effect.gen(function*() {
-      const page = yield* listProduct("demo", "sample", params({ version: 1, prefix: "sample/", maxKeys: 1, startAfter: "sample/b.txt" }))
+      const page = yield* listProduct("demo", "sample", listParams({ version: 1, prefix: "sample/", maxKeys: 1, startAfter: "sample/b.txt" }))
       expect(page.isTruncated).toBe(true)
       expect(page.contents).toStrictEqual([])
       // Without NextMarker and without a last Key, a V1 client has nothing to send as the next marker.
@@ -166,7 +155,7 @@ layer(Live)("listProduct", (it) => {
     }))
 
   const oneShot = (version: 1 | 2, prefix: string, delimiter: string) =>
-    listProduct("demo", "sample", params({ version, prefix, delimiter }))
+    listProduct("demo", "sample", listParams({ version, prefix, delimiter }))
 
   /** Every page a client following NextMarker (V1, else the last key) or the token (V2) would fetch. */
   const follow = (version: 1 | 2, prefix: string, delimiter: string, maxKeys: number) =>
@@ -179,7 +168,7 @@ layer(Live)("listProduct", (it) => {
         const page = yield* listProduct(
           "demo",
           "sample",
-          params({ version, prefix, delimiter, maxKeys, startAfter, continuationToken })
+          listParams({ version, prefix, delimiter, maxKeys, startAfter, continuationToken })
         )
         keys.push(...keysOf(page))
         prefixes.push(...page.commonPrefixes)
@@ -219,20 +208,20 @@ layer(Live)("listProduct", (it) => {
     ], ["", "NoSuchBucket"], ["gopher", "UnsupportedProvider"]] as const) {
       it.effect(`${JSON.stringify(product)} → ${tag}`, () =>
         Effect.gen(function*() {
-          const error = yield* Effect.flip(listProduct("demo", product, params({ prefix: `${product}/` })))
+          const error = yield* Effect.flip(listProduct("demo", product, listParams({ prefix: `${product}/` })))
           expect(error._tag).toBe(tag)
         }))
     }
 
     it.effect("an unknown account is NoSuchBucket", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(listProduct("nobody", "sample", params({ prefix: "sample/" })))
+        const error = yield* Effect.flip(listProduct("nobody", "sample", listParams({ prefix: "sample/" })))
         expect(error._tag).toBe("NoSuchBucket")
       }))
 
     it.effect("max-keys=0 on a restricted product is still AccessDenied", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(listProduct("demo", "private", params({ prefix: "private/", maxKeys: 0 })))
+        const error = yield* Effect.flip(listProduct("demo", "private", listParams({ prefix: "private/", maxKeys: 0 })))
         expect(error._tag).toBe("AccessDenied")
       }))
   })
@@ -241,7 +230,7 @@ layer(Live)("listProduct", (it) => {
 layer(Live)("listAccount", (it) => {
   it.effect("an empty prefix lists the public, enabled products as common prefixes", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", params())
+      const result = yield* listAccount("demo", listParams())
       expect(result.commonPrefixes).toStrictEqual(PUBLIC_PRODUCTS)
       expect(result.contents).toStrictEqual([])
       expect(result.delimiter).toBe("/")
@@ -251,20 +240,20 @@ layer(Live)("listAccount", (it) => {
 
   it.effect("an account with no products lists nothing; an unknown account is NoSuchBucket", () =>
     Effect.gen(function*() {
-      expect((yield* listAccount("empty-account", params())).commonPrefixes).toStrictEqual([])
-      expect((yield* Effect.flip(listAccount("nobody", params())))._tag).toBe("NoSuchBucket")
+      expect((yield* listAccount("empty-account", listParams())).commonPrefixes).toStrictEqual([])
+      expect((yield* Effect.flip(listAccount("nobody", listParams())))._tag).toBe("NoSuchBucket")
     }))
 
   it.effect("a partial product name with delimiter narrows the product list", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", params({ prefix: "sam", delimiter: "/" }))
+      const result = yield* listAccount("demo", listParams({ prefix: "sam", delimiter: "/" }))
       expect(result.commonPrefixes).toStrictEqual(["sample/"])
       expect(result.prefix).toBe("sam")
     }))
 
   it.effect("prefix-routed: `{product}/…` lists inside the product", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", params({ prefix: "sample/dir/", delimiter: "/" }))
+      const result = yield* listAccount("demo", listParams({ prefix: "sample/dir/", delimiter: "/" }))
       expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/1.txt", "dir/2.txt"]))
       expect(result.commonPrefixes).toStrictEqual(["sample/dir/sub/"])
       expect(result.prefix).toBe("sample/dir/")
@@ -273,20 +262,20 @@ layer(Live)("listAccount", (it) => {
 
   it.effect("prefix-routed: a bare product name without delimiter lists the product, echoing the prefix", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", params({ prefix: "sample" }))
+      const result = yield* listAccount("demo", listParams({ prefix: "sample" }))
       expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
       expect(result.prefix).toBe("sample")
     }))
 
   it.effect("prefix-routed to a restricted or unknown product fails as the product does", () =>
     Effect.gen(function*() {
-      expect((yield* Effect.flip(listAccount("demo", params({ prefix: "private/" }))))._tag).toBe("AccessDenied")
-      expect((yield* Effect.flip(listAccount("demo", params({ prefix: "nope/x" }))))._tag).toBe("NoSuchBucket")
+      expect((yield* Effect.flip(listAccount("demo", listParams({ prefix: "private/" }))))._tag).toBe("AccessDenied")
+      expect((yield* Effect.flip(listAccount("demo", listParams({ prefix: "nope/x" }))))._tag).toBe("NoSuchBucket")
     }))
 
   it.effect("max-keys=0 is empty and not truncated", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", params({ maxKeys: 0 }))
+      const result = yield* listAccount("demo", listParams({ maxKeys: 0 }))
       expect(result.commonPrefixes).toStrictEqual([])
       expect(result.isTruncated).toBe(false)
     }))
@@ -299,7 +288,7 @@ layer(Live)("listAccount", (it) => {
         for (let pages = 0; pages < 10; pages++) {
           const page = yield* listAccount(
             "demo",
-            params(version === 2 ? { version, maxKeys: 3, continuationToken: after } : { version, maxKeys: 3, startAfter: after })
+            listParams(version === 2 ? { version, maxKeys: 3, continuationToken: after } : { version, maxKeys: 3, startAfter: after })
           )
           expect(page.commonPrefixes.length).toBeLessThanOrEqual(3)
           seen.push(...page.commonPrefixes)
@@ -313,7 +302,7 @@ layer(Live)("listAccount", (it) => {
 
   it.effect("V2 start-after skips products up to it", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", params({ startAfter: "nomirror/" }))
+      const result = yield* listAccount("demo", listParams({ startAfter: "nomirror/" }))
       expect(result.commonPrefixes).toStrictEqual(["sample/", "zeta/"])
     }))
 })

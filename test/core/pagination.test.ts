@@ -6,6 +6,7 @@ import { compareUtf8 } from "../../src/core/routing/keys.js"
 import { parseQuery } from "../../src/core/routing/query.js"
 import { parseListParams } from "../../src/core/s3/listParams.js"
 import { paginate } from "../../src/core/s3/pagination.js"
+import { listRequest } from "../fixtures/listing.js"
 
 const byUtf8 = (names: ReadonlyArray<string>) => [...names].sort(compareUtf8)
 
@@ -53,14 +54,6 @@ describe("paginate", () => {
 })
 
 const object = (key: string): ListedObject => ({ key, size: 1, lastModified: new Date(0), etag: "\"e\"" })
-const request = (overrides: Partial<ListRequest>): ListRequest => ({
-  prefix: "",
-  delimiter: "",
-  maxKeys: 1000,
-  continuationToken: undefined,
-  startAfter: undefined,
-  ...overrides
-})
 
 /**
  * What one unbounded S3 listing returns: keys under the prefix after `startAfter`, those holding the
@@ -127,11 +120,11 @@ const delimiterArb = fc.constantFrom("", "/")
 describe("listSorted", () => {
   it("rolls up under a delimiter and pages on the last name", () => {
     const keys = ["a.txt", "dir/1", "dir/2", "dir/sub/3", "e.txt"].map(object)
-    const first = listSorted(keys, request({ delimiter: "/", maxKeys: 2 }))
+    const first = listSorted(keys, listRequest({ delimiter: "/", maxKeys: 2 }))
     expect(first.objects.map((o) => o.key)).toStrictEqual(["a.txt"])
     expect(first.commonPrefixes).toStrictEqual(["dir/"])
     expect(first.nextContinuationToken).toBeDefined()
-    const second = listSorted(keys, request({ delimiter: "/", maxKeys: 2, continuationToken: first.nextContinuationToken }))
+    const second = listSorted(keys, listRequest({ delimiter: "/", maxKeys: 2, continuationToken: first.nextContinuationToken }))
     expect(second.objects.map((o) => o.key)).toStrictEqual(["e.txt"])
     expect(second.commonPrefixes).toStrictEqual([])
     expect(second.nextContinuationToken).toBeUndefined()
@@ -139,15 +132,15 @@ describe("listSorted", () => {
 
   it("start-after is exclusive and works with a name that is not a key", () => {
     const keys = ["a", "b", "c", "d"].map(object)
-    expect(listSorted(keys, request({ startAfter: "b" })).objects.map((o) => o.key)).toStrictEqual(["c", "d"])
-    expect(listSorted(keys, request({ startAfter: "bb" })).objects.map((o) => o.key)).toStrictEqual(["c", "d"])
-    expect(listSorted(keys, request({ startAfter: "d" })).objects).toStrictEqual([])
+    expect(listSorted(keys, listRequest({ startAfter: "b" })).objects.map((o) => o.key)).toStrictEqual(["c", "d"])
+    expect(listSorted(keys, listRequest({ startAfter: "bb" })).objects.map((o) => o.key)).toStrictEqual(["c", "d"])
+    expect(listSorted(keys, listRequest({ startAfter: "d" })).objects).toStrictEqual([])
   })
 
   it("a folder marker equal to the prefix does not hide the folder's objects on the next page", () => {
     // S3 consoles create `dir/` objects; listing `prefix=dir/&delimiter=/` returns it first.
     const keys = ["dir/", "dir/a", "dir/b"].map(object)
-    const all = allPages(keys.map((o) => o.key), request({ prefix: "dir/", delimiter: "/", maxKeys: 1 }))
+    const all = allPages(keys.map((o) => o.key), listRequest({ prefix: "dir/", delimiter: "/", maxKeys: 1 }))
     expect(all.objects).toStrictEqual(["dir/", "dir/a", "dir/b"])
   })
 
@@ -155,7 +148,7 @@ describe("listSorted", () => {
     "following nextContinuationToken yields the one-shot listing, nothing twice",
     [keysAndPrefix, delimiterArb, fc.integer({ min: 1, max: 6 })],
     ([[keys, prefix], delimiter, maxKeys]) => {
-      const paged = allPages(keys, request({ prefix, delimiter, maxKeys }))
+      const paged = allPages(keys, listRequest({ prefix, delimiter, maxKeys }))
       const expected = reference(keys, prefix, delimiter, undefined)
       expect(paged.objects).toStrictEqual(expected.objects)
       expect(paged.prefixes).toStrictEqual(expected.prefixes)
@@ -168,7 +161,7 @@ describe("listSorted", () => {
     [keysAndPrefix, delimiterArb, fc.integer({ min: 1, max: 6 }), fc.string({ unit: keyChar, minLength: 1, maxLength: 4 })],
     ([[keys, prefix], delimiter, maxKeys, startAfter]) => {
       fc.pre(delimiter === "" || !startAfter.endsWith(delimiter))
-      const paged = allPages(keys, request({ prefix, delimiter, maxKeys, startAfter }))
+      const paged = allPages(keys, listRequest({ prefix, delimiter, maxKeys, startAfter }))
       const expected = reference(keys, prefix, delimiter, startAfter)
       expect(paged.objects).toStrictEqual(expected.objects)
       expect(paged.prefixes).toStrictEqual(expected.prefixes)

@@ -11,6 +11,7 @@ import { catalogDocument } from "../fixtures/catalog.js"
 import { memoryProvider } from "../fixtures/memoryStore.js"
 import { s3Request } from "../fixtures/requests.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { FixedOidcProvider, NoFederation } from "../fixtures/services.js"
 
 const mirror = (connection_id: string) => ({ primary_mirror: "m", mirrors: { m: { connection_id, prefix: "" } } })
 
@@ -52,7 +53,8 @@ const Live = Layer.mergeAll(
   Layer.effect(
     Storage,
     Effect.map(S3Provider, (s3) => storageOf({ s3, memory: provider.open, exploding: () => Effect.succeed(exploding) }))
-  ).pipe(Layer.provide(Layer.merge(backend.layer, TestConfig)))
+  ).pipe(Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))),
+  FixedOidcProvider
 )
 
 const send = (method: string, path: string, options: Parameters<typeof s3Request>[2] = {}) =>
@@ -225,7 +227,6 @@ layer(Live)("pipeline", (it) => {
     },
     { name: "?acl", method: "GET", path: "/demo/sample/a.txt?acl", status: 501, code: "NotImplemented" },
     { name: "?tagging on PUT", method: "PUT", path: "/demo/sample/a.txt?tagging", status: 501, code: "NotImplemented" },
-    { name: "OIDC discovery", method: "GET", path: "/.well-known/openid-configuration", status: 501, code: "NotImplemented" },
     { name: "STS", method: "POST", path: "/.sts", status: 501, code: "NotImplemented" },
     {
       name: "an unknown product",
@@ -424,4 +425,26 @@ layer(Live)("pipeline", (it) => {
         expect([missing.status, codeOf(missing)]).toStrictEqual([403, "AccessDenied"])
       }))
   })
+})
+
+layer(Live)("pipeline: the OIDC provider endpoints", (it) => {
+  it.effect("discovery names the issuer and its JWKS, as spec-dsc §7 writes it", () =>
+    Effect.gen(function*() {
+      const reply = yield* send("GET", "/.well-known/openid-configuration")
+      expect(reply.status).toBe(200)
+      expect(reply.headers.get("content-type")).toBe("application/json")
+      expect(bodyText(reply)).toBe(
+        "{\"id_token_signing_alg_values_supported\":[\"RS256\"],\"issuer\":\"https://proxy.test\","
+          + "\"jwks_uri\":\"https://proxy.test/.well-known/jwks.json\",\"response_types_supported\":[\"id_token\"],"
+          + "\"subject_types_supported\":[\"public\"]}"
+      )
+      expectCommonHeaders(reply)
+    }))
+
+  it.effect("the JWKS is served as JSON", () =>
+    Effect.gen(function*() {
+      const reply = yield* send("GET", "/.well-known/jwks.json")
+      expect(reply.status).toBe(200)
+      expect(JSON.parse(bodyText(reply))).toEqual({ keys: [] })
+    }))
 })

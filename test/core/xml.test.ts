@@ -20,9 +20,9 @@ import {
   type S3Error,
   UnsupportedProvider
 } from "../../src/core/s3/errors.js"
-import type { ListParams } from "../../src/core/s3/listParams.js"
 import { type ListResult, renderListResult } from "../../src/core/s3/listResult.js"
 import { renderS3Error } from "../../src/core/s3/renderError.js"
+import { listParams } from "../fixtures/listing.js"
 
 const DECL = `<?xml version="1.0" encoding="UTF-8"?>\n`
 const NS = `xmlns="http://s3.amazonaws.com/doc/2006-03-01/"`
@@ -90,17 +90,6 @@ describe("renderS3Error", () => {
   })
 })
 
-const params = (overrides: Partial<ListParams> = {}): ListParams => ({
-  version: 2,
-  prefix: "",
-  delimiter: "",
-  maxKeys: 1000,
-  continuationToken: undefined,
-  startAfter: undefined,
-  encodingType: undefined,
-  ...overrides
-})
-
 const entry = (key: string, size = 3) => ({
   key,
   size,
@@ -110,7 +99,7 @@ const entry = (key: string, size = 3) => ({
 
 const result = (overrides: Partial<ListResult> = {}): ListResult => ({
   bucket: "demo",
-  params: params(),
+  params: listParams(),
   prefix: "",
   delimiter: "",
   contents: [],
@@ -127,7 +116,7 @@ const CONTENTS_A =
 describe("renderListResult", () => {
   it("V2, every optional element, in S3's order", () => {
     const xml = renderListResult(result({
-      params: params({ prefix: "sample/", delimiter: "/", maxKeys: 2, startAfter: "sample/0", continuationToken: "tok-1" }),
+      params: listParams({ prefix: "sample/", delimiter: "/", maxKeys: 2, startAfter: "sample/0", continuationToken: "tok-1" }),
       prefix: "sample/",
       delimiter: "/",
       contents: [entry("sample/a.txt")],
@@ -151,12 +140,12 @@ describe("renderListResult", () => {
   })
 
   it("V1: Marker always (<Marker/> when none), NextMarker when given, no KeyCount", () => {
-    expect(renderListResult(result({ params: params({ version: 1 }), contents: [entry("sample/a.txt")] }))).toBe(
+    expect(renderListResult(result({ params: listParams({ version: 1 }), contents: [entry("sample/a.txt")] }))).toBe(
       `${DECL}<ListBucketResult ${NS}><Name>demo</Name><Prefix/><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>`
         + `<Marker/>${CONTENTS_A}</ListBucketResult>`
     )
     expect(renderListResult(result({
-      params: params({ version: 1, startAfter: "sample/0", maxKeys: 1 }),
+      params: listParams({ version: 1, startAfter: "sample/0", maxKeys: 1 }),
       prefix: "sample/",
       delimiter: "/",
       contents: [entry("sample/a.txt")],
@@ -170,7 +159,7 @@ describe("renderListResult", () => {
 
   it("encoding-type=url encodes Key, Prefix, Delimiter, StartAfter and CommonPrefixes, keeps `/`, not the tokens", () => {
     const xml = renderListResult(result({
-      params: params({ prefix: "p q/", delimiter: "/", encodingType: "url", startAfter: "p q/a+b", continuationToken: "t+/=" }),
+      params: listParams({ prefix: "p q/", delimiter: "/", encodingType: "url", startAfter: "p q/a+b", continuationToken: "t+/=" }),
       prefix: "p q/",
       delimiter: "/",
       contents: [entry("p q/a+b c=ü.txt")],
@@ -186,7 +175,7 @@ describe("renderListResult", () => {
 
   it("encoding-type=url encodes V1 Marker and NextMarker", () => {
     const xml = renderListResult(result({
-      params: params({ version: 1, encodingType: "url", startAfter: "a b" }),
+      params: listParams({ version: 1, encodingType: "url", startAfter: "a b" }),
       isTruncated: true,
       nextMarker: "c+d"
     }))
@@ -203,7 +192,7 @@ describe("renderListResult", () => {
   const printableKey = key.filter((k) => !/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/.test(k))
 
   it.prop("with encoding-type=url, decodeURIComponent of each Key is the key", [fc.array(key, { minLength: 1, maxLength: 5 })], ([keys]) => {
-    const xml = renderListResult(result({ params: params({ encodingType: "url" }), contents: keys.map((k) => entry(k)) }))
+    const xml = renderListResult(result({ params: listParams({ encodingType: "url" }), contents: keys.map((k) => entry(k)) }))
     const rendered = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => decodeURIComponent(m[1]!))
     expect(rendered).toStrictEqual(keys)
   })

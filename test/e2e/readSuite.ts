@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto"
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3"
+import { get as httpGet, type IncomingHttpHeaders } from "node:http"
+import { gzipSync } from "node:zlib"
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runAws, runBoto3 } from "./harness/clients.js"
 import { startMoto } from "./harness/moto.js"
@@ -50,6 +52,11 @@ const MANY_RELATIVE = Array.from(
 const MANY_KEYS = MANY_RELATIVE.map((k) => `many/${k}`).sort(byteOrder)
 
 const BASED_BODY = "id,name\n1,based\n"
+
+/** Product `gzip` (mirror prefix `gzip-data/`): an object stored gzip-compressed, with `Content-Encoding: gzip`. */
+const GZIP_KEY = "notes.txt"
+const GZIP_TEXT = Array.from({ length: 200 }, (_, i) => `line ${i}: the proxy must not inflate this body\n`).join("")
+const GZIP_BYTES = new Uint8Array(gzipSync(GZIP_TEXT))
 const KEYED_BODY = "read with stored access keys\n"
 
 const md5 = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex")
@@ -97,6 +104,7 @@ const fixtures = (env: Env) => {
     product("down", "conn-down", "public-data/"),
     product("hang", "conn-hang", "public-data/"),
     product("cached", "conn-cached", "public-data/"),
+    product("gzip", "conn-public", "gzip-data/"),
     product("slowbody", "conn-slowbody", "public-data/"),
     product("nomirror", undefined, ""),
     product("orphan", "conn-does-not-exist", "public-data/")
@@ -137,7 +145,7 @@ const fixtures = (env: Env) => {
 
 /** The products an anonymous account listing must show: public and not disabled. */
 const LISTED_PRODUCTS = [
-  "based/", "cached/", "down/", "gcp/", "hang/", "keyed/", "many/", "nomirror/", "orphan/", "pub/", "slowbody/"
+  "based/", "cached/", "down/", "gcp/", "gzip/", "hang/", "keyed/", "many/", "nomirror/", "orphan/", "pub/", "slowbody/"
 ]
 
 // ---------------------------------------------------------------------------------------------------
@@ -158,6 +166,12 @@ export interface RuntimeTraits {
    * stream chunked (oven-sh/bun#10507), and the proxy streams rather than buffer (issue #2).
    */
   readonly streamedContentLength: boolean
+  /**
+   * Whether the runtime's HTTP server re-encodes bodies to the client's Accept-Encoding. workerd does (as
+   * Cloudflare's edge does): a client asking for `identity` gets an object stored with `Content-Encoding:
+   * gzip` inflated, whatever the Worker sets (`encodeResponseBody`/`encodeBody: "manual"` do not change it).
+   */
+  readonly negotiatesContentEncoding: boolean
 }
 
 export const describeReadSuite = (name: string, startProxy: StartProxy, traits: RuntimeTraits) =>
@@ -191,6 +205,14 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
         data["nested/prod/data.csv"] = "wrong: base_prefix was ignored\n"
         await seedBucket(s3, DATA_BUCKET, data, true)
         await seedBucket(s3, KEYED_BUCKET, { "keyed-data/file.txt": KEYED_BODY }, false) // private: unsigned reads fail
+        await s3.send(new PutObjectCommand({
+          Bucket: DATA_BUCKET,
+          Key: `gzip-data/${GZIP_KEY}`,
+          Body: GZIP_BYTES,
+          ContentEncoding: "gzip",
+          ContentType: "text/plain",
+          ACL: "public-read"
+        }))
 
         const keyed = await startRecordingForwarder(moto.endpoint)
         stops.push(keyed.stop)
@@ -235,6 +257,18 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
     const url = (path: string) => `${proxy.url}${path}`
     const get = (path: string, init: RequestInit = {}) => fetch(url(path), { redirect: "manual", ...init })
     const bytes = async (response: Response) => new Uint8Array(await response.arrayBuffer())
+    /** A GET with node:http, which (unlike fetch) hands over the body exactly as sent, never decompressed. */
+    const rawGet = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        const request = httpGet(url(path), { headers, signal: AbortSignal.timeout(30_000) }, (response) => {
+          const chunks: Array<Buffer> = []
+          response.on("data", (chunk: Buffer) => chunks.push(chunk))
+          response.once("error", reject)
+          response.once("end", () =>
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }))
+        })
+        request.once("error", reject)
+      })
     const expectCommonHeaders = (response: Response) => {
       expect(response.headers.get("access-control-allow-origin")).toBe("*")
       expect(response.headers.get("x-amz-request-id")).toMatch(/\S/)
@@ -262,20 +296,22 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
         expect(body.version).toMatch(/^\d+\.\d+\.\d+/)
       })
 
-      it("OPTIONS preflight answers 204 and echoes Access-Control-Request-Headers", async () => {
+      it.each([
+        ["GET", "authorization,x-amz-date,range", [/GET/, /HEAD/]],
+        ["PUT", "authorization,x-amz-content-sha256", [/PUT/]]
+      ])("OPTIONS preflight for %s answers 204 and echoes Access-Control-Request-Headers", async (method, requested, allowed) => {
         const response = await get(`/${ACCOUNT}/pub/hello.txt`, {
           method: "OPTIONS",
           headers: {
             origin: "https://example.com",
-            "access-control-request-method": "GET",
-            "access-control-request-headers": "authorization,x-amz-date,range"
+            "access-control-request-method": method,
+            "access-control-request-headers": requested
           }
         })
         expect(response.status).toBe(204)
         expect(response.headers.get("access-control-allow-origin")).toBe("*")
-        expect(response.headers.get("access-control-allow-methods")).toMatch(/GET/)
-        expect(response.headers.get("access-control-allow-methods")).toMatch(/HEAD/)
-        expect(response.headers.get("access-control-allow-headers")).toBe("authorization,x-amz-date,range")
+        for (const pattern of allowed) expect(response.headers.get("access-control-allow-methods")).toMatch(pattern)
+        expect(response.headers.get("access-control-allow-headers")).toBe(requested)
         expect((await response.arrayBuffer()).byteLength).toBe(0)
       })
     })
@@ -414,6 +450,32 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
           expect(String(r.headers.authorization)).toMatch(
             new RegExp(`^AWS4-HMAC-SHA256 Credential=${KEYED_ACCESS_KEY}/\\d{8}/us-east-1/s3/aws4_request`)
           )
+        }
+      })
+
+      it("an object stored with Content-Encoding: gzip reaches a gzip-accepting client as stored", async () => {
+        // node:http does not decompress (fetch would); S3 sends the stored bytes whatever the Accept-Encoding.
+        const response = await rawGet(`/${ACCOUNT}/gzip/${GZIP_KEY}`, { "accept-encoding": "gzip" })
+        expect({ status: response.status, contentEncoding: response.headers["content-encoding"] })
+          .toEqual({ status: 200, contentEncoding: "gzip" })
+        expect({ length: response.body.length, sha256: sha256(response.body) })
+          .toEqual({ length: GZIP_BYTES.length, sha256: sha256(GZIP_BYTES) })
+        if (response.headers["content-length"] !== undefined) {
+          expect(response.headers["content-length"]).toBe(String(GZIP_BYTES.length))
+        }
+      })
+
+      it(`a client that accepts only identity gets ${
+        traits.negotiatesContentEncoding ? "the inflated content, labelled as such" : "the stored gzip bytes, as S3 sends them"
+      }`, async () => {
+        const response = await rawGet(`/${ACCOUNT}/gzip/${GZIP_KEY}`, { "accept-encoding": "identity" })
+        expect(response.status).toBe(200)
+        if (traits.negotiatesContentEncoding) {
+          expect(response.headers["content-encoding"]).toBeUndefined()
+          expect(new TextDecoder().decode(response.body)).toBe(GZIP_TEXT)
+        } else {
+          expect(response.headers["content-encoding"]).toBe("gzip")
+          expect(sha256(response.body)).toBe(sha256(GZIP_BYTES))
         }
       })
 

@@ -13,6 +13,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { sleep, spawnTracked, stopProcess, tail } from "../e2e/harness/processes.js"
+import { exportPKCS8, generateKeyPair } from "jose"
 
 export interface RunningWorkerd {
   /** `http://127.0.0.1:PORT` */
@@ -51,8 +53,6 @@ const bundleMtime = (): number => {
 }
 
 const isStale = () => bundleMtime() < Math.max(...INPUTS.map((input) => newestMtime(join(ROOT, input))))
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Measured for the report: how long the build took in this process (0 when the bundle was fresh). */
 export const timings = { buildMs: 0, startsMs: [] as Array<number> }
@@ -140,42 +140,27 @@ export const compatibilityDate = (): string => {
   return match[1]
 }
 
-// Every workerd this process started is killed with it, even when a test run is interrupted.
-const live = new Set<ChildProcess>()
-
-const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
-  if (child.pid === undefined) return
-  try {
-    process.kill(-child.pid, signal)
-  } catch {
-    // the group is gone
-  }
-}
-
-process.once("exit", () => {
-  for (const child of live) killGroup(child, "SIGKILL")
-})
-
-const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null
-
-const stopChild = (child: ChildProcess, graceMs = 5_000): Promise<void> =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      live.delete(child)
-      // Bun has exited; make sure nothing of its group (workerd) outlives it.
-      killGroup(child, "SIGKILL")
-      resolve()
-    }
-    const timer = setTimeout(() => killGroup(child, "SIGKILL"), graceMs)
-    if (exited(child)) return done()
-    child.once("exit", done)
-    killGroup(child, "SIGTERM")
-  })
+/** Ends serve.ts's whole group (Bun and workerd), even when Bun has already exited. */
+const stopChild = (child: ChildProcess): Promise<void> => stopProcess(child, 5_000)
 
 export interface WorkerdOptions {
   /** Keep the Cache API in this directory, shared with later workerd processes (fresh isolates). */
   readonly cachePersist?: string
+}
+
+let generatedOidcEnv: Record<string, string> | undefined
+
+/** A throwaway RSA key as OIDC_PROVIDER_* bindings, made once per test process. */
+const oidcEnv = async (): Promise<Record<string, string>> => {
+  if (generatedOidcEnv === undefined) {
+    const { privateKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true })
+    generatedOidcEnv = {
+      OIDC_PROVIDER_ISSUER: "https://data.test.source.coop",
+      OIDC_PROVIDER_KID: "test-1",
+      OIDC_PROVIDER_KEY: await exportPKCS8(privateKey)
+    }
+  }
+  return generatedOidcEnv
 }
 
 /** Starts the Worker bundle in workerd on a free 127.0.0.1 port with `env` as its plain-text vars. */
@@ -184,21 +169,20 @@ export const startWorkerdProxy = async (
   options: WorkerdOptions = {}
 ): Promise<RunningWorkerd> => {
   const scriptPath = await ensureBundle()
+  // Production refuses to serve without the OIDC provider's key; tests get a throwaway one unless they
+  // pass their own (or an empty one, to see the refusal).
+  env = { ...(await oidcEnv()), ...env }
   const started = performance.now()
-  const child = spawn("bun", [SERVE, scriptPath, compatibilityDate()], {
+  // A process group of its own, killed with this process (processes.ts), even when a test run is interrupted.
+  const child = spawnTracked("bun", [SERVE, scriptPath, compatibilityDate()], {
     cwd: ROOT,
     env: { ...process.env, SDP_WORKERD_BINDINGS: JSON.stringify(env), SDP_WORKERD_CACHE_PERSIST: options.cachePersist ?? "" },
     // stdin stays open: serve.ts exits when it closes, i.e. when this process dies without stopping it.
-    stdio: ["pipe", "pipe", "pipe"],
-    detached: true
+    stdio: ["pipe", "pipe", "pipe"]
   })
-  live.add(child)
-  let output = ""
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-64_000)
-  }
-  child.stdout.on("data", keep)
-  child.stderr.on("data", keep)
+  const output = tail(64_000)
+  child.stdout?.on("data", output.push)
+  child.stderr?.on("data", output.push)
 
   const url = await new Promise<string>((resolve, reject) => {
     let settled = false
@@ -207,7 +191,7 @@ export const startWorkerdProxy = async (
       if (settled) return
       settled = true
       clearTimeout(timer)
-      void stopChild(child).then(() => reject(new Error(`${error.message}\n${output}`)))
+      void stopChild(child).then(() => reject(new Error(`${error.message}\n${output.text}`)))
     }
     let line = ""
     const onData = (chunk: Buffer) => {
@@ -216,15 +200,15 @@ export const startWorkerdProxy = async (
       if (ready?.[1] !== undefined && !settled) {
         settled = true
         clearTimeout(timer)
-        child.stdout.off("data", onData)
+        child.stdout?.off("data", onData)
         resolve(ready[1])
       }
     }
-    child.stdout.on("data", onData)
+    child.stdout?.on("data", onData)
     child.once("error", (error) => fail(error))
     child.once("exit", (code, signal) => fail(new Error(`serve.ts exited before ready (${code ?? signal})`)))
   })
   timings.startsMs.push(performance.now() - started)
 
-  return { url, logs: () => output, stop: () => stopChild(child) }
+  return { url, logs: () => output.text, stop: () => stopChild(child) }
 }

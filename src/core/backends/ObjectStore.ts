@@ -43,8 +43,14 @@ export interface ListPage {
   readonly nextContinuationToken: string | undefined
 }
 
-export type ReadError = NoSuchKey | PreconditionFailed | InvalidRange | AccessDenied | BackendUnavailable
-export type ListError = AccessDenied | BackendUnavailable
+export type ReadError =
+  | NoSuchKey
+  | PreconditionFailed
+  | InvalidRange
+  | AccessDenied
+  | BackendUnavailable
+  | BackendAuthenticationFailed
+export type ListError = AccessDenied | BackendUnavailable | BackendAuthenticationFailed
 
 /**
  * One backend location, in its own key space. Reads answer 200/206/304 replies with the body as a stream;

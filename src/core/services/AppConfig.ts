@@ -5,6 +5,9 @@ export interface AppSettings {
   readonly sourceApiUrl: Option.Option<string>
   readonly sourceApiTimeout: Duration.Duration
   readonly backendTimeout: Duration.Duration
+  /** Where outbound federation calls AssumeRoleWithWebIdentity. */
+  readonly awsStsEndpoint: string
+  readonly federationTimeout: Duration.Duration
 }
 
 /** Settings read once per isolate/process from the environment (TARGET §1), never per request. */
@@ -22,7 +25,12 @@ export const AppConfigLive = Layer.effect(
         Config.map(Option.map((url) => url.trim().replace(/\/+$/, "")))
       ),
       sourceApiTimeout: millis("SOURCE_API_TIMEOUT_MS", 5_000),
-      backendTimeout: millis("BACKEND_TIMEOUT_MS", 15_000)
+      backendTimeout: millis("BACKEND_TIMEOUT_MS", 15_000),
+      awsStsEndpoint: Config.string("AWS_STS_ENDPOINT").pipe(
+        Config.withDefault("https://sts.amazonaws.com"),
+        Config.map((url) => url.trim().replace(/\/+$/, ""))
+      ),
+      federationTimeout: millis("FEDERATION_TIMEOUT_MS", 10_000)
     }),
     (settings): AppSettings => settings
   )

@@ -1,22 +1,17 @@
 import { resolve } from "node:path"
-import { Effect, Layer, LogLevel, ManagedRuntime } from "effect"
-import { Storage } from "../../core/backends/ObjectStore.js"
-import { storageOf } from "../../core/backends/Storage.js"
-import { AppConfigLive } from "../../core/services/AppConfig.js"
-import { FetchUpstream } from "../../layers/FetchUpstream.js"
-import { LocalCatalog } from "../../layers/LocalCatalog.js"
+import { Layer, LogLevel, ManagedRuntime } from "effect"
 import { minimumLogLevel } from "../../layers/logLevel.js"
-import { MemoryEdgeCache } from "../../layers/MemoryEdgeCache.js"
-import { RemoteProviders } from "../../layers/RemoteStorage.js"
-import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
 import { serve } from "../web.js"
+import { ensureDevOidcKey } from "./devKeys.js"
+import { BunPlatform, BunServices } from "./live.js"
 import { DEFAULT_CATALOG, loadCatalogFile } from "./localCatalog.js"
-import { LocalDirectoryProvider } from "./LocalDirectoryStore.js"
 
 const env = process.env
 const port = Number(env.PORT ?? 8787)
 const hostname = env.HOST ?? "127.0.0.1"
 const useSourceApi = (env.SOURCE_API_URL ?? "").trim() !== ""
+
+await ensureDevOidcKey(env, `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}`)
 
 const catalogPath = resolve(env.CATALOG ?? DEFAULT_CATALOG)
 const local = useSourceApi ? undefined : await loadCatalogFile(catalogPath).catch((cause: unknown) => {
@@ -24,20 +19,9 @@ const local = useSourceApi ? undefined : await loadCatalogFile(catalogPath).catc
   process.exit(1)
 })
 
-const BunStorage = Layer.effect(
-  Storage,
-  Effect.map(RemoteProviders, (remote) =>
-    storageOf(local === undefined ? remote : { ...remote, local: LocalDirectoryProvider(local.directory) }))
+const runtime = ManagedRuntime.make(
+  BunServices(local).pipe(Layer.provide(BunPlatform), Layer.provide(minimumLogLevel(env.LOG_LEVEL, LogLevel.Info)))
 )
-
-const Platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: true }), MemoryEdgeCache(10_000))
-
-const BunLive = Layer.mergeAll(
-  local === undefined ? SourceApiCatalog : LocalCatalog(local.document),
-  BunStorage
-).pipe(Layer.provide(Platform), Layer.provide(minimumLogLevel(env.LOG_LEVEL, LogLevel.Info)))
-
-const runtime = ManagedRuntime.make(BunLive)
 // Build the services now, so a bad setting stops the process with its reason instead of failing requests.
 await runtime.runtime().catch((cause: unknown) => {
   console.error(`invalid configuration: ${String(cause)}`)

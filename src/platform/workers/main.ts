@@ -5,6 +5,9 @@ import { FetchUpstream } from "../../layers/FetchUpstream.js"
 import { minimumLogLevel } from "../../layers/logLevel.js"
 import { RemoteStorage } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
+import { StsFederation } from "../../core/backends/s3/StsFederation.js"
+import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
+import { WebCryptoHmac } from "../../layers/WebCryptoHmac.js"
 import { serve } from "../web.js"
 import { CacheApiEdgeCache } from "./CacheApiEdgeCache.js"
 
@@ -22,8 +25,14 @@ const RequireSourceApi = Layer.effectDiscard(
 
 const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
   const vars = stringVars(env)
-  const platform = Layer.mergeAll(AppConfigLive, FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false }), CacheApiEdgeCache)
-  return Layer.mergeAll(SourceApiCatalog, RemoteStorage, RequireSourceApi).pipe(
+  const platform = Layer.mergeAll(
+    AppConfigLive,
+    FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false }),
+    CacheApiEdgeCache,
+    WebCryptoHmac
+  )
+  return Layer.mergeAll(SourceApiCatalog, RemoteStorage.pipe(Layer.provide(StsFederation)), RequireSourceApi).pipe(
+    Layer.provideMerge(JoseOidcProvider),
     Layer.provide(platform),
     Layer.provide(minimumLogLevel(vars.get("LOG_LEVEL"))),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(vars)))

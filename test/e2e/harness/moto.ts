@@ -1,4 +1,4 @@
-import { exited, freePort, sleep, spawnTracked, stopProcess, tail } from "./processes.js"
+import { exited, freePort, sleep, spawnWatched, stopProcess, tail } from "./processes.js"
 
 export interface RunningMoto {
   /** `http://127.0.0.1:PORT`, path-style S3 (moto does not check signatures). */
@@ -6,11 +6,13 @@ export interface RunningMoto {
   stop(): Promise<void>
 }
 
-/** Starts `moto_server` on a free 127.0.0.1 port and waits until it answers. */
+/**
+ * Starts `moto_server` on a free 127.0.0.1 port and waits until it answers. It runs under the stdin
+ * watchdog, so it goes away even when this process is killed without running its exit hooks.
+ */
 export const startMoto = async (): Promise<RunningMoto> => {
   const port = await freePort()
-  const child = spawnTracked("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawnWatched("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
     env: { ...process.env, PYTHONUNBUFFERED: "1" }
   })
   const output = tail()

@@ -40,21 +40,49 @@ export const spawnTracked = (command: string, args: ReadonlyArray<string>, optio
   return child
 }
 
+/**
+ * Runs `"$@"` under a bash watchdog that holds the pipe on its stdin: when this process dies without
+ * stopping it (a SIGKILLed test worker runs no exit hooks), the pipe closes, `read` returns and the
+ * command is killed. The shell exits with the command's status when the command ends by itself.
+ */
+const WATCHDOG = [
+  "exec 3<&0",
+  "\"$@\" </dev/null &",
+  "pid=$!",
+  "{ read -r _ <&3; kill \"$pid\" 2>/dev/null; } &",
+  "reader=$!",
+  "exec 3<&-",
+  "wait \"$pid\"",
+  "status=$?",
+  "kill \"$reader\" 2>/dev/null",
+  "exit \"$status\""
+].join("\n")
+
+/** `spawnTracked` with the command under the stdin watchdog; stdin is the watchdog's pipe, stdout and stderr are piped. */
+export const spawnWatched = (command: string, args: ReadonlyArray<string>, options: Omit<SpawnOptions, "stdio">): ChildProcess => {
+  const child = spawnTracked("bash", ["-c", WATCHDOG, "watchdog", command, ...args], { ...options, stdio: ["pipe", "pipe", "pipe"] })
+  child.stdin?.on("error", () => {})
+  return child
+}
+
 export const exited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null
 
-/** SIGTERM the group, SIGKILL it if it is still there after `graceMs`; resolves once the child is gone. */
+/**
+ * SIGTERM the group, SIGKILL it if it is still there after `graceMs`; resolves once the child is gone.
+ * Once the child has exited, whatever is left of its group (workerd under Bun, moto under its watchdog)
+ * is SIGKILLed, so nothing outlives it.
+ */
 export const stopProcess = (child: ChildProcess, graceMs = 3_000): Promise<void> =>
   new Promise((resolve) => {
-    if (exited(child)) {
-      live.delete(child)
-      return resolve()
-    }
     const timer = setTimeout(() => killGroup(child, "SIGKILL"), graceMs)
-    child.once("exit", () => {
+    const done = () => {
       clearTimeout(timer)
       live.delete(child)
+      killGroup(child, "SIGKILL")
       resolve()
-    })
+    }
+    if (exited(child)) return done()
+    child.once("exit", done)
     killGroup(child, "SIGTERM")
   })
 

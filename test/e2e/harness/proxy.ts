@@ -62,7 +62,7 @@ export const startBunProxy: StartProxy = async (env) => {
     stop: async () => {
       const wasAlive = !exited(child)
       await stopProcess(child)
-      if (!wasAlive) throw new Error(`the Bun proxy had died during the tests\nstderr:\n${stderr.text}`)
+      if (!wasAlive) throw new Error(`the Bun proxy had died during the tests (${child.exitCode ?? child.signalCode})\nstdout:\n${stdout.text}\nstderr:\n${stderr.text}`)
     }
   }
 }

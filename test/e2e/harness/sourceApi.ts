@@ -9,6 +9,9 @@ export interface ApiResponse {
   readonly delayMs?: number
 }
 
+/** A fixed answer, or one chosen by the how-many-th request to its path this is (1-based). */
+export type ApiRoute = ApiResponse | ((call: number) => ApiResponse)
+
 export interface RecordedRequest {
   readonly method: string
   readonly path: string
@@ -19,7 +22,7 @@ export interface RunningSourceApi {
   /** `http://127.0.0.1:PORT`, the value for SOURCE_API_URL. */
   readonly url: string
   /** Set (or replace) the answer for an exact path such as `/api/v1/products/acct/prod`. */
-  set(path: string, response: ApiResponse): void
+  set(path: string, response: ApiRoute): void
   /** How many requests this path received so far. */
   hits(path: string): number
   readonly requests: ReadonlyArray<RecordedRequest>
@@ -30,17 +33,19 @@ export interface RunningSourceApi {
  * A stand-in for the Source API: a route table keyed by exact path (the query is ignored), every unknown
  * path answers 404 `{}` like the reference stub. Mutable while the proxy runs.
  */
-export const startSourceApi = async (routes: Record<string, ApiResponse> = {}): Promise<RunningSourceApi> => {
-  const table = new Map<string, ApiResponse>(Object.entries(routes))
+export const startSourceApi = async (routes: Record<string, ApiRoute> = {}): Promise<RunningSourceApi> => {
+  const table = new Map<string, ApiRoute>(Object.entries(routes))
   const counts = new Map<string, number>()
   const requests: Array<RecordedRequest> = []
   const timers = new Set<NodeJS.Timeout>()
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://x").pathname
-    counts.set(path, (counts.get(path) ?? 0) + 1)
+    const call = (counts.get(path) ?? 0) + 1
+    counts.set(path, call)
     requests.push({ method: req.method ?? "", path, headers: req.headers })
-    const route = table.get(path) ?? { status: 404, body: {} }
+    const entry = table.get(path) ?? { status: 404, body: {} }
+    const route = typeof entry === "function" ? entry(call) : entry
     const send = () => {
       const body = typeof route.body === "string" ? route.body : JSON.stringify(route.body ?? {})
       res.writeHead(route.status ?? 200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })

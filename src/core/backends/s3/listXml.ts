@@ -48,6 +48,7 @@ const blocks = (xml: string, name: string): Array<string> | undefined => {
 const Document = Schema.Struct({
   IsTruncated: Schema.optional(Schema.Literal("true", "false")),
   NextContinuationToken: Schema.optional(Schema.String),
+  NextMarker: Schema.optional(Schema.String),
   Contents: Schema.Array(Schema.Struct({
     Key: Schema.String,
     LastModified: Schema.String,
@@ -58,8 +59,11 @@ const Document = Schema.Struct({
 })
 const decode = Schema.decodeUnknown(Document)
 
-/** An S3 ListObjectsV2 answer from a backend, decoded at the boundary. */
-export const parseListObjectsV2 = (xml: string): Effect.Effect<ListPage, string> => {
+/**
+ * An S3 ListObjects answer (V2, or V1 as GCS's XML API sends it) from a backend, decoded at the boundary.
+ * The page's continuation is V2's token, else V1's NextMarker, else (V1 without a delimiter) the last key.
+ */
+export const parseListObjects = (xml: string): Effect.Effect<ListPage, string> => {
   // A body cut short must not read as a shorter listing.
   if (!/<ListBucketResult[\s>]/.test(xml) || !xml.includes("</ListBucketResult>")) {
     return Effect.fail("not a complete ListBucketResult document")
@@ -74,10 +78,11 @@ export const parseListObjectsV2 = (xml: string): Effect.Effect<ListPage, string>
     Size: field(block, "Size")
   }))
   const commonPrefixes = prefixes.map((block) => ({ Prefix: field(block, "Prefix") }))
-  // No listed entry holds these two elements, and escaped text never holds a raw tag.
+  // No listed entry holds these elements, and escaped text never holds a raw tag.
   return decode({
     IsTruncated: field(xml, "IsTruncated"),
     NextContinuationToken: field(xml, "NextContinuationToken"),
+    NextMarker: field(xml, "NextMarker"),
     Contents: contents,
     CommonPrefixes: commonPrefixes
   }, { exact: false }).pipe(
@@ -89,10 +94,12 @@ export const parseListObjectsV2 = (xml: string): Effect.Effect<ListPage, string>
         if (Number.isNaN(lastModified.getTime())) return Effect.fail(`unexpected LastModified: ${c.LastModified}`)
         objects.push({ key: c.Key, size: Number(c.Size), lastModified, etag: c.ETag ?? "\"\"" })
       }
+      const names = doc.CommonPrefixes.map((p) => p.Prefix)
+      const last = [objects.at(-1)?.key, names.at(-1)].filter((k): k is string => k !== undefined).sort().at(-1)
       return Effect.succeed({
         objects,
-        commonPrefixes: doc.CommonPrefixes.map((p) => p.Prefix),
-        nextContinuationToken: doc.IsTruncated === "true" ? doc.NextContinuationToken : undefined
+        commonPrefixes: names,
+        nextContinuationToken: doc.IsTruncated === "true" ? doc.NextContinuationToken ?? doc.NextMarker ?? last : undefined
       })
     })
   )

@@ -1,0 +1,29 @@
+import { Context, Data, type Effect } from "effect"
+
+/** A public signing key as published in `/.well-known/jwks.json`. */
+export interface PublicJwk {
+  readonly kty: string
+  readonly kid: string
+  readonly alg: string
+  readonly use: "sig"
+  readonly [member: string]: string
+}
+
+export class SigningFailed extends Data.TaggedError("SigningFailed")<{ readonly reason: string }> {}
+
+export interface AssertionClaims {
+  readonly sub: string
+  readonly aud: string
+  readonly ttlSeconds: number
+  readonly extra?: Readonly<Record<string, string>>
+}
+
+/**
+ * The proxy as an OIDC issuer (reference spec-dsc §7): RS256 JWTs for the Source API and for outbound
+ * federation, and the public keys (active first, then the previous one during a rotation).
+ */
+export class OidcProvider extends Context.Tag("sdp/OidcProvider")<OidcProvider, {
+  readonly issuer: string
+  readonly sign: (claims: AssertionClaims) => Effect.Effect<string, SigningFailed>
+  readonly publicKeys: Effect.Effect<ReadonlyArray<PublicJwk>, SigningFailed>
+}>() {}

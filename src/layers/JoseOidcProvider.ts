@@ -1,0 +1,89 @@
+import { Clock, Config, Effect, Layer, Option, Redacted } from "effect"
+import { exportJWK, importPKCS8, SignJWT } from "jose"
+import { OidcProvider, type PublicJwk, SigningFailed } from "../core/oidc/OidcProvider.js"
+
+const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+/** Public half of an RSA key, members in the order the Rust proxy writes them. */
+const publicJwk = async (key: CryptoKey, kid: string): Promise<PublicJwk> => {
+  const { n, e } = await exportJWK(key)
+  if (n === undefined || e === undefined) throw new Error("not an RSA key")
+  return { alg: "RS256", e, kid, kty: "RSA", n, use: "sig" }
+}
+
+/**
+ * The OIDC provider over jose with `OIDC_PROVIDER_*` (PKCS#8 RSA PEM). Keys are imported on first use and
+ * kept as finished values for the isolate: a request that finds none imports for itself and never waits on
+ * another request's import (peers.md §4.5).
+ */
+export const JoseOidcProvider = Layer.effect(
+  OidcProvider,
+  Effect.gen(function*() {
+    const issuer = (yield* Config.string("OIDC_PROVIDER_ISSUER")).trim().replace(/\/+$/, "")
+    const kid = (yield* Config.string("OIDC_PROVIDER_KID")).trim()
+    const pem = yield* Config.redacted("OIDC_PROVIDER_KEY").pipe(
+      Config.validate({ message: "OIDC_PROVIDER_KEY is empty", validation: (key) => Redacted.value(key).trim() !== "" })
+    )
+    const previousKid = yield* Config.option(Config.string("OIDC_PROVIDER_KID_PREVIOUS"))
+    const previousPem = yield* Config.option(Config.redacted("OIDC_PROVIDER_KEY_PREVIOUS"))
+    if (Option.isSome(previousPem) && Option.isNone(previousKid)) {
+      yield* Effect.logWarning("OIDC_PROVIDER_KEY_PREVIOUS is set without OIDC_PROVIDER_KID_PREVIOUS: it is not published")
+    }
+
+    let active: CryptoKey | undefined
+    let published: ReadonlyArray<PublicJwk> | undefined
+
+    const activeKey = Effect.suspend(() =>
+      active !== undefined ? Effect.succeed(active) : Effect.tryPromise({
+        try: () => importPKCS8(Redacted.value(pem), "RS256", { extractable: true }),
+        catch: (cause) => new SigningFailed({ reason: `OIDC_PROVIDER_KEY: ${describe(cause)}` })
+      }).pipe(Effect.tap((key) => Effect.sync(() => (active = key))))
+    )
+
+    const previousJwk = Option.isSome(previousPem) && Option.isSome(previousKid)
+      ? Effect.tryPromise(async () =>
+        publicJwk(await importPKCS8(Redacted.value(previousPem.value), "RS256", { extractable: true }), previousKid.value)
+      ).pipe(
+        Effect.map(Option.some),
+        Effect.catchAll((cause) =>
+          Effect.as(Effect.logWarning("OIDC_PROVIDER_KEY_PREVIOUS does not parse: it is not published", cause), Option.none())
+        )
+      )
+      : Effect.succeed(Option.none<PublicJwk>())
+
+    return OidcProvider.of({
+      issuer,
+      sign: ({ sub, aud, ttlSeconds, extra }) =>
+        Effect.gen(function*() {
+          const key = yield* activeKey
+          const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          return yield* Effect.tryPromise({
+            try: () =>
+              new SignJWT({ ...extra })
+                .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
+                .setIssuer(issuer)
+                .setSubject(sub)
+                .setAudience(aud)
+                .setIssuedAt(now)
+                .setNotBefore(now)
+                .setExpirationTime(now + ttlSeconds)
+                .setJti(crypto.randomUUID())
+                .sign(key),
+            catch: (cause) => new SigningFailed({ reason: describe(cause) })
+          })
+        }),
+      publicKeys: Effect.suspend(() =>
+        published !== undefined ? Effect.succeed(published) : Effect.gen(function*() {
+          const key = yield* activeKey
+          const current = yield* Effect.tryPromise({
+            try: () => publicJwk(key, kid),
+            catch: (cause) => new SigningFailed({ reason: describe(cause) })
+          })
+          const keys = [current, ...Option.toArray(yield* previousJwk)]
+          published = keys
+          return keys
+        })
+      )
+    })
+  })
+)

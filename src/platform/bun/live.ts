@@ -1,0 +1,40 @@
+import { Effect, Layer } from "effect"
+import { Storage } from "../../core/backends/ObjectStore.js"
+import { StsFederation } from "../../core/backends/s3/StsFederation.js"
+import { storageOf } from "../../core/backends/Storage.js"
+import { AppConfigLive } from "../../core/services/AppConfig.js"
+import { FetchUpstream } from "../../layers/FetchUpstream.js"
+import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
+import { type CatalogDocument, LocalCatalog } from "../../layers/LocalCatalog.js"
+import { MemoryEdgeCache } from "../../layers/MemoryEdgeCache.js"
+import { RemoteProviders } from "../../layers/RemoteStorage.js"
+import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
+import { LocalDirectoryProvider } from "./LocalDirectoryStore.js"
+import { NodeCryptoHmac } from "./NodeCryptoHmac.js"
+
+/** The embedded default: a catalog document and the directory its `local` connections are relative to. */
+export interface LocalCatalogFile {
+  readonly document: CatalogDocument
+  readonly directory: string
+}
+
+/** Everything the pipeline needs under Bun, over the platform capabilities (config, fetch, cache, crypto). */
+export const BunServices = (local: LocalCatalogFile | undefined) => {
+  const storage = Layer.effect(
+    Storage,
+    Effect.map(RemoteProviders, (remote) =>
+      storageOf(local === undefined ? remote : { ...remote, local: LocalDirectoryProvider(local.directory) }))
+  )
+  return Layer.mergeAll(
+    local === undefined ? SourceApiCatalog : LocalCatalog(local.document),
+    storage.pipe(Layer.provide(StsFederation))
+  ).pipe(Layer.provideMerge(JoseOidcProvider))
+}
+
+/** Bun's capabilities: env config, fetch that keeps encoded bodies, an in-memory cache, node:crypto. */
+export const BunPlatform = Layer.mergeAll(
+  AppConfigLive,
+  FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: true }),
+  MemoryEdgeCache(10_000),
+  NodeCryptoHmac
+)
