@@ -7,7 +7,9 @@ const DENIED = new Set([
   "proxy-authenticate", "proxy-authorization", "www-authenticate", "set-cookie", "forwarded", "x-forwarded-for",
   "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "via", "x-amz-server-side-encryption-customer-key-md5",
   "x-amz-server-side-encryption-aws-kms-key-id", "x-ms-encryption-key-sha256", "x-goog-encryption-key-sha256",
-  "x-amz-request-id", "x-amz-id-2"
+  "x-amz-request-id", "x-amz-id-2",
+  // Would advertise the backend's HTTP/3 endpoint as if the proxy offered it.
+  "alt-svc"
 ])
 
 /** Backend response headers minus the denylist; `accept-ranges: bytes` is always announced for objects. */

@@ -15,6 +15,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
 import { encodeKey } from "../keys.js"
 import type { ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
+import { gcsReplyHeaders } from "../gcs/headers.js"
 import { forwardedReadHeaders, passthroughHeaders } from "../passthrough.js"
 import { type AwsCredentials, Federation, type FederationError } from "./Federation.js"
 import { parseListObjects } from "./listXml.js"
@@ -27,6 +28,8 @@ export interface S3Dialect {
   readonly listVersion: 1 | 2
   /** How this provider reads a connection's `authentication`; anything else fails closed. */
   readonly credentials: (auth: BackendAuth, connection: DataConnection) => CredentialPlan
+  /** Reshapes a read's (already denylisted) reply headers into S3's, where the service has its own. */
+  readonly replyHeaders: (headers: Headers) => Headers
 }
 
 /** Unsigned, fixed keys, or keys obtained per request (federation, renewed as they age). */
@@ -45,6 +48,7 @@ export const AwsS3: S3Dialect = {
   defaultEndpoint: (region) => (region ? `https://s3.${region}.amazonaws.com` : "https://s3.amazonaws.com"),
   signingRegion: (region) => region ?? "us-east-1",
   listVersion: 2,
+  replyHeaders: (headers) => headers,
   credentials: (auth, connection) => {
     switch (auth.type) {
       case "unsigned":
@@ -69,6 +73,7 @@ export const GoogleCloudStorage: S3Dialect = {
   defaultEndpoint: () => "https://storage.googleapis.com",
   signingRegion: () => "auto",
   listVersion: 1,
+  replyHeaders: gcsReplyHeaders,
   credentials: (auth) => {
     switch (auth.type) {
       case "unsigned":
@@ -158,7 +163,7 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
             if (status === 200 || status === 206 || status === 304) {
               return {
                 status,
-                headers: passthroughHeaders(response.headers),
+                headers: dialect.replyHeaders(passthroughHeaders(response.headers)),
                 body: request.method === "HEAD" || status === 304 ? null : response.body
               }
             }
