@@ -7,6 +7,7 @@
  *   `x-goog-stored-content-length`, `x-goog-stored-content-encoding`, `x-goog-storage-class` (GCS class
  *   names are not S3's), `x-goog-component-count`, `x-goog-expiration`, `x-goog-encryption-*`, …, and
  *   `x-guploader-uploadid` (a Google request id);
+ * - `alt-svc` is dropped: it advertises HTTP/3 on Google's origin and would be read as the proxy's.
  * Everything else (ETag, Last-Modified, Content-*, Cache-Control, Expires, Accept-Ranges) passes unchanged.
  */
 export const gcsReplyHeaders = (headers: Headers): Headers => {
@@ -14,7 +15,7 @@ export const gcsReplyHeaders = (headers: Headers): Headers => {
   headers.forEach((value, name) => {
     if (name.startsWith("x-goog-meta-")) {
       out.set(`x-amz-meta-${name.slice("x-goog-meta-".length)}`, value)
-    } else if (!name.startsWith("x-goog-") && !name.startsWith("x-guploader-")) {
+    } else if (!name.startsWith("x-goog-") && !name.startsWith("x-guploader-") && name !== "alt-svc") {
       out.set(name, value)
     }
   })
