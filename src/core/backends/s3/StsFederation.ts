@@ -51,7 +51,7 @@ export const StsFederation = Layer.effect(
 
     const mint = (roleArn: string, subject: string, audience: string) =>
       Effect.gen(function*() {
-        const assertion = yield* oidc.sign({ sub: subject, aud: audience, ttlSeconds: 300 }).pipe(
+        const assertion = yield* oidc.sign({ sub: subject, aud: audience, ttlSeconds: 60 }).pipe(
           Effect.mapError(() => new BackendAuthenticationFailed({ code: "ProviderKeyError" }))
         )
         const body = new URLSearchParams({

@@ -11,7 +11,7 @@ const Success = Schema.Struct({
         AccessKeyId: Schema.NonEmptyString,
         SecretAccessKey: Schema.NonEmptyString,
         SessionToken: Schema.NonEmptyString,
-        Expiration: Schema.DateFromString
+        Expiration: Schema.Date
       })
     })
   })
