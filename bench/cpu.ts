@@ -13,7 +13,7 @@ import { minimumLogLevel } from "../src/layers/logLevel.js"
 import { MemoryEdgeCache } from "../src/layers/MemoryEdgeCache.js"
 import { BunServices } from "../src/platform/bun/live.js"
 import { NodeCryptoHmac } from "../src/platform/bun/NodeCryptoHmac.js"
-import { ensureDevOidcKey } from "../src/platform/bun/devKeys.js"
+import { DEV_KEYS_FILE, ensureDevKeys } from "../src/platform/bun/devKeys.js"
 import { serve } from "../src/platform/web.js"
 import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, OBJECT_KEY, PRODUCT, productJson } from "./fixture.js"
 import { median } from "./stats.js"
@@ -108,7 +108,7 @@ export interface CpuOptions {
 const cpuMicros = (usage: NodeJS.CpuUsage) => usage.user + usage.system
 
 export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<CpuRow>> => {
-  await ensureDevOidcKey(process.env, PROXY)
+  await ensureDevKeys(process.env, PROXY, DEV_KEYS_FILE)
   const runtime = ManagedRuntime.make(Live)
   try {
     await runtime.runtime()

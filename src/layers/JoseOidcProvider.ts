@@ -1,6 +1,7 @@
 import { Clock, Config, Effect, Layer, Option, Redacted } from "effect"
 import { exportJWK, importPKCS8, SignJWT } from "jose"
 import { OidcProvider, type PublicJwk, SigningFailed } from "../core/oidc/OidcProvider.js"
+import { memoizeValue } from "./memoizeValue.js"
 
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
@@ -13,8 +14,7 @@ const publicJwk = async (key: CryptoKey, kid: string): Promise<PublicJwk> => {
 
 /**
  * The OIDC provider over jose with `OIDC_PROVIDER_*` (PKCS#8 RSA PEM). Keys are imported on first use and
- * kept as finished values for the isolate: a request that finds none imports for itself and never waits on
- * another request's import (peers.md §4.5).
+ * kept as finished values for the isolate (memoizeValue).
  */
 export const JoseOidcProvider = Layer.effect(
   OidcProvider,
@@ -30,15 +30,10 @@ export const JoseOidcProvider = Layer.effect(
       yield* Effect.logWarning("OIDC_PROVIDER_KEY_PREVIOUS is set without OIDC_PROVIDER_KID_PREVIOUS: it is not published")
     }
 
-    let active: CryptoKey | undefined
-    let published: ReadonlyArray<PublicJwk> | undefined
-
-    const activeKey = Effect.suspend(() =>
-      active !== undefined ? Effect.succeed(active) : Effect.tryPromise({
-        try: () => importPKCS8(Redacted.value(pem), "RS256", { extractable: true }),
-        catch: (cause) => new SigningFailed({ reason: `OIDC_PROVIDER_KEY: ${describe(cause)}` })
-      }).pipe(Effect.tap((key) => Effect.sync(() => (active = key))))
-    )
+    const activeKey = memoizeValue(Effect.tryPromise({
+      try: () => importPKCS8(Redacted.value(pem), "RS256", { extractable: true }),
+      catch: (cause) => new SigningFailed({ reason: `OIDC_PROVIDER_KEY: ${describe(cause)}` })
+    }))
 
     const previousJwk = Option.isSome(previousPem) && Option.isSome(previousKid)
       ? Effect.tryPromise(async () =>
@@ -72,18 +67,14 @@ export const JoseOidcProvider = Layer.effect(
             catch: (cause) => new SigningFailed({ reason: describe(cause) })
           })
         }),
-      publicKeys: Effect.suspend(() =>
-        published !== undefined ? Effect.succeed(published) : Effect.gen(function*() {
-          const key = yield* activeKey
-          const current = yield* Effect.tryPromise({
-            try: () => publicJwk(key, kid),
-            catch: (cause) => new SigningFailed({ reason: describe(cause) })
-          })
-          const keys = [current, ...Option.toArray(yield* previousJwk)]
-          published = keys
-          return keys
+      publicKeys: memoizeValue(Effect.gen(function*() {
+        const key = yield* activeKey
+        const current = yield* Effect.tryPromise({
+          try: () => publicJwk(key, kid),
+          catch: (cause) => new SigningFailed({ reason: describe(cause) })
         })
-      )
+        return [current, ...Option.toArray(yield* previousJwk)]
+      }))
     })
   })
 )

@@ -2,7 +2,7 @@ import { resolve } from "node:path"
 import { Layer, LogLevel, ManagedRuntime } from "effect"
 import { minimumLogLevel } from "../../layers/logLevel.js"
 import { serve } from "../web.js"
-import { ensureDevOidcKey } from "./devKeys.js"
+import { DEV_KEYS_FILE, ensureDevKeys } from "./devKeys.js"
 import { BunPlatform, BunServices } from "./live.js"
 import { DEFAULT_CATALOG, loadCatalogFile } from "./localCatalog.js"
 
@@ -11,7 +11,7 @@ const port = Number(env.PORT ?? 8787)
 const hostname = env.HOST ?? "127.0.0.1"
 const useSourceApi = (env.SOURCE_API_URL ?? "").trim() !== ""
 
-await ensureDevOidcKey(env, `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}`)
+await ensureDevKeys(env, `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}`, env.DEV_KEYS ?? DEV_KEYS_FILE)
 
 const catalogPath = resolve(env.CATALOG ?? DEFAULT_CATALOG)
 const local = useSourceApi ? undefined : await loadCatalogFile(catalogPath).catch((cause: unknown) => {

@@ -1,5 +1,6 @@
-import { resolve } from "node:path"
 import { exited, spawnTracked, stopProcess, tail } from "./processes.js"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
 
 /** A proxy under test, whatever runs it (Bun here; workerd in test/workerd). */
 export interface RunningProxy {
@@ -20,15 +21,22 @@ const LISTENING = /Source Data Proxy listening on (http:\/\/[^\s;]+)/
  * it, so there is no race between choosing and binding), HOST to 127.0.0.1. Settings not given are
  * removed from the inherited environment, so the caller's shell cannot change what is tested.
  */
+const PROXY_SETTINGS = new Set([
+  "PORT", "HOST", "SOURCE_API_URL", "SOURCE_API_TIMEOUT_MS", "BACKEND_TIMEOUT_MS", "CATALOG", "LOG_LEVEL", "DEV_KEYS"
+])
+
+/** Development keys for every proxy this test process starts, outside the work tree (one file per process). */
+const DEV_KEYS_FILE = join(tmpdir(), `sdp-test-keys-${process.pid}.json`)
+
 export const startBunProxy: StartProxy = async (env) => {
   const inherited = { ...process.env }
-  for (const name of ["PORT", "HOST", "SOURCE_API_URL", "SOURCE_API_TIMEOUT_MS", "BACKEND_TIMEOUT_MS", "CATALOG", "LOG_LEVEL"]) {
-    delete inherited[name]
+  for (const name of Object.keys(inherited)) {
+    if (PROXY_SETTINGS.has(name) || /^(OIDC_PROVIDER|SESSION|AUTH|AWS|FEDERATION|PLATFORM)_/.test(name)) delete inherited[name]
   }
   const child = spawnTracked("bun", ["src/platform/bun/main.ts"], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...inherited, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "error", ...env }
+    env: { ...inherited, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "error", DEV_KEYS: DEV_KEYS_FILE, ...env }
   })
   const stdout = tail()
   const stderr = tail()

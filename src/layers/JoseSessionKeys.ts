@@ -1,0 +1,116 @@
+import { Clock, Config, ConfigError, Effect, Encoding, Either, Layer, Redacted, Schema } from "effect"
+import { errors, exportJWK, importJWK, importPKCS8, jwtVerify, SignJWT } from "jose"
+import type { PublicJwk } from "../core/oidc/OidcProvider.js"
+import { InvalidAccessKeyId } from "../core/s3/errors.js"
+import { Hmac } from "../core/services/Hmac.js"
+import { SessionClaims } from "../core/sts/SessionClaims.js"
+import { ExpiredSessionToken, InvalidSessionToken, SessionKeys, SessionSigningFailed } from "../core/sts/SessionKeys.js"
+import { memoizeValue } from "./memoizeValue.js"
+
+const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+/** `SCSTS` + key version digit + random uppercase alphanumerics (TARGET §4). */
+const ACCESS_KEY_ID = /^SCSTS([0-9])[A-Z0-9]{16,}$/
+const KEY_VERSION = "1"
+const decodeClaims = Schema.decodeUnknownEither(SessionClaims)
+
+/**
+ * Session credentials over jose (ES256, `SESSION_SIGNING_KEY`/`_KID`) and the Hmac capability
+ * (`SESSION_TOKEN_KEY`, base64 of 32 bytes, key version 1). Issuer and audience are the proxy's own issuer.
+ */
+export const JoseSessionKeys = Layer.effect(
+  SessionKeys,
+  Effect.gen(function*() {
+    const hmac = yield* Hmac
+    const issuer = (yield* Config.string("OIDC_PROVIDER_ISSUER")).trim().replace(/\/+$/, "")
+    const kid = (yield* Config.string("SESSION_SIGNING_KID")).trim()
+    const signingPem = yield* Config.redacted("SESSION_SIGNING_KEY")
+    const hmacKey = yield* Config.redacted("SESSION_TOKEN_KEY").pipe(
+      Config.mapOrFail((raw): Either.Either<Uint8Array<ArrayBuffer>, ConfigError.ConfigError> => {
+        const bytes = Encoding.decodeBase64(Redacted.value(raw).trim())
+        return Either.isRight(bytes) && bytes.right.length === 32
+          ? Either.right(new Uint8Array(bytes.right))
+          : Either.left(ConfigError.InvalidData([], "SESSION_TOKEN_KEY must be the base64 of 32 bytes"))
+      })
+    )
+
+    const privateKey = memoizeValue(Effect.tryPromise({
+      try: () => importPKCS8(Redacted.value(signingPem), "ES256", { extractable: true }),
+      catch: (cause) => new SessionSigningFailed({ reason: `SESSION_SIGNING_KEY: ${describe(cause)}` })
+    }))
+    const publicJwk = memoizeValue(Effect.flatMap(privateKey, (key) =>
+      Effect.tryPromise({
+        try: async (): Promise<PublicJwk> => {
+          const { crv, x, y } = await exportJWK(key)
+          if (crv === undefined || x === undefined || y === undefined) throw new Error("not an EC key")
+          return { alg: "ES256", crv, kid, kty: "EC", use: "sig", x, y }
+        },
+        catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
+      })))
+
+    const verifyKey = memoizeValue(Effect.flatMap(publicJwk, (jwk) =>
+      Effect.tryPromise({
+        try: () => importJWK({ ...jwk }, "ES256"),
+        catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
+      })))
+
+    const secretFor = (accessKeyId: string) => {
+      const match = ACCESS_KEY_ID.exec(accessKeyId)
+      return match === null || match[1] !== KEY_VERSION
+        ? Effect.fail(new InvalidAccessKeyId())
+        : Effect.map(hmac.sha256(hmacKey, accessKeyId), (mac) => Encoding.encodeBase64Url(mac))
+    }
+
+    const newAccessKeyId = Effect.gen(function*() {
+      let id = `SCSTS${KEY_VERSION}`
+      for (let i = 0; i < 20; i++) id += ALPHABET[yield* Effect.randomWith((r) => r.nextIntBetween(0, ALPHABET.length))]
+      return id
+    })
+
+    return SessionKeys.of({
+      secretFor,
+      issue: ({ durationSeconds, ...grant }) =>
+        Effect.gen(function*() {
+          const accessKeyId = yield* newAccessKeyId
+          const secretAccessKey = yield* Effect.orDie(secretFor(accessKeyId)) // an id made just above always parses
+          const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          const claims: SessionClaims = {
+            ...grant,
+            access_key_id: accessKeyId,
+            iss: issuer,
+            aud: issuer,
+            iat: now,
+            nbf: now,
+            exp: now + durationSeconds,
+            jti: crypto.randomUUID()
+          }
+          const key = yield* privateKey
+          const sessionToken = yield* Effect.tryPromise({
+            try: () => new SignJWT({ ...claims }).setProtectedHeader({ alg: "ES256", kid, typ: "JWT" }).sign(key),
+            catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
+          })
+          return { accessKeyId, secretAccessKey, sessionToken, claims }
+        }),
+      verify: (sessionToken) =>
+        Effect.gen(function*() {
+          const key = yield* Effect.mapError(verifyKey, (e) => new InvalidSessionToken({ reason: e.reason }))
+          const now = yield* Clock.currentTimeMillis
+          const { payload } = yield* Effect.tryPromise({
+            try: () =>
+              jwtVerify(sessionToken, key, {
+                algorithms: ["ES256"],
+                issuer,
+                audience: issuer,
+                currentDate: new Date(now)
+              }),
+            catch: (cause) =>
+              cause instanceof errors.JWTExpired
+                ? new ExpiredSessionToken()
+                : new InvalidSessionToken({ reason: cause instanceof errors.JOSEError ? cause.code : describe(cause) })
+          })
+          return yield* Either.mapLeft(decodeClaims(payload), () => new InvalidSessionToken({ reason: "claims" }))
+        }),
+      publicKeys: Effect.map(publicJwk, (key) => [key])
+    })
+  })
+)

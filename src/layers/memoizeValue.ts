@@ -1,0 +1,12 @@
+import { Effect } from "effect"
+
+/**
+ * An effect that runs `make` until it first succeeds, then returns that value. Only the finished value is
+ * shared: concurrent first callers each run `make` (no request waits on another's promise, peers.md §4.5).
+ */
+export const memoizeValue = <A, E>(make: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  let value: { readonly current: A } | undefined
+  return Effect.suspend(() =>
+    value !== undefined ? Effect.succeed(value.current) : Effect.tap(make, (current) => Effect.sync(() => (value = { current })))
+  )
+}
