@@ -1,4 +1,5 @@
 import { Effect, Layer } from "effect"
+import { AzureProvider } from "../core/backends/azure/AzureStore.js"
 import type { Providers } from "../core/backends/ObjectStore.js"
 import { Storage } from "../core/backends/ObjectStore.js"
 import { GcsProvider, S3Provider } from "../core/backends/s3/S3Store.js"
@@ -6,8 +7,8 @@ import { storageOf } from "../core/backends/Storage.js"
 
 /** The providers every runtime has: those reached over HTTP. */
 export const RemoteProviders = Effect.map(
-  Effect.all({ s3: S3Provider, gcs: GcsProvider }),
-  ({ s3, gcs }): Providers => ({ s3, gcs, gs: gcs })
+  Effect.all({ s3: S3Provider, gcs: GcsProvider, az: AzureProvider }),
+  ({ s3, gcs, az }): Providers => ({ s3, gcs, gs: gcs, az, azure: az })
 )
 
 export const RemoteStorage = Layer.effect(Storage, Effect.map(RemoteProviders, storageOf))

@@ -5,6 +5,7 @@ import { GcsProvider, GoogleCloudStorage } from "../../src/core/backends/s3/S3St
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
 import type { UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { RemoteProviders } from "../../src/layers/RemoteStorage.js"
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { listRequest } from "../fixtures/listing.js"
 import { NoFederation } from "../fixtures/services.js"
 import { type Answer, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
@@ -23,7 +24,7 @@ const connection = (
 
 const layers = (answer: (request: UpstreamRequest) => Answer) => {
   const stub = stubUpstream(answer)
-  return { calls: stub.calls, layer: Layer.mergeAll(stub.layer, TestConfig, NoFederation) }
+  return { calls: stub.calls, layer: Layer.mergeAll(stub.layer, TestConfig, NoFederation, WebCryptoHmac) }
 }
 
 const open = (conn: DataConnection, answer: (request: UpstreamRequest) => Answer = () => new Response("ok")) => {
