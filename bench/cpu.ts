@@ -72,8 +72,8 @@ const Settings = Layer.succeed(AppConfig, AppConfig.of({
 const Platform = Layer.mergeAll(Settings, StubUpstream, MemoryEdgeCache(10_000), NodeCryptoHmac)
 
 /** The same composition as src/platform/bun/main.ts with the Source API, minus the real fetch. */
-const Live = BunServices(undefined).pipe(
-  Layer.provide(Platform),
+const Live = BunServices(undefined, ":memory:").pipe(
+  Layer.provideMerge(Platform),
   Layer.provide(minimumLogLevel("error"))
 )
 

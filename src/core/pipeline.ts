@@ -1,57 +1,81 @@
 import { Cause, Effect } from "effect"
 import { backendKey } from "./backends/keys.js"
 import type { Storage } from "./backends/ObjectStore.js"
-import { Catalog } from "./catalog/Catalog.js"
+import { type Caller, Catalog } from "./catalog/Catalog.js"
+import type { Identity } from "./identity/Identity.js"
+import { resolveIdentity } from "./identity/resolveIdentity.js"
+import type { Hmac } from "./services/Hmac.js"
+import { SessionKeys } from "./sts/SessionKeys.js"
 import { resolveProduct } from "./catalog/resolve.js"
 import { preflight, withCors } from "./http/cors.js"
 import type { Reply } from "./http/Reply.js"
 import type { S3Request } from "./http/S3Request.js"
 import { classify } from "./routing/classify.js"
 import { isWrite, type ObjectTarget, type Operation } from "./routing/Operation.js"
-import { AccessDenied, InternalError, InvalidAccessKeyId, NoSuchKey, NotImplemented, type S3Error } from "./s3/errors.js"
+import { AccessDenied, InternalError, NoSuchKey, type S3Error } from "./s3/errors.js"
 import { listAccount, listProduct } from "./s3/listing.js"
 import { renderListResult } from "./s3/listResult.js"
 import { codeOf, renderS3Error, statusOf } from "./s3/renderError.js"
-import { S3_NAMESPACE, XML_DECLARATION } from "./s3/xml.js"
+import { element, S3_NAMESPACE, XML_DECLARATION } from "./s3/xml.js"
 import { discoveryDocument, jwksDocument } from "./oidc/discovery.js"
 import { OidcProvider } from "./oidc/OidcProvider.js"
+import { handleSts } from "./sts/handleSts.js"
+import type { StsServices } from "./sts/exchange.js"
 import { NAME, VERSION } from "./version.js"
 
-export type AppServices = Catalog | Storage | OidcProvider
+export type AppServices = Catalog | Storage | OidcProvider | StsServices | Hmac
 
 const json = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/json" }), body })
 const xml = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })
 const empty = (status: number): Reply => ({ status, headers: new Headers(), body: null })
 
-/** Signed requests need the identity layer (STS credentials); until a key is known, none exists. */
-const isSigned = (request: S3Request): boolean =>
-  request.headers.has("authorization") || request.url.searchParams.has("X-Amz-Signature")
-  || request.url.searchParams.has("X-Amz-Credential")
+/** Catalog lookups on behalf of a session carry its subject; anonymous ones carry none. */
+const callerOf = (identity: Identity): Caller | undefined =>
+  identity._tag === "Anonymous"
+    ? undefined
+    : { accountId: identity.claims.account_id, roleName: identity.claims.role_name, assumedBy: identity.claims.assumed_by }
 
-const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "HEAD") =>
+/** `GET /` signed: the session's account is its one bucket, so `aws s3 ls` works (TARGET §2). */
+const listBuckets = (account: string): Reply =>
+  xml(
+    `${XML_DECLARATION}<ListAllMyBucketsResult xmlns="${S3_NAMESPACE}"><Owner>${element("ID", account)}`
+      + `${element("DisplayName", account)}</Owner><Buckets><Bucket>${element("Name", account)}`
+      + "<CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket></Buckets></ListAllMyBucketsResult>"
+  )
+
+const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "HEAD", caller: Caller | undefined) =>
   Effect.gen(function*() {
-    const product = yield* resolveProduct(target.account, target.product)
+    const product = yield* resolveProduct(target.account, target.product, caller)
     return yield* product.store.read({ key: backendKey(product.prefix, target.key), method, headers: request.headers })
   }).pipe(Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${target.product}/${target.key}` }))))
 
-const execute = (request: S3Request, op: Operation): Effect.Effect<Reply, S3Error, AppServices> => {
+const execute = (request: S3Request, op: Operation, identity: Identity): Effect.Effect<Reply, S3Error, AppServices> => {
+  const caller = callerOf(identity)
   switch (op._tag) {
     case "Index":
-      return Effect.succeed(json(JSON.stringify({ name: NAME, version: VERSION })))
+      return Effect.succeed(
+        identity._tag === "Session"
+          ? listBuckets(identity.claims.account_id)
+          : json(JSON.stringify({ name: NAME, version: VERSION }))
+      )
     case "OidcDiscovery":
       return Effect.map(OidcProvider, (oidc) => json(discoveryDocument(oidc.issuer)))
     case "Jwks":
-      return Effect.flatMap(OidcProvider, (oidc) => oidc.publicKeys).pipe(
-        Effect.map((keys) => json(jwksDocument(keys))),
+      // The provider's keys (Source API and federation assertions), then the session-token key.
+      return Effect.all([
+        Effect.flatMap(OidcProvider, (oidc) => oidc.publicKeys),
+        Effect.flatMap(SessionKeys, (keys) => keys.publicKeys)
+      ]).pipe(
+        Effect.map(([provider, session]) => json(jwksDocument([...provider, ...session]))),
         Effect.mapError((e) => new InternalError({ reason: e.reason }))
       )
     case "AssumeRoleWithWebIdentity":
-      return Effect.fail(new NotImplemented({ message: "STS token exchange is not configured" }))
+      return handleSts(request) // route() answers it first; here for exhaustiveness
     case "ListAccount":
-      return Effect.map(listAccount(op.account, op.list), (result) => xml(renderListResult(result)))
+      return Effect.map(listAccount(op.account, op.list, caller), (result) => xml(renderListResult(result)))
     case "ListProduct":
       return Effect.map(
-        listProduct(op.account, op.product, { ...op.list, prefix: `${op.product}/${op.list.prefix}` }),
+        listProduct(op.account, op.product, { ...op.list, prefix: `${op.product}/${op.list.prefix}` }, caller),
         (result) => xml(renderListResult(result))
       )
     case "GetBucketLocation":
@@ -61,23 +85,25 @@ const execute = (request: S3Request, op: Operation): Effect.Effect<Reply, S3Erro
     case "HeadBucket":
       return op.product === undefined
         ? Effect.flatMap(Catalog, (catalog) => catalog.products(op.account)).pipe(Effect.as(empty(200)))
-        : resolveProduct(op.account, op.product).pipe(Effect.as(empty(200)))
+        : resolveProduct(op.account, op.product, caller).pipe(Effect.as(empty(200)))
     case "GetObject":
-      return readObject(request, op.target, "GET")
+      return readObject(request, op.target, "GET", caller)
     case "HeadObject":
-      return readObject(request, op.target, "HEAD")
+      return readObject(request, op.target, "HEAD", caller)
     default:
-      // Writes: classify() only lets them through for callers with an identity, which needs issue #4.
-      return Effect.fail(new AccessDenied({ reason: `${op._tag} needs credentials` }))
+      // Writes wait for the authorizer (issue #5); route() already refused them.
+      return Effect.fail(new AccessDenied({ reason: `${op._tag} is not served yet` }))
   }
 }
 
 const route = (request: S3Request): Effect.Effect<Reply, S3Error, AppServices> =>
   Effect.gen(function*() {
     const op = yield* classify(request)
-    if (op._tag !== "AssumeRoleWithWebIdentity" && isSigned(request)) return yield* new InvalidAccessKeyId()
-    if (isWrite(op)) return yield* new AccessDenied({ reason: "anonymous callers cannot write" })
-    return yield* execute(request, op)
+    if (op._tag === "AssumeRoleWithWebIdentity") return yield* handleSts(request) // STS XML, errors included
+    const { identity } = yield* resolveIdentity(request)
+    // Writes need the Role ceiling ∩ account permissions authorizer (issue #5): refused for everyone now.
+    if (isWrite(op)) return yield* new AccessDenied({ reason: "writes are not authorized yet" })
+    return yield* execute(request, op, identity)
   })
 
 const resourceOf = (request: S3Request): string => {

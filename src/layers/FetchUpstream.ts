@@ -1,7 +1,10 @@
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { Upstream, UpstreamFailure } from "../core/services/Upstream.js"
 
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+/** setTimeout's longest delay (2^31 - 1 ms); longer or infinite durations mean no timer at all. */
+const MAX_TIMER_MS = 2_147_483_647
 
 export interface FetchOptions {
   /** workerd honours `cache: "no-store"`; Bun's fetch has no HTTP cache to bypass. */
@@ -16,7 +19,14 @@ export interface FetchOptions {
 
 /**
  * Upstream over the runtime's `fetch`. The timeout interrupts the fetch (its AbortSignal fires) when no
- * response headers arrived in time; once they have, the body streams on.
+ * response headers arrived in time; once they have, the body streams on. Interrupting the effect (the
+ * client went away) aborts the fetch too.
+ *
+ * One `Effect.async` with a plain timer and AbortController, rather than `Effect.tryPromise` piped into
+ * `Effect.timeoutFail`: the race that `timeoutFail` builds (a forked sleep fiber, interruption of the loser)
+ * cost ≈ 100 µs of server CPU per 16 KiB ranged GET under Bun (interleaved A/B runs of `bun run bench`
+ * style requests), for the same behaviour. The timer is the runtime's, not Effect's Clock: nothing tests
+ * this layer with a TestClock.
  */
 export const FetchUpstream = (options: FetchOptions) =>
   Layer.succeed(
@@ -32,15 +42,36 @@ export const FetchUpstream = (options: FetchOptions) =>
         if (request.noStore === true && options.supportsCacheOption) init.cache = "no-store"
         if (options.keepEncodedBodies) init.decompress = false
         if (request.body instanceof ReadableStream) init.duplex = "half"
-        return Effect.tryPromise({
-          try: (signal) => fetch(request.url, { ...init, signal }),
-          catch: (cause) => new UpstreamFailure({ reason: "Transport", url: request.url, detail: describe(cause) })
-        }).pipe(
-          Effect.timeoutFail({
-            duration: request.timeout,
-            onTimeout: () => new UpstreamFailure({ reason: "Timeout", url: request.url, detail: "no response in time" })
+        const timeoutMs = Duration.toMillis(request.timeout)
+        return Effect.async<Response, UpstreamFailure>((resume) => {
+          const controller = new AbortController()
+          let settled = false
+          const settle = (outcome: Effect.Effect<Response, UpstreamFailure>) => {
+            if (settled) return
+            settled = true
+            if (timer !== undefined) clearTimeout(timer)
+            resume(outcome)
+          }
+          const transport = (cause: unknown) =>
+            settle(Effect.fail(new UpstreamFailure({ reason: "Transport", url: request.url, detail: describe(cause) })))
+          const timer = timeoutMs <= MAX_TIMER_MS
+            ? setTimeout(() => {
+              settle(Effect.fail(new UpstreamFailure({ reason: "Timeout", url: request.url, detail: "no response in time" })))
+              controller.abort()
+            }, Math.max(0, timeoutMs))
+            : undefined
+          try {
+            fetch(request.url, { ...init, signal: controller.signal }).then((response) => settle(Effect.succeed(response)), transport)
+          } catch (cause) {
+            transport(cause)
+          }
+          // Interrupted while waiting for the headers (client gone): stop the timer and abort the fetch.
+          return Effect.sync(() => {
+            settled = true
+            if (timer !== undefined) clearTimeout(timer)
+            controller.abort()
           })
-        )
+        })
       }
     })
   )

@@ -24,7 +24,9 @@ export const JoseSessionKeys = Layer.effect(
     const hmac = yield* Hmac
     const issuer = (yield* Config.string("OIDC_PROVIDER_ISSUER")).trim().replace(/\/+$/, "")
     const kid = (yield* Config.string("SESSION_SIGNING_KID")).trim()
-    const signingPem = yield* Config.redacted("SESSION_SIGNING_KEY")
+    const signingPem = yield* Config.redacted("SESSION_SIGNING_KEY").pipe(
+      Config.validate({ message: "SESSION_SIGNING_KEY is empty", validation: (key) => Redacted.value(key).trim() !== "" })
+    )
     const hmacKey = yield* Config.redacted("SESSION_TOKEN_KEY").pipe(
       Config.mapOrFail((raw): Either.Either<Uint8Array<ArrayBuffer>, ConfigError.ConfigError> => {
         const bytes = Encoding.decodeBase64(Redacted.value(raw).trim())

@@ -1,6 +1,7 @@
-import { Duration, Effect, Layer, Option, Schema } from "effect"
-import { Catalog, type CatalogError } from "../core/catalog/Catalog.js"
-import { DataConnectionJson, Product, ProductList, toDataConnection } from "../core/catalog/schema.js"
+import { Clock, Duration, Effect, Layer, Option, Schema } from "effect"
+import { type Caller, Catalog, type CatalogError, NoSuchRole } from "../core/catalog/Catalog.js"
+import { OidcProvider } from "../core/oidc/OidcProvider.js"
+import { DataConnectionJson, Product, ProductList, Role, toDataConnection } from "../core/catalog/schema.js"
 import { AccessDenied, CatalogFailure, CatalogUnavailable, NoSuchBucket } from "../core/s3/errors.js"
 import { AppConfig } from "../core/services/AppConfig.js"
 import { EdgeCache } from "../core/services/EdgeCache.js"
@@ -10,9 +11,13 @@ import { Upstream } from "../core/services/Upstream.js"
 const segment = (text: string) =>
   encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 
+/** The proxy→API JWT lives 60 s (reference spec-dsc §3). */
+const TOKEN_TTL_SECONDS = 60
+const MAX_TOKENS = 10_000
+
 /**
  * The Source API (reference spec-dsc §3): GETs with a timeout, JSON decoded at the boundary, successful
- * answers cached as text (products and connections 300 s, product lists 60 s), errors never cached.
+ * answers cached as text (products and connections 300 s, product lists and roles 60 s), errors never cached.
  */
 export const SourceApiCatalog = Layer.effect(
   Catalog,
@@ -22,20 +27,56 @@ export const SourceApiCatalog = Layer.effect(
     const cache = yield* EdgeCache
     const base = Option.getOrElse(config.sourceApiUrl, () => "")
 
+    const oidc = yield* OidcProvider
+    /** Minted bearer tokens by subject, reused until 10 s before they expire (RSA signing costs ~1 ms). */
+    const tokens = new Map<string, { readonly token: string; readonly until: number }>()
+
+    const bearerFor = (caller: Caller, key: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const held = tokens.get(key)
+        if (held !== undefined && held.until > now) return Option.some(held.token)
+        const minted = yield* oidc.sign({
+          sub: caller.accountId,
+          aud: base,
+          ttlSeconds: TOKEN_TTL_SECONDS,
+          extra: { role: caller.roleName, assumed_by: caller.assumedBy }
+        }).pipe(Effect.option)
+        if (Option.isSome(minted)) {
+          if (tokens.size >= MAX_TOKENS) tokens.clear()
+          tokens.set(key, { token: minted.value, until: now + (TOKEN_TTL_SECONDS - 10) * 1000 })
+        } else {
+          // As the Rust proxy: the call still goes out, anonymously, so it can only see less.
+          yield* Effect.logWarning("could not sign the Source API token; calling anonymously")
+        }
+        return minted
+      })
+
     const fetchJson = <A, I>(
       path: string,
       schema: Schema.Schema<A, I>,
       ttl: Duration.DurationInput,
-      bucket: string
+      bucket: string,
+      caller?: Caller
     ): Effect.Effect<A, CatalogError> => {
       const url = `${base}${path}`
+      // Answers differ by subject, so the cache key names it (percent-encoded: injective, no collisions).
+      const subject = caller === undefined
+        ? undefined
+        : `subject=${segment(caller.accountId)}&role=${segment(caller.roleName)}&assumed_by=${segment(caller.assumedBy)}`
+      const cacheKey = subject === undefined ? url : `${url}?${subject}`
       const decode = (text: string) =>
         Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => "invalid JSON" }).pipe(
           Effect.flatMap((json) => Effect.mapError(Schema.decodeUnknown(schema)(json), (e) => e.message)),
           Effect.mapError((reason) => new CatalogFailure({ reason: `${url}: ${reason}` }))
         )
       const fetchFresh = Effect.gen(function*() {
-        const response = yield* upstream.fetch({ method: "GET", url, headers: new Headers(), timeout: config.sourceApiTimeout })
+        const headers = new Headers()
+        if (caller !== undefined && subject !== undefined) {
+          const bearer = yield* bearerFor(caller, subject)
+          if (Option.isSome(bearer)) headers.set("authorization", `Bearer ${bearer.value}`)
+        }
+        const response = yield* upstream.fetch({ method: "GET", url, headers, timeout: config.sourceApiTimeout })
           .pipe(Effect.mapError((f) => new CatalogUnavailable({ reason: `${f.reason} ${url}: ${f.detail}` })))
         const text = yield* Effect.tryPromise({
           try: () => response.text(),
@@ -44,7 +85,7 @@ export const SourceApiCatalog = Layer.effect(
         switch (response.status) {
           case 200: {
             const value = yield* decode(text)
-            yield* cache.set(url, text, ttl)
+            yield* cache.set(cacheKey, text, ttl)
             return value
           }
           case 404:
@@ -61,21 +102,25 @@ export const SourceApiCatalog = Layer.effect(
           onTimeout: () => new CatalogUnavailable({ reason: `${url}: no complete answer in time` })
         })
       )
-      return Effect.flatMap(cache.get(url), Option.match({ onNone: () => fetchFresh, onSome: decode }))
+      return Effect.flatMap(cache.get(cacheKey), Option.match({ onNone: () => fetchFresh, onSome: decode }))
     }
 
     return Catalog.of({
-      product: (account, product) =>
-        fetchJson(`/api/v1/products/${segment(account)}/${segment(product)}`, Product, Duration.minutes(5), account),
+      product: (account, product, caller) =>
+        fetchJson(`/api/v1/products/${segment(account)}/${segment(product)}`, Product, Duration.minutes(5), account, caller),
       products: (account) =>
         Effect.map(
           fetchJson(`/api/v1/products/${segment(account)}`, ProductList, Duration.minutes(1), account),
           (list) => list.products
         ),
-      dataConnection: (id) =>
+      dataConnection: (id, caller) =>
         Effect.map(
-          fetchJson(`/api/v1/data-connections/${segment(id)}`, DataConnectionJson, Duration.minutes(5), id),
+          fetchJson(`/api/v1/data-connections/${segment(id)}`, DataConnectionJson, Duration.minutes(5), id, caller),
           toDataConnection
+        ),
+      role: (account, name) =>
+        fetchJson(`/api/v1/accounts/${segment(account)}/roles/${segment(name)}`, Role, Duration.minutes(1), account).pipe(
+          Effect.catchTag("NoSuchBucket", () => Effect.fail(new NoSuchRole({ account, role: name })))
         )
     })
   })

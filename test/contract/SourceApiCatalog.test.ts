@@ -7,11 +7,12 @@ import { SourceApiCatalog } from "../../src/layers/SourceApiCatalog.js"
 import { sourceApiOf } from "../fixtures/sourceApi.js"
 import { type Answer, json, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 import { contractDocument } from "./catalog.contract.js"
+import { FixedOidcProvider } from "../fixtures/services.js"
 
 /** A fresh SourceApiCatalog (own cache, own call log) over a stub Source API. */
 const sourceApi = (answer: (request: UpstreamRequest) => Answer = sourceApiOf(contractDocument)) => {
   const stub = stubUpstream(answer)
-  const layer = SourceApiCatalog.pipe(Layer.provide(Layer.mergeAll(stub.layer, MemoryEdgeCache(100), TestConfig)))
+  const layer = SourceApiCatalog.pipe(Layer.provide(Layer.mergeAll(stub.layer, MemoryEdgeCache(100), TestConfig, FixedOidcProvider)))
   return { calls: stub.calls, provide: Effect.provide(layer) }
 }
 

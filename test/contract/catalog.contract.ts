@@ -7,6 +7,19 @@ import { catalogDocument } from "../fixtures/catalog.js"
 /** The shared catalog plus connections whose `authentication` each decode one way. */
 export const contractDocument: CatalogDocument = {
   ...catalogDocument,
+  roles: [
+    {
+      account_id: "demo",
+      name: "ci-reader",
+      max_session_duration: 7200,
+      identity_constraints: [{
+        idp: "github",
+        audience: "sts.source.coop",
+        claim_constraints: [{ claim: "repository", operator: "starts_with", value: "demo/" }]
+      }],
+      permissions: [{ actions: ["read"], resources: ["sc::demo::product/sample/*"] }]
+    }
+  ],
   data_connections: [
     ...catalogDocument.data_connections,
     {
@@ -50,7 +63,9 @@ export const catalogContract = (name: string, live: Layer.Layer<Catalog>) =>
           primary_mirror: "main",
           mirrors: { main: { connection_id: "mem", prefix: "demo/sample/" } }
         })
-        const restricted = yield* (yield* Catalog).product("demo", "private")
+        // A restricted product is shown to its own account's sessions (the Source API decides; LocalCatalog agrees).
+        const owner = { accountId: "demo", roleName: "_default", assumedBy: "someone" }
+        const restricted = yield* (yield* Catalog).product("demo", "private", owner)
         expect(restricted.visibility).toBe("restricted")
       }))
 
@@ -85,5 +100,28 @@ export const catalogContract = (name: string, live: Layer.Layer<Catalog>) =>
     it.effect("an unknown data connection is NoSuchBucket", () =>
       Effect.gen(function*() {
         expect((yield* Effect.flip((yield* Catalog).dataConnection("nope")))._tag).toBe("NoSuchBucket")
+      }))
+
+    it.effect("a role decodes with its bindings, claim constraints and permissions", () =>
+      Effect.gen(function*() {
+        const role = yield* (yield* Catalog).role("demo", "ci-reader")
+        expect(role).toStrictEqual({
+          name: "ci-reader",
+          max_session_duration: 7200,
+          identity_constraints: [{
+            idp: "github",
+            audience: "sts.source.coop",
+            claim_constraints: [{ claim: "repository", operator: "starts_with", value: "demo/" }]
+          }],
+          permissions: [{ actions: ["read"], resources: ["sc::demo::product/sample/*"] }]
+        })
+      }))
+
+    it.effect("an unknown role, another account's role and an undefined _default are NoSuchRole", () =>
+      Effect.gen(function*() {
+        const catalog = yield* Catalog
+        expect((yield* Effect.flip(catalog.role("demo", "nope")))._tag).toBe("NoSuchRole")
+        expect((yield* Effect.flip(catalog.role("other", "ci-reader")))._tag).toBe("NoSuchRole")
+        expect((yield* Effect.flip(catalog.role("demo", "_default")))._tag).toBe("NoSuchRole")
       }))
   })

@@ -5,12 +5,13 @@ import { SourceApiCatalog } from "../../src/layers/SourceApiCatalog.js"
 import { sourceApiOf } from "../fixtures/sourceApi.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 import { catalogContract, contractDocument } from "./catalog.contract.js"
+import { FixedOidcProvider } from "../fixtures/services.js"
 
 catalogContract("LocalCatalog", LocalCatalog(contractDocument))
 
 catalogContract(
   "SourceApiCatalog",
   SourceApiCatalog.pipe(
-    Layer.provide(Layer.mergeAll(stubUpstream(sourceApiOf(contractDocument)).layer, MemoryEdgeCache(100), TestConfig))
+    Layer.provide(Layer.mergeAll(stubUpstream(sourceApiOf(contractDocument)).layer, MemoryEdgeCache(100), TestConfig, FixedOidcProvider))
   )
 )

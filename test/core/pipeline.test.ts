@@ -11,7 +11,8 @@ import { catalogDocument } from "../fixtures/catalog.js"
 import { memoryProvider } from "../fixtures/memoryStore.js"
 import { s3Request } from "../fixtures/requests.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
-import { FixedOidcProvider, NoFederation } from "../fixtures/services.js"
+import { FixedOidcProvider, NoFederation, NoSts } from "../fixtures/services.js"
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 
 const mirror = (connection_id: string) => ({ primary_mirror: "m", mirrors: { m: { connection_id, prefix: "" } } })
 
@@ -54,7 +55,9 @@ const Live = Layer.mergeAll(
     Storage,
     Effect.map(S3Provider, (s3) => storageOf({ s3, memory: provider.open, exploding: () => Effect.succeed(exploding) }))
   ).pipe(Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))),
-  FixedOidcProvider
+  FixedOidcProvider,
+  NoSts,
+  WebCryptoHmac
 )
 
 const send = (method: string, path: string, options: Parameters<typeof s3Request>[2] = {}) =>
@@ -97,6 +100,18 @@ layer(Live)("pipeline", (it) => {
           expectCommonHeaders(reply)
         }
         expect((yield* send("OPTIONS", "/")).headers.get("access-control-allow-headers")).toBe("*")
+      }))
+
+    it.effect("STS paths answer STS ErrorResponse XML, not S3 errors, with CORS and the request id", () =>
+      Effect.gen(function*() {
+        for (const path of ["/.sts", "/.sts/", "/.sts/assume-role-with-web-identity"]) {
+          const reply = yield* send("POST", path)
+          expect(reply.status, path).toBe(400)
+          expect(bodyText(reply)).toContain("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">")
+          expect(bodyText(reply)).toContain("<Code>InvalidAction</Code>")
+          expect(bodyText(reply)).toContain("</Error><RequestId>req-42</RequestId></ErrorResponse>")
+          expectCommonHeaders(reply)
+        }
       }))
 
     it.effect("GET an object streams it with the store's headers", () =>
@@ -227,7 +242,6 @@ layer(Live)("pipeline", (it) => {
     },
     { name: "?acl", method: "GET", path: "/demo/sample/a.txt?acl", status: 501, code: "NotImplemented" },
     { name: "?tagging on PUT", method: "PUT", path: "/demo/sample/a.txt?tagging", status: 501, code: "NotImplemented" },
-    { name: "STS", method: "POST", path: "/.sts", status: 501, code: "NotImplemented" },
     {
       name: "an unknown product",
       method: "GET",
@@ -278,27 +292,32 @@ layer(Live)("pipeline", (it) => {
     { name: "an anonymous multipart start", method: "POST", path: "/demo/sample/a.txt?uploads", status: 403, code: "AccessDenied" },
     { name: "an anonymous batch delete", method: "POST", path: "/demo/sample?delete", status: 403, code: "AccessDenied" },
     {
-      name: "a header-signed read",
+      // Well formed, at the test clock's time, but with a key no session was issued for.
+      name: "a header-signed read with an unknown key",
       method: "GET",
       path: "/demo/sample/a.txt",
-      headers: { authorization: "AWS4-HMAC-SHA256 Credential=AKID/20240102/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00" },
+      headers: {
+        authorization: `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/19700101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${"0".repeat(64)}`,
+        "x-amz-date": "19700101T000000Z",
+        "x-amz-content-sha256": "UNSIGNED-PAYLOAD"
+      },
       status: 403,
       code: "InvalidAccessKeyId"
     },
     {
-      name: "a presigned read",
+      name: "a presigned read with an unknown key",
       method: "GET",
-      path: "/demo/sample/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240102%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00",
+      path: `/demo/sample/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F19700101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=19700101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=${"0".repeat(64)}`,
       status: 403,
       code: "InvalidAccessKeyId"
     },
     {
-      name: "a signed listing",
+      name: "a signed listing whose Authorization lacks SignedHeaders and Signature",
       method: "GET",
       path: "/demo?list-type=2",
       headers: { authorization: "AWS4-HMAC-SHA256 Credential=AKID/20240102/us-east-1/s3/aws4_request" },
-      status: 403,
-      code: "InvalidAccessKeyId"
+      status: 400,
+      code: "AuthorizationHeaderMalformed"
     },
     {
       name: "If-Match on another ETag",

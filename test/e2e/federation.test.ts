@@ -314,9 +314,14 @@ describe("Bun: outbound federation (s3_web_identity_role) end to end", () => {
     const jwks = await get("/.well-known/jwks.json")
     expect(jwks.status).toBe(200)
     expect(jwks.headers.get("content-type")).toMatch(/^application\/json/)
-    expect(await jwks.text()).toBe(
-      `{"keys":[{"alg":"RS256","e":"${activePublic.e}","kid":"${KID}","kty":"RSA","n":"${activePublic.n}","use":"sig"}]}`
-    )
+    // The provider's key first, byte-exact; then the session-token key (ES256, TARGET §4).
+    const text = await jwks.text()
+    expect(text.startsWith(
+      `{"keys":[{"alg":"RS256","e":"${activePublic.e}","kid":"${KID}","kty":"RSA","n":"${activePublic.n}","use":"sig"},`
+    )).toBe(true)
+    const keys = (JSON.parse(text) as { keys: Array<Record<string, string>> }).keys
+    expect(keys).toHaveLength(2)
+    expect(keys[1]).toMatchObject({ alg: "ES256", kty: "EC", crv: "P-256", use: "sig" })
   })
 
   it("reads of the federated product succeed byte-exact (boto3 unsigned, fetch), signed with the STS key and token", async () => {

@@ -11,6 +11,7 @@ import { anonymousClient, byteOrder, encodeKey, motoClient, readFromMoto, seedBu
 import { startRecordingForwarder, startSilentServer } from "./harness/servers.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
 import { parseError, parseList } from "./harness/xml.js"
+import { AwsV4Signer } from "aws4fetch"
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures: what the backend (moto) holds and what the Source API says about it.
@@ -539,18 +540,21 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
         await expectS3Error(await get(`/nobody-here?list-type=2&delimiter=/`), 404, "NoSuchBucket")
       })
 
-      it("a signed request (Authorization header or presigned query) → 403 InvalidAccessKeyId", async () => {
-        const header = await get(`/${ACCOUNT}/pub/hello.txt`, {
-          headers: {
-            authorization:
-              "AWS4-HMAC-SHA256 Credential=AKIAE2ETESTEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"
-          }
+      it("a request signed with keys the proxy never issued (header or presigned) → 403 InvalidAccessKeyId", async () => {
+        const credentials = { accessKeyId: "AKIAE2ETESTEXAMPLE", secretAccessKey: "not-a-proxy-secret", service: "s3", region: "us-east-1" }
+        const url = `${proxy.url}/${ACCOUNT}/pub/hello.txt`
+        const header = await new AwsV4Signer({ url, method: "GET", ...credentials }).sign()
+        await expectS3Error(await fetch(header.url, { headers: header.headers }), 403, "InvalidAccessKeyId")
+        const presigned = await new AwsV4Signer({ url, method: "GET", signQuery: true, ...credentials }).sign()
+        await expectS3Error(await fetch(presigned.url), 403, "InvalidAccessKeyId")
+      })
+
+      it("a malformed Authorization header → 400, never an anonymous read", async () => {
+        const response = await get(`/${ACCOUNT}/pub/hello.txt`, {
+          headers: { authorization: "AWS4-HMAC-SHA256 Credential=AKIAE2ETESTEXAMPLE/20260101/us-east-1/s3/aws4_request" }
         })
-        await expectS3Error(header, 403, "InvalidAccessKeyId")
-        const presigned = await get(
-          `/${ACCOUNT}/pub/hello.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAE2ETESTEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=00`
-        )
-        await expectS3Error(presigned, 403, "InvalidAccessKeyId")
+        expect(response.status).toBe(400)
+        expect(await response.text()).toContain("<Code>AuthorizationHeaderMalformed</Code>")
       })
 
       it("a PUT with a body but no key → 400 InvalidRequest \"Missing object key\"", async () => {

@@ -150,14 +150,21 @@ export interface WorkerdOptions {
 
 let generatedOidcEnv: Record<string, string> | undefined
 
-/** A throwaway RSA key as OIDC_PROVIDER_* bindings, made once per test process. */
+/**
+ * Throwaway keys as bindings, made once per test process: an RSA key as OIDC_PROVIDER_*, and the session
+ * credential keys (an ES256 SESSION_SIGNING_KEY and a 32-byte SESSION_TOKEN_KEY).
+ */
 const oidcEnv = async (): Promise<Record<string, string>> => {
   if (generatedOidcEnv === undefined) {
     const { privateKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true })
+    const session = await generateKeyPair("ES256", { extractable: true })
     generatedOidcEnv = {
       OIDC_PROVIDER_ISSUER: "https://data.test.source.coop",
       OIDC_PROVIDER_KID: "test-1",
-      OIDC_PROVIDER_KEY: await exportPKCS8(privateKey)
+      OIDC_PROVIDER_KEY: await exportPKCS8(privateKey),
+      SESSION_SIGNING_KID: "test-session-1",
+      SESSION_SIGNING_KEY: await exportPKCS8(session.privateKey),
+      SESSION_TOKEN_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")
     }
   }
   return generatedOidcEnv
@@ -169,7 +176,7 @@ export const startWorkerdProxy = async (
   options: WorkerdOptions = {}
 ): Promise<RunningWorkerd> => {
   const scriptPath = await ensureBundle()
-  // Production refuses to serve without the OIDC provider's key; tests get a throwaway one unless they
+  // Production refuses to serve without the OIDC provider's and the session keys; tests get throwaway ones unless they
   // pass their own (or an empty one, to see the refusal).
   env = { ...(await oidcEnv()), ...env }
   const started = performance.now()

@@ -24,6 +24,8 @@ const mf = new Miniflare({
   scriptPath,
   compatibilityDate,
   bindings,
+  // The jti deny-list binding (wrangler.toml), in Miniflare's in-memory KV.
+  kvNamespaces: ["REVOCATIONS"],
   host: "127.0.0.1",
   port: 0,
   // Never fetch the Request.cf placeholder from the internet: the tests run on loopback only.

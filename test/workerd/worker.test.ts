@@ -154,6 +154,16 @@ describe.each([
     missing: "OIDC_PROVIDER_KEY",
     env: { LOG_LEVEL: "warn", SOURCE_API_URL: "http://127.0.0.1:9", OIDC_PROVIDER_KEY: "" },
     logged: "OIDC_PROVIDER_KEY is empty"
+  },
+  {
+    missing: "SESSION_SIGNING_KEY",
+    env: { LOG_LEVEL: "warn", SOURCE_API_URL: "http://127.0.0.1:9", SESSION_SIGNING_KEY: "" },
+    logged: "SESSION_SIGNING_KEY is empty"
+  },
+  {
+    missing: "SESSION_TOKEN_KEY",
+    env: { LOG_LEVEL: "warn", SOURCE_API_URL: "http://127.0.0.1:9", SESSION_TOKEN_KEY: "" },
+    logged: "SESSION_TOKEN_KEY must be the base64 of 32 bytes"
   }
 ])("Worker bundle in workerd without $missing", ({ env, logged }) => {
   let proxy: RunningWorkerd
@@ -173,7 +183,7 @@ describe.each([
       expect(response.headers.get("content-type")).toBe("application/xml")
       const body = await response.text()
       expect(body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>InternalError<\/Code>/)
-      expect(body).not.toMatch(/SOURCE_API_URL|OIDC_PROVIDER|\bat .*:\d+|Error:|\.ts\b|\.js\b/)
+      expect(body).not.toMatch(/SOURCE_API_URL|OIDC_PROVIDER|SESSION_|\bat .*:\d+|Error:|\.ts\b|\.js\b/)
     }
     // The reason goes to the log, not to the client.
     const deadline = Date.now() + 5_000

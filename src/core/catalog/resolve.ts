@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { type ObjectStore, type OpenError, Storage } from "../backends/ObjectStore.js"
 import { AccessDenied, NoSuchBucket } from "../s3/errors.js"
-import { Catalog, type CatalogError } from "./Catalog.js"
+import { type Caller, Catalog, type CatalogError } from "./Catalog.js"
 import { isPublic, type Product } from "./schema.js"
 
 /** A product with the backend location its primary mirror points at. */
@@ -15,23 +15,25 @@ export interface ResolvedProduct {
 }
 
 /**
- * Product → primary mirror (else the first one) → data connection → store. Anonymous callers may only
- * read public, enabled products; anything else is the same 403 whatever the cause.
+ * Product → primary mirror (else the first one) → data connection → store, looked up on behalf of the
+ * caller. Anonymous callers may only read public, enabled products; anything else is the same 403.
  */
 export const resolveProduct = (
   account: string,
-  product: string
+  product: string,
+  caller?: Caller
 ): Effect.Effect<ResolvedProduct, CatalogError | OpenError, Catalog | Storage> =>
   Effect.gen(function*() {
     if (product === "") return yield* new NoSuchBucket({ bucket: account })
     const catalog = yield* Catalog
-    const meta = yield* catalog.product(account, product)
-    if (!isPublic(meta)) return yield* new AccessDenied({ reason: "product is not public" })
+    const meta = yield* catalog.product(account, product, caller)
+    // A session reads what the catalog shows its subject; anonymous callers public products only.
+    if (caller === undefined && !isPublic(meta)) return yield* new AccessDenied({ reason: "product is not public" })
     const mirrors = meta.metadata.mirrors
     const mirror = mirrors[meta.metadata.primary_mirror ?? ""] ?? Object.values(mirrors)[0]
     if (mirror === undefined) return yield* new NoSuchBucket({ bucket: account })
     // The connection id is internal: a missing connection reads as a missing bucket, named by the account.
-    const connection = yield* catalog.dataConnection(mirror.connection_id).pipe(
+    const connection = yield* catalog.dataConnection(mirror.connection_id, caller).pipe(
       Effect.catchTag("NoSuchBucket", () => Effect.fail(new NoSuchBucket({ bucket: account })))
     )
     const store = yield* (yield* Storage).open(connection)

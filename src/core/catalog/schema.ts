@@ -1,4 +1,5 @@
 import { Option, Schema } from "effect"
+import { Permission } from "../sts/SessionClaims.js"
 
 /** A product as the Source API returns it (extra fields are ignored). */
 export const Mirror = Schema.Struct({
@@ -91,3 +92,28 @@ export const toDataConnection = (json: typeof DataConnectionJson.Type): DataConn
 })
 
 export const isPublic = (product: Product): boolean => !product.disabled && product.visibility === "public"
+
+/** One condition on an identity token's claims (ADR-004): a missing or non-string claim never matches. */
+export const ClaimConstraint = Schema.Struct({
+  claim: Schema.String,
+  operator: Schema.Literal("equals", "starts_with"),
+  value: Schema.String
+})
+export type ClaimConstraint = typeof ClaimConstraint.Type
+
+/** A Role's trust in one IdP (by name) for one audience; its claim constraints are ANDed. */
+export const IdentityConstraint = Schema.Struct({
+  idp: Schema.String,
+  audience: Schema.String,
+  claim_constraints: Schema.optionalWith(Schema.Array(ClaimConstraint), { default: () => [] })
+})
+export type IdentityConstraint = typeof IdentityConstraint.Type
+
+/** A Role as `GET /api/v1/accounts/{account}/roles/{role}` returns it (TARGET §3, ADR-004). */
+export const Role = Schema.Struct({
+  name: Schema.String,
+  max_session_duration: Schema.Number.pipe(Schema.int(), Schema.positive()),
+  identity_constraints: Schema.Array(IdentityConstraint),
+  permissions: Schema.Array(Permission)
+})
+export type Role = typeof Role.Type

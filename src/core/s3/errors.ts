@@ -1,4 +1,13 @@
 import { Data } from "effect"
+import type {
+  AuthorizationHeaderMalformed,
+  AuthorizationQueryParametersError,
+  IncompleteBody,
+  RequestExpired,
+  RequestTimeTooSkewed,
+  SignatureDoesNotMatch,
+  XAmzContentSHA256Mismatch
+} from "../sigv4/errors.js"
 
 /**
  * Every failure a caller can see. Each class is one row of `wire` in `renderError.ts`, so adding a class
@@ -12,6 +21,10 @@ export class NoSuchBucket extends Data.TaggedError("NoSuchBucket")<{ readonly bu
 export class NoSuchKey extends Data.TaggedError("NoSuchKey")<{ readonly key: string }> {}
 export class AccessDenied extends Data.TaggedError("AccessDenied")<{ readonly reason: string }> {}
 export class InvalidAccessKeyId extends Data.TaggedError("InvalidAccessKeyId")<{}> {}
+/** The session token has expired (S3 answers 400). */
+export class ExpiredToken extends Data.TaggedError("ExpiredToken")<{}> {}
+/** The session token is malformed, forged, revoked, missing, or not the one issued with the access key. */
+export class InvalidToken extends Data.TaggedError("InvalidToken")<{ readonly reason: string }> {}
 export class PreconditionFailed extends Data.TaggedError("PreconditionFailed")<{}> {}
 export class InvalidRange extends Data.TaggedError("InvalidRange")<{ readonly size: number }> {}
 /** A bug or an unexpected failure inside the proxy (a defect); details go to the log only. */
@@ -38,6 +51,8 @@ export type S3Error =
   | NoSuchKey
   | AccessDenied
   | InvalidAccessKeyId
+  | ExpiredToken
+  | InvalidToken
   | PreconditionFailed
   | InvalidRange
   | InternalError
@@ -46,3 +61,10 @@ export type S3Error =
   | UnsupportedProvider
   | BackendAuthenticationFailed
   | BackendUnavailable
+  | SignatureDoesNotMatch
+  | RequestTimeTooSkewed
+  | RequestExpired
+  | AuthorizationHeaderMalformed
+  | AuthorizationQueryParametersError
+  | XAmzContentSHA256Mismatch
+  | IncompleteBody

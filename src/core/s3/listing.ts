@@ -3,7 +3,7 @@ import { backendKey, relativeKey } from "../backends/keys.js"
 import { isRolledUp } from "../backends/listSorted.js"
 import type { ListError, OpenError } from "../backends/ObjectStore.js"
 import type { Storage } from "../backends/ObjectStore.js"
-import { Catalog, type CatalogError } from "../catalog/Catalog.js"
+import { type Caller, Catalog, type CatalogError } from "../catalog/Catalog.js"
 import { isPublic } from "../catalog/schema.js"
 import { resolveProduct } from "../catalog/resolve.js"
 import { compareUtf8 } from "../routing/keys.js"
@@ -48,12 +48,13 @@ const listProducts = (account: string, params: ListParams): Effect.Effect<ListRe
 export const listProduct = (
   account: string,
   product: string,
-  params: ListParams
+  params: ListParams,
+  caller?: Caller
 ): Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage> =>
   Effect.gen(function*() {
     const root = `${product}/`
     const empty = emptyResult(account, params, params.prefix, params.delimiter)
-    const resolved = yield* resolveProduct(account, product)
+    const resolved = yield* resolveProduct(account, product, caller)
     if (params.maxKeys === 0) return empty
 
     let startAfter: string | undefined
@@ -101,13 +102,14 @@ export const listProduct = (
  */
 export const listAccount = (
   account: string,
-  params: ListParams
+  params: ListParams,
+  caller?: Caller
 ): Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage> => {
   const slash = params.prefix.indexOf("/")
   if (params.prefix === "" || (slash < 0 && params.delimiter === "/")) return listProducts(account, params)
   const product = slash < 0 ? params.prefix : params.prefix.slice(0, slash)
   const prefix = slash < 0 ? `${product}/` : params.prefix
-  return listProduct(account, product, { ...params, prefix }).pipe(
+  return listProduct(account, product, { ...params, prefix }, caller).pipe(
     Effect.map((result) => ({ ...result, prefix: params.prefix }))
   )
 }

@@ -15,6 +15,8 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
   NoSuchKey: [404, "NoSuchKey", "The specified key does not exist."],
   AccessDenied: [403, "AccessDenied", "Access Denied"],
   InvalidAccessKeyId: [403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."],
+  ExpiredToken: [400, "ExpiredToken", "The provided token has expired."],
+  InvalidToken: [400, "InvalidToken", "The provided token is malformed or otherwise invalid."],
   PreconditionFailed: [412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"],
   InvalidRange: [416, "InvalidRange", "The requested range is not satisfiable"],
   InternalError: [500, "InternalError", "Internal server error"],
@@ -22,7 +24,17 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
   CatalogUnavailable: [503, "ServiceUnavailable", "Service unavailable"],
   UnsupportedProvider: [500, "InternalError", "Internal server error"],
   BackendAuthenticationFailed: [502, "BackendAuthenticationFailed", "Failed to obtain backend credentials"],
-  BackendUnavailable: [503, "ServiceUnavailable", "Service unavailable"]
+  BackendUnavailable: [503, "ServiceUnavailable", "Service unavailable"],
+  SignatureDoesNotMatch: [403, "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method."],
+  RequestTimeTooSkewed: [403, "RequestTimeTooSkewed",
+    "The difference between the request time and the current time is too large."],
+  RequestExpired: [403, "AccessDenied", "Request has expired"],
+  AuthorizationHeaderMalformed: [400, "AuthorizationHeaderMalformed", ""],
+  AuthorizationQueryParametersError: [400, "AuthorizationQueryParametersError", ""],
+  XAmzContentSHA256Mismatch: [400, "XAmzContentSHA256Mismatch",
+    "The provided 'x-amz-content-sha256' header does not match what was computed."],
+  IncompleteBody: [400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header"]
 }
 
 export const statusOf = (error: S3Error): number => wire[error._tag][0]
@@ -34,6 +46,8 @@ const messageOf = (error: S3Error): string => {
     case "InvalidURI":
     case "InvalidArgument":
     case "NotImplemented":
+    case "AuthorizationHeaderMalformed":
+    case "AuthorizationQueryParametersError":
       return error.message
     case "BackendAuthenticationFailed":
       return `${wire.BackendAuthenticationFailed[2]}: ${error.code}`

@@ -29,7 +29,7 @@ export const SessionClaims = Schema.Struct({
 })
 export type SessionClaims = typeof SessionClaims.Type
 
-/** What the exchange decides; the keys add iss, aud, iat, nbf, exp and jti when signing. */
-export type SessionGrant = Omit<SessionClaims, "iss" | "aud" | "iat" | "nbf" | "exp" | "jti"> & {
+/** What the exchange decides; the keys add access_key_id, iss, aud, iat, nbf, exp and jti when signing. */
+export type SessionGrant = Omit<SessionClaims, "access_key_id" | "iss" | "aud" | "iat" | "nbf" | "exp" | "jti"> & {
   readonly durationSeconds: number
 }

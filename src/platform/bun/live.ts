@@ -1,16 +1,24 @@
+import { resolve } from "node:path"
 import { Effect, Layer } from "effect"
 import { Storage } from "../../core/backends/ObjectStore.js"
 import { StsFederation } from "../../core/backends/s3/StsFederation.js"
 import { storageOf } from "../../core/backends/Storage.js"
 import { AppConfigLive } from "../../core/services/AppConfig.js"
 import { FetchUpstream } from "../../layers/FetchUpstream.js"
+import { JwksCacheLive } from "../../core/oidc/JwksCache.js"
+import { StsSettingsLive } from "../../core/sts/StsSettings.js"
 import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
+import { JoseSessionKeys } from "../../layers/JoseSessionKeys.js"
 import { type CatalogDocument, LocalCatalog } from "../../layers/LocalCatalog.js"
 import { MemoryEdgeCache } from "../../layers/MemoryEdgeCache.js"
 import { RemoteProviders } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
 import { LocalDirectoryProvider } from "./LocalDirectoryStore.js"
 import { NodeCryptoHmac } from "./NodeCryptoHmac.js"
+import { SqliteRevocations } from "./SqliteRevocations.js"
+
+/** The jti deny-list `bun run dev` and `bun run revoke` share (git-ignored). */
+export const DEFAULT_REVOCATIONS_DB = resolve(import.meta.dir, "../../../.dev/revocations.sqlite")
 
 /** The embedded default: a catalog document and the directory its `local` connections are relative to. */
 export interface LocalCatalogFile {
@@ -19,7 +27,7 @@ export interface LocalCatalogFile {
 }
 
 /** Everything the pipeline needs under Bun, over the platform capabilities (config, fetch, cache, crypto). */
-export const BunServices = (local: LocalCatalogFile | undefined) => {
+export const BunServices = (local: LocalCatalogFile | undefined, revocationsDb: string) => {
   const storage = Layer.effect(
     Storage,
     Effect.map(RemoteProviders, (remote) =>
@@ -27,7 +35,12 @@ export const BunServices = (local: LocalCatalogFile | undefined) => {
   )
   return Layer.mergeAll(
     local === undefined ? SourceApiCatalog : LocalCatalog(local.document),
-    storage.pipe(Layer.provide(StsFederation))
+    storage.pipe(Layer.provide(StsFederation)),
+    // STS (/.sts): settings, identity providers' keys, session credentials, the jti deny-list.
+    StsSettingsLive,
+    JwksCacheLive,
+    JoseSessionKeys,
+    SqliteRevocations(revocationsDb)
   ).pipe(Layer.provideMerge(JoseOidcProvider))
 }
 

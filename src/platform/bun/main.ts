@@ -3,7 +3,7 @@ import { Layer, LogLevel, ManagedRuntime } from "effect"
 import { minimumLogLevel } from "../../layers/logLevel.js"
 import { serve } from "../web.js"
 import { DEV_KEYS_FILE, ensureDevKeys } from "./devKeys.js"
-import { BunPlatform, BunServices } from "./live.js"
+import { BunPlatform, BunServices, DEFAULT_REVOCATIONS_DB } from "./live.js"
 import { DEFAULT_CATALOG, loadCatalogFile } from "./localCatalog.js"
 
 const env = process.env
@@ -20,7 +20,7 @@ const local = useSourceApi ? undefined : await loadCatalogFile(catalogPath).catc
 })
 
 const runtime = ManagedRuntime.make(
-  BunServices(local).pipe(Layer.provide(BunPlatform), Layer.provide(minimumLogLevel(env.LOG_LEVEL, LogLevel.Info)))
+  BunServices(local, env.REVOCATIONS_DB ?? DEFAULT_REVOCATIONS_DB).pipe(Layer.provideMerge(BunPlatform), Layer.provide(minimumLogLevel(env.LOG_LEVEL, LogLevel.Info)))
 )
 // Build the services now, so a bad setting stops the process with its reason instead of failing requests.
 await runtime.runtime().catch((cause: unknown) => {

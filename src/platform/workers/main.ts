@@ -6,16 +6,26 @@ import { minimumLogLevel } from "../../layers/logLevel.js"
 import { RemoteStorage } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
 import { StsFederation } from "../../core/backends/s3/StsFederation.js"
+import { JwksCacheLive } from "../../core/oidc/JwksCache.js"
+import { StsSettingsLive } from "../../core/sts/StsSettings.js"
 import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
+import { JoseSessionKeys } from "../../layers/JoseSessionKeys.js"
 import { WebCryptoHmac } from "../../layers/WebCryptoHmac.js"
 import { serve } from "../web.js"
 import { CacheApiEdgeCache } from "./CacheApiEdgeCache.js"
+import { type KvNamespace, KvRevocations } from "./KvRevocations.js"
 
 type Env = Readonly<Record<string, unknown>>
 
 /** Plain-text vars and secrets of the Worker env, as the config source (bindings are not strings). */
 const stringVars = (env: Env) =>
   new Map(Object.entries(env).flatMap(([name, value]) => (typeof value === "string" ? [[name, value] as const] : [])))
+
+/** A KV namespace binding, or undefined when the binding is missing (then signed requests are refused). */
+const kvNamespaceOf = (binding: unknown): KvNamespace | undefined =>
+  typeof binding === "object" && binding !== null && "get" in binding && "put" in binding
+    ? (binding as KvNamespace)
+    : undefined
 
 /** Production has no embedded catalog: without SOURCE_API_URL every request answers 500 and logs why. */
 const RequireSourceApi = Layer.effectDiscard(
@@ -31,9 +41,18 @@ const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
     CacheApiEdgeCache,
     WebCryptoHmac
   )
-  return Layer.mergeAll(SourceApiCatalog, RemoteStorage.pipe(Layer.provide(StsFederation)), RequireSourceApi).pipe(
+  return Layer.mergeAll(
+    SourceApiCatalog,
+    RemoteStorage.pipe(Layer.provide(StsFederation)),
+    RequireSourceApi,
+    // STS (/.sts): settings, identity providers' keys, session credentials, the jti deny-list in KV.
+    StsSettingsLive,
+    JwksCacheLive,
+    JoseSessionKeys,
+    KvRevocations(kvNamespaceOf(env.REVOCATIONS))
+  ).pipe(
     Layer.provideMerge(JoseOidcProvider),
-    Layer.provide(platform),
+    Layer.provideMerge(platform),
     Layer.provide(minimumLogLevel(vars.get("LOG_LEVEL"))),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(vars)))
   )

@@ -1,0 +1,48 @@
+import { Effect } from "effect"
+import type { S3Request } from "../http/S3Request.js"
+import { BackendUnavailable, ExpiredToken, InvalidToken, type S3Error } from "../s3/errors.js"
+import type { Hmac } from "../services/Hmac.js"
+import { Revocations } from "../services/Revocations.js"
+import { authenticationOf, verifyRequest } from "../sigv4/index.js"
+import { SessionKeys } from "../sts/SessionKeys.js"
+import { anonymous, type Identity } from "./Identity.js"
+
+export interface Authenticated {
+  readonly identity: Identity
+  /** The body to forward: for aws-chunked uploads the decoded, signature-checked stream. */
+  readonly body: ReadableStream<Uint8Array> | null
+}
+
+/**
+ * Who sent the request (TARGET §5). No signature: anonymous. Otherwise SigV4 against the secret derived
+ * from the access key id, then the session token: its ES256 signature and expiry, that it was issued with
+ * this access key id, and that its `jti` is not revoked. Any failure answers; nothing falls back to
+ * anonymous.
+ */
+export const resolveIdentity = (
+  request: S3Request
+): Effect.Effect<Authenticated, S3Error, SessionKeys | Revocations | Hmac> =>
+  authenticationOf(request) === "anonymous"
+    ? Effect.succeed({ identity: anonymous, body: request.body })
+    : Effect.gen(function*() {
+      const keys = yield* SessionKeys
+      const verified = yield* verifyRequest(request, (accessKeyId) => keys.secretFor(accessKeyId))
+      if (verified.sessionToken === undefined) {
+        return yield* new InvalidToken({ reason: "session credentials need their session token" })
+      }
+      const claims = yield* keys.verify(verified.sessionToken).pipe(
+        Effect.catchTags({
+          ExpiredSessionToken: () => Effect.fail(new ExpiredToken()),
+          InvalidSessionToken: (e) => Effect.fail(new InvalidToken({ reason: e.reason }))
+        })
+      )
+      if (claims.access_key_id !== verified.accessKeyId) {
+        return yield* new InvalidToken({ reason: "the token was issued with another access key" })
+      }
+      // A deny-list that cannot be read must not let a revoked token through: the request fails instead.
+      const revoked = yield* (yield* Revocations).isRevoked(claims.jti).pipe(
+        Effect.mapError((e) => new BackendUnavailable({ reason: `revocation list: ${e.reason}` }))
+      )
+      if (revoked) return yield* new InvalidToken({ reason: "revoked" })
+      return { identity: { _tag: "Session", claims }, body: verified.body }
+    })

@@ -1,0 +1,174 @@
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import type { JSONWebKeySet } from "jose"
+import { readBounded } from "../http/readBounded.js"
+import { Upstream } from "../services/Upstream.js"
+import { IDPCommunicationError, StsInternalFailure } from "../sts/errors.js"
+import { normalizeIssuer } from "../sts/StsSettings.js"
+import { OidcProvider } from "./OidcProvider.js"
+
+/** TARGET §8: keys are fresh for an hour, a stale copy serves up to a day while the IdP fails. */
+export const JWKS_TTL = Duration.hours(1)
+export const JWKS_STALE = Duration.hours(24)
+/** Each document (discovery, JWKS): headers and body together. */
+export const JWKS_FETCH_TIMEOUT = Duration.seconds(3)
+/** Bytes read of each document at most; beyond that the IdP answer is refused. */
+export const JWKS_MAX_BYTES = 256 * 1024
+/** An unknown `kid` refetches at most this often per issuer, so a flood of bad kids cannot hammer the IdP. */
+export const UNKNOWN_KID_INTERVAL = Duration.minutes(1)
+/** While one request renews an expired entry, others serve the stale copy for up to this long. */
+const RENEWAL_CLAIM = Duration.seconds(10)
+
+/**
+ * Identity providers' signing keys. Only finished values are shared across requests: no request ever waits
+ * on another's fetch (peers.md §4.5); a cold issuer is fetched by each request that needs it.
+ */
+export class JwksCache extends Context.Tag("sdp/JwksCache")<JwksCache, {
+  /** The issuer's keys: cached (≤ 1 h), freshly fetched, or, when the IdP fails, a copy ≤ 24 h old. */
+  readonly keys: (issuer: string) => Effect.Effect<JSONWebKeySet, IDPCommunicationError | StsInternalFailure>
+  /**
+   * After a token named a `kid` the keys lack: refetch, at most once per interval per issuer. None when
+   * rate-limited or the fetch failed (the caller keeps what it had).
+   */
+  readonly refresh: (issuer: string) => Effect.Effect<Option.Option<JSONWebKeySet>, StsInternalFailure>
+}>() {}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
+
+/** https, or http only on a loopback host (TARGET §8). */
+export const isAllowedIssuerUrl = (text: string): boolean => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return false
+  }
+  if (url.username !== "" || url.password !== "") return false
+  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.test(url.hostname))
+}
+
+interface Entry {
+  readonly jwks: JSONWebKeySet
+  readonly fetchedAt: number
+  /** When a request took on renewing this (expired) entry; a finished timestamp, never a promise. */
+  renewingSince: number | undefined
+}
+
+const isJwks = (value: unknown): value is JSONWebKeySet =>
+  typeof value === "object" && value !== null && Array.isArray((value as { keys?: unknown }).keys)
+  && (value as { keys: Array<unknown> }).keys.every((k) => typeof k === "object" && k !== null && !Array.isArray(k))
+
+export const JwksCacheLive = Layer.effect(
+  JwksCache,
+  Effect.gen(function*() {
+    const upstream = yield* Upstream
+    const oidc = yield* OidcProvider
+    const ownIssuer = normalizeIssuer(oidc.issuer)
+    const entries = new Map<string, Entry>()
+    const forcedAt = new Map<string, number>()
+    const ttl = Duration.toMillis(JWKS_TTL)
+    const staleFor = Duration.toMillis(JWKS_STALE)
+    const claimFor = Duration.toMillis(RENEWAL_CLAIM)
+    const kidInterval = Duration.toMillis(UNKNOWN_KID_INTERVAL)
+
+    const getJson = (issuer: string, url: string) =>
+      Effect.gen(function*() {
+        const fail = (reason: string) => new IDPCommunicationError({ issuer, reason: `${reason} (${url})` })
+        const response = yield* upstream.fetch({
+          method: "GET",
+          url,
+          headers: new Headers({ accept: "application/json" }),
+          timeout: JWKS_FETCH_TIMEOUT
+        }).pipe(Effect.mapError((f) => fail(`${f.reason}: ${f.detail}`)))
+        if (response.status !== 200 || response.body === null) {
+          yield* Effect.promise(() => response.body?.cancel().catch(() => {}) ?? Promise.resolve())
+          return yield* fail(`status ${response.status}`)
+        }
+        const bytes = yield* readBounded(response.body, JWKS_MAX_BYTES).pipe(
+          Effect.mapError((e) => fail(e._tag === "BodyTooLarge" ? `larger than ${e.limit} bytes` : e.reason))
+        )
+        return yield* Effect.try({
+          try: () => JSON.parse(new TextDecoder().decode(bytes)) as unknown,
+          catch: () => fail("not JSON")
+        })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: JWKS_FETCH_TIMEOUT,
+          onTimeout: () => new IDPCommunicationError({ issuer, reason: `no complete answer in time (${url})` })
+        })
+      )
+
+    /** Discovery → `jwks_uri` → JWKS; both URLs must be https (or loopback http). */
+    const fetchJwks = (issuer: string) =>
+      Effect.gen(function*() {
+        const base = normalizeIssuer(issuer)
+        if (!isAllowedIssuerUrl(base)) return yield* new IDPCommunicationError({ issuer, reason: "issuer is not https" })
+        const discovery = yield* getJson(issuer, `${base}/.well-known/openid-configuration`)
+        const jwksUri = typeof discovery === "object" && discovery !== null
+          ? (discovery as { jwks_uri?: unknown }).jwks_uri
+          : undefined
+        if (typeof jwksUri !== "string" || !isAllowedIssuerUrl(jwksUri)) {
+          return yield* new IDPCommunicationError({ issuer, reason: "discovery document has no usable jwks_uri" })
+        }
+        const jwks = yield* getJson(issuer, jwksUri)
+        if (!isJwks(jwks)) return yield* new IDPCommunicationError({ issuer, reason: "not a JWK set" })
+        return jwks
+      })
+
+    const store = (issuer: string, jwks: JSONWebKeySet, now: number) =>
+      void entries.set(issuer, { jwks, fetchedAt: now, renewingSince: undefined })
+
+    const ownKeys = Effect.map(oidc.publicKeys, (keys): JSONWebKeySet => ({ keys: keys.map((k) => ({ ...k })) })).pipe(
+      Effect.mapError((e) => new StsInternalFailure({ reason: `own keys: ${e.reason}` }))
+    )
+
+    const keys = (issuer: string) =>
+      Effect.gen(function*() {
+        const id = normalizeIssuer(issuer)
+        if (id === ownIssuer) return yield* ownKeys
+        const now = yield* Clock.currentTimeMillis
+        const entry = entries.get(id)
+        if (entry !== undefined && now - entry.fetchedAt < ttl) return entry.jwks
+        const usable = entry !== undefined && now - entry.fetchedAt < staleFor ? entry : undefined
+        if (usable !== undefined && usable.renewingSince !== undefined && now - usable.renewingSince < claimFor) {
+          return usable.jwks // another request is renewing: serve the stale copy, wait for nobody
+        }
+        if (usable !== undefined) usable.renewingSince = now
+        return yield* fetchJwks(issuer).pipe(
+          Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
+          Effect.catchAll((error) =>
+            usable === undefined
+              ? Effect.fail(error)
+              : Effect.as(
+                Effect.logWarning("identity provider keys could not be renewed: serving a stale copy", {
+                  issuer: id,
+                  reason: error.reason,
+                  ageSeconds: Math.floor((now - usable.fetchedAt) / 1000)
+                }),
+                usable.jwks
+              )
+          )
+        )
+      })
+
+    const refresh = (issuer: string) =>
+      Effect.gen(function*() {
+        const id = normalizeIssuer(issuer)
+        if (id === ownIssuer) return Option.some(yield* ownKeys)
+        const now = yield* Clock.currentTimeMillis
+        const last = forcedAt.get(id)
+        if (last !== undefined && now - last < kidInterval) return Option.none<JSONWebKeySet>()
+        forcedAt.set(id, now)
+        return yield* fetchJwks(issuer).pipe(
+          Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
+          Effect.map(Option.some),
+          Effect.catchTag("IDPCommunicationError", (error) =>
+            Effect.as(
+              Effect.logWarning("identity provider keys could not be refetched for an unknown kid", { issuer: id, reason: error.reason }),
+              Option.none<JSONWebKeySet>()
+            ))
+        )
+      })
+
+    return JwksCache.of({ keys, refresh })
+  })
+)

@@ -1,0 +1,48 @@
+import { Effect } from "effect"
+import { Catalog } from "../catalog/Catalog.js"
+import type { IdentityConstraint, Role } from "../catalog/schema.js"
+import { StsAccessDenied, StsInternalFailure, StsServiceUnavailable } from "./errors.js"
+import { API_KEY_IDP, SOURCE_COOP_IDP, type StsConfig, StsSettings } from "./StsSettings.js"
+
+export const DEFAULT_ROLE = "_default"
+
+/**
+ * The built-in `_default` Role of an account (TARGET §3): trusted by the `source-coop` IdP for each
+ * `AUTH_AUDIENCE` (none when unset: fail closed) and by the proxy's own issuer for the account's API keys
+ * (`sub` must be the account), ceiling read+write on everything, `STS_MAX_SESSION_DURATION_SECS`.
+ */
+export const defaultRole = (account: string, settings: StsConfig): Role => ({
+  name: DEFAULT_ROLE,
+  max_session_duration: settings.defaultMaxSessionSeconds,
+  identity_constraints: [
+    ...settings.authAudiences.map((audience): IdentityConstraint => ({
+      idp: SOURCE_COOP_IDP,
+      audience,
+      claim_constraints: []
+    })),
+    {
+      idp: API_KEY_IDP,
+      audience: `${settings.proxyIssuer}/.sts`,
+      claim_constraints: [{ claim: "sub", operator: "equals", value: account }]
+    }
+  ],
+  permissions: [{ actions: ["read", "write"], resources: ["*"] }]
+})
+
+/**
+ * The Role named by the RoleArn: as the catalog has it, the built-in default for an undefined `_default`,
+ * and AccessDenied for anything else it does not know (no hint whether the role exists).
+ */
+export const resolveRole = (account: string, name: string) =>
+  Effect.flatMap(Catalog, (catalog) => catalog.role(account, name)).pipe(
+    Effect.catchTags({
+      NoSuchRole: () =>
+        name === DEFAULT_ROLE
+          ? Effect.map(StsSettings, (settings) => defaultRole(account, settings))
+          : Effect.fail(new StsAccessDenied({ reason: "no such role" })),
+      AccessDenied: (e) => Effect.fail(new StsAccessDenied({ reason: e.reason })),
+      NoSuchBucket: () => Effect.fail(new StsAccessDenied({ reason: "no such account" })),
+      CatalogUnavailable: (e) => Effect.fail(new StsServiceUnavailable({ reason: e.reason })),
+      CatalogFailure: (e) => Effect.fail(new StsInternalFailure({ reason: e.reason }))
+    })
+  )
