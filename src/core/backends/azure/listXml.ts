@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { blocks, decodeText } from "../xmlScan.js"
 import type { ListedObject } from "../ObjectStore.js"
 
 /**
@@ -7,17 +8,6 @@ import type { ListedObject } from "../ObjectStore.js"
  * holds a raw `<`, so elements are found by their tags. Strings found are decoded by Schema at the
  * boundary; sizes and dates are checked one by one.
  */
-const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: "\"", apos: "'" }
-
-const decodeText = (raw: string): string =>
-  raw.includes("&")
-    ? raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (whole, name: string) =>
-      name.startsWith("#x")
-        ? String.fromCodePoint(parseInt(name.slice(2), 16))
-        : name.startsWith("#")
-        ? String.fromCodePoint(Number(name.slice(1)))
-        : ENTITIES[name] ?? whole)
-    : raw
 
 /**
  * The text of the first `<name>…</name>` (attributes allowed) in `xml`; `<name/>` is the empty string.
@@ -56,20 +46,6 @@ const nameIn = (xml: string): string | null | undefined => {
   } catch {
     return null
   }
-}
-
-/** The inner text of each `<name>…</name>` element, in document order; `undefined` when one is never closed. */
-const blocks = (xml: string, name: string): Array<string> | undefined => {
-  const open = `<${name}>`
-  const close = `</${name}>`
-  const found: Array<string> = []
-  for (let at = xml.indexOf(open); at >= 0; at = xml.indexOf(open, at)) {
-    const end = xml.indexOf(close, at)
-    if (end < 0) return undefined
-    found.push(xml.slice(at + open.length, end))
-    at = end + close.length
-  }
-  return found
 }
 
 const Document = Schema.Struct({

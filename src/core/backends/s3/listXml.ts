@@ -1,23 +1,11 @@
 import { Effect, Schema } from "effect"
+import { blocks, decodeText } from "../xmlScan.js"
 import type { ListedObject, ListPage } from "../ObjectStore.js"
 
-/**
- * A scanner for S3's `ListBucketResult`, the one XML document read on a hot path. A general XML parser
- * cost ~16 ms per 1000-key page (bench/), more than a Workers request's CPU budget. S3 writes a flat,
- * fixed shape in which text never holds a raw `<` (it is escaped), so an element can be found by its tag.
- * The strings found are decoded by Schema; sizes and dates are then checked one by one.
+/*
+ * S3's `ListBucketResult`, read with the scanner of ../xmlScan.ts (a general XML parser cost ~16 ms per
+ * 1000-key page, bench/). The strings found are decoded by Schema; sizes and dates are checked one by one.
  */
-const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: "\"", apos: "'" }
-
-const decodeText = (raw: string): string =>
-  raw.includes("&")
-    ? raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (whole, name: string) =>
-      name.startsWith("#x")
-        ? String.fromCodePoint(parseInt(name.slice(2), 16))
-        : name.startsWith("#")
-        ? String.fromCodePoint(Number(name.slice(1)))
-        : ENTITIES[name] ?? whole)
-    : raw
 
 /** The text of the first `<name>…</name>` in `xml`; `<name/>` is the empty string. */
 const field = (xml: string, name: string): string | undefined => {
@@ -26,23 +14,6 @@ const field = (xml: string, name: string): string | undefined => {
   const start = open + name.length + 2
   const end = xml.indexOf(`</${name}>`, start)
   return end < 0 ? undefined : decodeText(xml.slice(start, end))
-}
-
-/**
- * The inner text of each `<name>…</name>` element, in document order (slices share the document's
- * memory); `undefined` when one is never closed.
- */
-const blocks = (xml: string, name: string): Array<string> | undefined => {
-  const open = `<${name}>`
-  const close = `</${name}>`
-  const found: Array<string> = []
-  for (let at = xml.indexOf(open); at >= 0; at = xml.indexOf(open, at)) {
-    const end = xml.indexOf(close, at)
-    if (end < 0) return undefined
-    found.push(xml.slice(at + open.length, end))
-    at = end + close.length
-  }
-  return found
 }
 
 const Document = Schema.Struct({
