@@ -3,11 +3,14 @@
  * one ManagedRuntime built from the real layers (SourceApiCatalog + MemoryEdgeCache + RemoteStorage/S3Provider)
  * over a stub Upstream that answers instantly from memory. After the first request the catalog lookups are
  * cache hits, so what is measured is the proxy's own work per request (plus the stub's `new Response`).
+ * The signed cases read the same object with a session issued by `SessionKeys.issue` and signed by aws4fetch
+ * (header auth, presigned URL): SigV4 verification, the ES256 session token and the jti deny-list are added.
  */
 import { Duration, Effect, Layer, ManagedRuntime, Option } from "effect"
 import type { S3Request } from "../src/core/http/S3Request.js"
 import { handle } from "../src/core/pipeline.js"
 import { AppConfig } from "../src/core/services/AppConfig.js"
+import { SessionKeys } from "../src/core/sts/SessionKeys.js"
 import { Upstream, type UpstreamRequest } from "../src/core/services/Upstream.js"
 import { minimumLogLevel } from "../src/layers/logLevel.js"
 import { MemoryEdgeCache } from "../src/layers/MemoryEdgeCache.js"
@@ -16,6 +19,7 @@ import { NodeCryptoHmac } from "../src/platform/bun/NodeCryptoHmac.js"
 import { DEV_KEYS_FILE, ensureDevKeys } from "../src/platform/bun/devKeys.js"
 import { serve } from "../src/platform/web.js"
 import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, OBJECT_KEY, PRODUCT, productJson } from "./fixture.js"
+import { amzDate, benchGrant, signedS3Request } from "./auth.js"
 import { median } from "./stats.js"
 
 const API = "http://source-api.invalid"
@@ -85,6 +89,13 @@ const s3Request = (method: string, path: string): S3Request => ({
   requestId: "bench-request-id"
 })
 
+/** The rows run.ts compares: authenticated GET / anonymous GET. */
+export const CPU_CASES = {
+  anonymousGet: "GET object",
+  headerAuthGet: "GET object, signed (session, header auth)",
+  presignedGet: "GET object, signed (session, presigned URL)"
+} as const
+
 export interface CpuRow {
   readonly name: string
   readonly status: number
@@ -113,6 +124,20 @@ export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<Cp
   try {
     await runtime.runtime()
     const objectPath = `/${ACCOUNT}/${PRODUCT}/${OBJECT_KEY}`
+    const session = await runtime.runPromise(Effect.flatMap(SessionKeys, (keys) => keys.issue(benchGrant)))
+    const signedGet = (presign: boolean) =>
+      signedS3Request({
+        method: "GET",
+        url: `${PROXY}${objectPath}`,
+        headers: {},
+        accessKeyId: session.accessKeyId,
+        secretAccessKey: session.secretAccessKey,
+        sessionToken: session.sessionToken,
+        presign,
+        datetime: amzDate(Date.now())
+      })
+    const headerSigned = await signedGet(false)
+    const presigned = await signedGet(true)
     interface Case {
       readonly name: string
       readonly expect: number
@@ -133,7 +158,9 @@ export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<Cp
           ))
       },
       ...([
-        ["GET object", s3Request("GET", objectPath), 200, 1],
+        [CPU_CASES.anonymousGet, s3Request("GET", objectPath), 200, 1],
+        [CPU_CASES.headerAuthGet, headerSigned, 200, 0.5],
+        [CPU_CASES.presignedGet, presigned, 200, 0.5],
         ["HEAD object", s3Request("HEAD", objectPath), 200, 1],
         ["GET object, Range header", { ...s3Request("GET", objectPath), headers: new Headers({ range: "bytes=0-15" }) }, 200, 1],
         ["LIST product (100 keys)", s3Request("GET", `/${ACCOUNT}/${PRODUCT}?list-type=2`), 200, 0.1, 100],

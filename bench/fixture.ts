@@ -28,3 +28,50 @@ export const listBucketResult = (count: number, prefix: string, size: number): s
     + `<Name>${BUCKET}</Name><Prefix>${prefix}</Prefix><KeyCount>${count}</KeyCount><MaxKeys>1000</MaxKeys>`
     + `<IsTruncated>false</IsTruncated>${contents.join("")}</ListBucketResult>`
 }
+
+/** How many keys the fake upstream's bucket lists (bench/upstream.ts), 1000 per page. */
+export const LIST_KEYS = 10_000
+
+/** `k/00000.bin`, `k/00001.bin`, … : sorted, as S3 lists them. */
+export const syntheticKeys = (count: number): ReadonlyArray<string> =>
+  Array.from({ length: count }, (_, i) => `k/${String(i).padStart(5, "0")}.bin`)
+
+/**
+ * One ListObjectsV2 page of `keys` (sorted): those starting with `prefix` and after `after`, at most `maxKeys`;
+ * `tokenOf(lastKey)` makes the NextContinuationToken when more remain.
+ */
+export const listPage = (
+  keys: ReadonlyArray<string>,
+  prefix: string,
+  after: string,
+  maxKeys: number,
+  size: number,
+  continuationToken: string | undefined,
+  tokenOf: (lastKey: string) => string
+): string => {
+  let lo = 0
+  let hi = keys.length
+  while (lo < hi) { // first index with key > after
+    const mid = (lo + hi) >>> 1
+    if ((keys[mid] ?? "") <= after) lo = mid + 1
+    else hi = mid
+  }
+  const page: Array<string> = []
+  let i = lo
+  for (; i < keys.length && page.length < maxKeys; i++) {
+    const key = keys[i] ?? ""
+    if (key.startsWith(prefix)) page.push(key)
+  }
+  while (i < keys.length && !(keys[i] ?? "").startsWith(prefix)) i++
+  const truncated = i < keys.length && page.length > 0
+  const last = page.at(-1)
+  const contents = page.map((key, n) =>
+    `<Contents><Key>${key}</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified>`
+      + `<ETag>&quot;e${n}&quot;</ETag><Size>${size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`
+    + `<Name>${BUCKET}</Name><Prefix>${prefix}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>`
+    + (continuationToken === undefined ? "" : `<ContinuationToken>${continuationToken}</ContinuationToken>`)
+    + `<IsTruncated>${truncated}</IsTruncated>`
+    + (truncated && last !== undefined ? `<NextContinuationToken>${tokenOf(last)}</NextContinuationToken>` : "")
+    + `${contents.join("")}</ListBucketResult>`
+}

@@ -118,3 +118,34 @@ export const rangeBytes = async (url: string, start: number, endInclusive: numbe
   if (response.status !== 206) throw new Error(`ranged GET ${url}: status ${response.status}`)
   return new Uint8Array(await response.arrayBuffer())
 }
+
+export interface Listing {
+  readonly keys: number
+  readonly pages: number
+  readonly seconds: number
+}
+
+/**
+ * Pages through a ListObjectsV2 listing: `firstUrl` (which carries `list-type=2` and the prefix), then the
+ * same URL with each `NextContinuationToken`, until `IsTruncated` is false. Keys are counted, not kept.
+ */
+export const listAll = async (firstUrl: string, timeoutMs: number): Promise<Listing> => {
+  const t0 = performance.now()
+  let keys = 0
+  let pages = 0
+  let token: string | undefined
+  do {
+    const url = new URL(firstUrl)
+    if (token !== undefined) url.searchParams.set("continuation-token", token)
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+    const text = await response.text()
+    if (response.status !== 200) throw new Error(`list ${url}: status ${response.status}: ${text.slice(0, 300)}`)
+    pages++
+    keys += text.split("<Key>").length - 1
+    token = text.includes("<IsTruncated>true</IsTruncated>")
+      ? text.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/)?.[1]
+      : undefined
+    if (pages > 10_000) throw new Error(`list ${firstUrl}: more than 10 000 pages`)
+  } while (token !== undefined)
+  return { keys, pages, seconds: (performance.now() - t0) / 1000 }
+}

@@ -4,7 +4,9 @@
  *   1. streaming throughput of one large object (default 256 MiB), proxied / direct;
  *   2. 16 KiB ranged GETs at random offsets, sequential and 8 in flight: req/s, p50/p99, ratios;
  *   3. CPU per request of the core (`handle`, in-process, stub upstream, warm catalog cache);
- *   4. the proxy's memory while it streams the large object, and while a slow client reads it.
+ *   4. the proxy's memory while it streams the large object, and while a slow client reads it;
+ *   5. authentication, in-process: SigV4 verification vs aws4fetch signing, session tokens, outbound federation;
+ *   6. listing 10 000 keys (10 pages of ListObjectsV2) through the proxy and directly from the upstream.
  *
  * Everything runs on loopback: a Bun fake upstream (bench/upstream.ts) and the real proxy
  * (src/platform/bun/main.ts) as child processes, the clients in this process (and curl, if installed).
@@ -14,9 +16,12 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { dirname, resolve } from "node:path"
-import { type CpuRow, runCpuBench } from "./cpu.js"
-import { ACCOUNT, BUCKET, OBJECT_KEY, PRODUCT } from "./fixture.js"
-import { curlSlow, curlWhole, fetchWhole, hasCurl, latencySummary, rangeBytes, ranged, type Transfer } from "./http.js"
+import { type FederationResults, type LoopOptions, type Rate, runFederationBench, runSessionBench, runSigV4Bench,
+  generateKeys, type SigV4Results } from "./auth.js"
+import { CPU_CASES, type CpuRow, runCpuBench } from "./cpu.js"
+import { ACCOUNT, BUCKET, LIST_KEYS, OBJECT_KEY, PRODUCT } from "./fixture.js"
+import { curlSlow, curlWhole, fetchWhole, hasCurl, latencySummary, listAll, type Listing, rangeBytes, ranged,
+  type Transfer } from "./http.js"
 import { cpuSecondsOf, memoryOf, sampleRss, start, type Started } from "./processes.js"
 import { median, round, seededRandom, table } from "./stats.js"
 
@@ -37,7 +42,12 @@ const settings = {
   streamTimeoutMs: 30_000,
   slowClientBytesPerSecond: 32 * 1000 * 1000,
   slowClientSeconds: quick ? 1 : 3,
-  cpu: { iterations: quick ? 2_000 : 20_000, warmup: quick ? 500 : 3_000, chunks: 5, maxMillis: quick ? 1_500 : 5_000 }
+  cpu: { iterations: quick ? 2_000 : 20_000, warmup: quick ? 500 : 3_000, chunks: 5, maxMillis: quick ? 1_500 : 5_000 },
+  auth: { warmup: quick ? 100 : 1_000, chunks: 5, maxMillis: quick ? 250 : 1_500 } satisfies LoopOptions,
+  sigv4Pool: quick ? 64 : 256,
+  listKeys: LIST_KEYS,
+  listReps: quick ? 2 : 5,
+  listTimeoutMs: 15_000
 }
 
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds
@@ -201,10 +211,89 @@ interface Memory {
   readonly slowClient: { readonly bytesRead: number; readonly seconds: number; readonly proxyPeakRssMiB: number } | undefined
 }
 
+interface AuthCpu {
+  readonly anonymousUs: number
+  readonly headerAuthUs: number
+  readonly presignedUs: number
+  readonly headerOverAnonymous: number
+  readonly presignedOverAnonymous: number
+}
+
+interface Auth {
+  readonly sigv4: SigV4Results
+  readonly session: ReadonlyArray<Rate>
+  readonly federation: FederationResults
+}
+
+interface ListingStats {
+  readonly keys: number
+  readonly pages: number
+  readonly reps: number
+  /** Median ms to page through every key. */
+  readonly directMs: number
+  readonly proxyMs: number
+  readonly proxyOverDirect: number
+  readonly allMs: { readonly direct: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
+  /** CPU ms the proxy process used per whole listing, median. */
+  readonly proxyCpuMsPerListing: number
+}
+
+/** Direct and proxied listings take turns; each must return every key. */
+const listingBench = async (directUrl: string, proxyUrl: string, proxyPid: number): Promise<ListingStats> => {
+  const times = { direct: [] as Array<number>, proxy: [] as Array<number> }
+  const cpu: Array<number> = []
+  let pages = 0
+  const check = (name: string, l: Listing) => {
+    if (l.keys !== settings.listKeys) throw new Error(`${name} listing: ${l.keys} keys, expected ${settings.listKeys}`)
+    pages = l.pages
+  }
+  check("direct", await listAll(directUrl, settings.listTimeoutMs)) // warm-up (and the catalog cache)
+  check("proxy", await listAll(proxyUrl, settings.listTimeoutMs))
+  for (let i = 0; i < settings.listReps; i++) {
+    const direct = await listAll(directUrl, settings.listTimeoutMs)
+    check("direct", direct)
+    times.direct.push(direct.seconds * 1000)
+    const cpu0 = cpuSecondsOf(proxyPid)
+    const proxied = await listAll(proxyUrl, settings.listTimeoutMs)
+    cpu.push((cpuSecondsOf(proxyPid) - cpu0) * 1000)
+    check("proxy", proxied)
+    times.proxy.push(proxied.seconds * 1000)
+  }
+  const directMs = median(times.direct)
+  const proxyMs = median(times.proxy)
+  return {
+    keys: settings.listKeys,
+    pages,
+    reps: settings.listReps,
+    directMs,
+    proxyMs,
+    proxyOverDirect: proxyMs / directMs,
+    allMs: { direct: times.direct.map((x) => round(x, 1)), proxy: times.proxy.map((x) => round(x, 1)) },
+    proxyCpuMsPerListing: median(cpu)
+  }
+}
+
+const authCpuOf = (rows: ReadonlyArray<CpuRow>): AuthCpu => {
+  const us = (name: string) => rows.find((r) => r.name === name)?.cpuUsPerRequest ?? Number.NaN
+  const anonymousUs = us(CPU_CASES.anonymousGet)
+  const headerAuthUs = us(CPU_CASES.headerAuthGet)
+  const presignedUs = us(CPU_CASES.presignedGet)
+  return {
+    anonymousUs,
+    headerAuthUs,
+    presignedUs,
+    headerOverAnonymous: headerAuthUs / anonymousUs,
+    presignedOverAnonymous: presignedUs / anonymousUs
+  }
+}
+
 interface Results {
   readonly throughput: ReadonlyArray<StreamStats>
   readonly ranged: ReadonlyArray<RangedStats>
   readonly cpu: ReadonlyArray<CpuRow>
+  readonly authCpu: AuthCpu
+  readonly auth: Auth
+  readonly listing: ListingStats
   readonly memory: Memory
   readonly loadAverage1m: { readonly before: number; readonly after: number }
   readonly totalSeconds: number
@@ -218,6 +307,15 @@ const main = async () => {
   // 3 first, with nothing else of ours running: the core's CPU per request.
   log("core CPU per request (in-process)…")
   const cpuRows: ReadonlyArray<CpuRow> = await runCpuBench(settings.cpu)
+
+  // 5: authentication, in-process too.
+  log("authentication (in-process): SigV4, session tokens, outbound federation…")
+  const keys = await generateKeys()
+  const auth: Auth = {
+    sigv4: await runSigV4Bench(settings.sigv4Pool, settings.auth),
+    session: await runSessionBench(keys, settings.auth),
+    federation: await runFederationBench(keys, settings.auth)
+  }
 
   const started: Array<Started> = []
   try {
@@ -298,6 +396,14 @@ const main = async () => {
       await rangedBench(settings.rangeConcurrency, offsets, targets, upstream.pid)
     ]
 
+    // 6: listing every key of the bucket, 1000 per page.
+    log(`listing ${settings.listKeys} keys…`)
+    const listing = await listingBench(
+      `${upstream.origin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
+      `${proxy.origin}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}%2Fk%2F&max-keys=1000`,
+      proxy.pid
+    )
+
     const results = {
       date: new Date().toISOString(),
       commit: gitCommit(),
@@ -309,6 +415,9 @@ const main = async () => {
       throughput: streams,
       ranged: rangedRows,
       cpu: cpuRows,
+      authCpu: authCpuOf(cpuRows),
+      auth,
+      listing,
       memory: {
         proxyRssBeforeMiB: proxyBefore.rss,
         proxyVmHwmBeforeMiB: proxyBefore.hwm,
@@ -381,6 +490,11 @@ const report = (r: Results) => {
     ...r.cpu.map((c) => [c.name, String(c.status), c.iterations, c.cpuUsPerRequest, c.cpuUsMin, c.wallUsPerRequest, c.apiCalls])
   ]))
   console.log("   (CPU = user+system of every thread of the bench process, GC threads included: it can exceed wall.)")
+  const a = r.authCpu
+  const us = (x: number) => Math.round(x)
+  console.log(`   signed / anonymous GET, CPU µs/req: header auth ${us(a.headerAuthUs)} / ${us(a.anonymousUs)} = `
+    + `${round(a.headerOverAnonymous, 2)}×, presigned ${us(a.presignedUs)} / ${us(a.anonymousUs)} = `
+    + `${round(a.presignedOverAnonymous, 2)}×`)
   const m = r.memory
   console.log(`\n4. Memory (MiB) while streaming ${size}`)
   console.log(table([
@@ -395,6 +509,30 @@ const report = (r: Results) => {
     ]]),
     ["proxy RSS at the end", m.proxyRssAfterAllMiB]
   ]))
+  const rateRows = (rates: ReadonlyArray<Rate>) =>
+    rates.map((x) => [x.name, x.iterations, Math.round(x.opsPerSec), round(x.usPerOp, 2), round(x.cpuUsPerOp, 2)])
+  const rateHeader = ["case", "calls", "per second (median)", "wall µs/call", "CPU µs/call"]
+  const s = r.auth.sigv4
+  console.log(`\n5. Authentication, in-process (median of ${settings.auth.chunks} slices of `
+    + `${settings.auth.maxMillis / settings.auth.chunks} ms)`)
+  console.log(`   SigV4 over ${s.poolSize} distinct signed GET/HEAD requests (node:crypto Hmac, fixed secret, runSync); `
+    + "aws4fetch signing the same requests (WebCrypto, async)")
+  console.log(table([rateHeader, ...rateRows(s.rates)]))
+  console.log(`   verify/sign: header auth cached ${round(s.ratios.headerCachedOverSignCached, 2)}×, `
+    + `uncached ${round(s.ratios.headerUncachedOverSignUncached, 2)}×; presigned cached `
+    + `${round(s.ratios.presignedCachedOverPresignCached, 2)}×`)
+  console.log("   Session tokens (JoseSessionKeys) and outbound federation (StsFederation, stub STS)")
+  console.log(table([rateHeader, ...rateRows([...r.auth.session, ...r.auth.federation.rates])]))
+  console.log(`   STS calls during the cache-hit loop: ${r.auth.federation.stsCallsDuringHits}`)
+  const l = r.listing
+  console.log(`\n6. Listing ${l.keys} keys (ListObjectsV2, ${l.pages} pages of 1000, continuation tokens), `
+    + `median of ${l.reps}`)
+  console.log(table([
+    ["target", "ms per full listing", "runs (ms)", "proxy CPU ms/listing"],
+    ["direct", round(l.directMs, 1), l.allMs.direct.join(" "), "—"],
+    ["proxy", round(l.proxyMs, 1), l.allMs.proxy.join(" "), round(l.proxyCpuMsPerListing, 0)]
+  ]))
+  console.log(`   proxy/direct: ${round(l.proxyOverDirect, 2)}×`)
 }
 
 // Exit explicitly: pending AbortSignal.timeout timers would otherwise keep the process alive for seconds.

@@ -4,12 +4,14 @@
  * - the Source API JSON routes (one public product `bench/data` whose mirror points at bucket `b` here);
  * - path-style S3 objects `/b/{key}`: every key is the same in-memory buffer of random bytes (size from
  *   `UPSTREAM_SIZE`, default 256 MiB), with HEAD, `Range: bytes=a-b | a- | -n` → 206 + Content-Range, 416;
- * - a ListObjectsV2 answer for `/b?list-type=2` (100 keys), so listings can be tried by hand.
+ * - ListObjectsV2 for `GET /b?list-type=2&prefix=&max-keys=&continuation-token=&start-after=` over
+ *   `LIST_KEYS` synthetic keys (default 10 000: `k/00000.bin`…), at most 1000 per page, with opaque
+ *   continuation tokens (no delimiter support: every key is returned flat).
  *
  * Run: `bun bench/upstream.ts` (PORT=0 picks a free port); prints `upstream listening on http://127.0.0.1:PORT`.
  */
 import { randomFillSync } from "node:crypto"
-import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, PRODUCT, productJson } from "./fixture.js"
+import { ACCOUNT, BUCKET, CONNECTION, connectionJson, LIST_KEYS, listPage, PRODUCT, productJson, syntheticKeys } from "./fixture.js"
 
 const size = Number(process.env.UPSTREAM_SIZE ?? 256 * 1024 * 1024)
 const port = Number(process.env.PORT ?? 0)
@@ -24,7 +26,17 @@ const lastModified = new Date(Date.UTC(2025, 0, 1)).toUTCString()
 const json = (value: unknown, status = 200) =>
   new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } })
 
-const listing = listBucketResult(100, "k/", size)
+const keys = syntheticKeys(Number(process.env.LIST_KEYS ?? LIST_KEYS))
+
+/** The token is the base64url of the last key of the page: opaque to clients, enough to resume here. */
+const listing = (query: URLSearchParams): Response => {
+  const token = query.get("continuation-token")
+  const after = token !== null ? Buffer.from(token, "base64url").toString("utf8") : query.get("start-after") ?? ""
+  const maxKeys = Math.min(1000, Math.max(0, Number(query.get("max-keys") ?? 1000) || 0))
+  const body = listPage(keys, query.get("prefix") ?? "", after, maxKeys, size, token ?? undefined,
+    (last) => Buffer.from(last, "utf8").toString("base64url"))
+  return new Response(body, { headers: { "content-type": "application/xml" } })
+}
 
 const objectHeaders = (length: number) => ({
   "content-type": "application/octet-stream",
@@ -80,7 +92,7 @@ const server = Bun.serve({
     }
     if (path.startsWith("/api/")) return json({ error: "not found" }, 404)
     if (path === `/${BUCKET}` || path === `/${BUCKET}/`) {
-      return new Response(listing, { headers: { "content-type": "application/xml" } })
+      return listing(url.searchParams)
     }
     if (path.startsWith(`/${BUCKET}/`) && path.length > BUCKET.length + 2) return object(request)
     return new Response(
