@@ -13,6 +13,8 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 const ACCESS_KEY_ID = /^SCSTS([0-9])[A-Z0-9]{16,}$/
 const KEY_VERSION = "1"
 const decodeClaims = Schema.decodeUnknownEither(SessionClaims)
+/** How many verified session tokens an isolate remembers. */
+const VERIFIED_TOKENS = 2_000
 
 /**
  * Session credentials over jose (ES256, `SESSION_SIGNING_KEY`/`_KID`) and the Hmac capability
@@ -56,6 +58,9 @@ export const JoseSessionKeys = Layer.effect(
         catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
       })))
 
+    /** Tokens whose signature verified, oldest first: finished values only (peers.md §4.5). */
+    const verified = new Map<string, SessionClaims>()
+
     const secretFor = (accessKeyId: string) => {
       const match = ACCESS_KEY_ID.exec(accessKeyId)
       return match === null || match[1] !== KEY_VERSION
@@ -95,8 +100,15 @@ export const JoseSessionKeys = Layer.effect(
         }),
       verify: (sessionToken) =>
         Effect.gen(function*() {
-          const key = yield* Effect.mapError(verifyKey, (e) => new InvalidSessionToken({ reason: e.reason }))
           const now = yield* Clock.currentTimeMillis
+          // The same token signs many requests: once its signature has verified, only its time window is
+          // checked again (the whole token is the key, so a changed byte is a miss).
+          const known = verified.get(sessionToken)
+          if (known !== undefined) {
+            if (now >= known.exp * 1000) return yield* new ExpiredSessionToken()
+            if (now >= known.nbf * 1000) return known
+          }
+          const key = yield* Effect.mapError(verifyKey, (e) => new InvalidSessionToken({ reason: e.reason }))
           const { payload } = yield* Effect.tryPromise({
             try: () =>
               jwtVerify(sessionToken, key, {
@@ -110,7 +122,10 @@ export const JoseSessionKeys = Layer.effect(
                 ? new ExpiredSessionToken()
                 : new InvalidSessionToken({ reason: cause instanceof errors.JOSEError ? cause.code : describe(cause) })
           })
-          return yield* Either.mapLeft(decodeClaims(payload), () => new InvalidSessionToken({ reason: "claims" }))
+          const claims = yield* Either.mapLeft(decodeClaims(payload), () => new InvalidSessionToken({ reason: "claims" }))
+          if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value ?? "")
+          verified.set(sessionToken, claims)
+          return claims
         }),
       publicKeys: Effect.map(publicJwk, (key) => [key])
     })

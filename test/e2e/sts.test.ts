@@ -1,11 +1,10 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { decodeJwt, exportJWK, exportPKCS8, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose"
+import { decodeJwt, exportPKCS8, type JWTPayload, SignJWT } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runBoto3 } from "./harness/clients.js"
+import { makeKey, startIssuer, type TestIssuer, type TestKey as Key } from "./harness/oidcIssuer.js"
 import { freePort } from "./harness/processes.js"
 import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
@@ -21,46 +20,6 @@ const DEFAULT_ROLE = `sc::${ACCOUNT}::role/_default`
 const CI_ROLE = `arn:aws:iam::${ACCOUNT}:role/ci`
 const DEAD_ROLE = `sc::${ACCOUNT}::role/dead`
 const PROXY_ISSUER = "http://127.0.0.1:1" // only the proxy's own keys answer for it, in-process
-
-type Key = { readonly alg: string; readonly kid: string; readonly privateKey: CryptoKey; readonly jwk: JWK }
-const makeKey = async (alg: string, kid: string): Promise<Key> => {
-  const pair = await generateKeyPair(alg, { extractable: true, ...(alg === "RS256" ? { modulusLength: 2048 } : {}) })
-  return { alg, kid, privateKey: pair.privateKey, jwk: { ...(await exportJWK(pair.publicKey)), kid, alg, use: "sig" } }
-}
-
-interface TestIssuer {
-  readonly url: string
-  /** "up", or answering 503 to everything. */
-  mode: "up" | "down"
-  hits: number
-  stop(): Promise<void>
-}
-
-const startIssuer = async (keys: ReadonlyArray<Key>): Promise<TestIssuer> => {
-  const issuer = { mode: "up" as "up" | "down", hits: 0 }
-  let url = ""
-  const server: Server = createServer((req, res) => {
-    issuer.hits++
-    const path = new URL(req.url ?? "/", "http://x").pathname
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" })
-      res.end(JSON.stringify(body))
-    }
-    if (issuer.mode === "down") return send(503, { error: "down" })
-    if (path === "/.well-known/openid-configuration") return send(200, { issuer: url, jwks_uri: `${url}/jwks` })
-    if (path === "/jwks") return send(200, { keys: keys.map((k) => k.jwk) })
-    send(404, {})
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return Object.assign(issuer, {
-    url,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
-  })
-}
 
 const now = () => Math.floor(Date.now() / 1000)
 

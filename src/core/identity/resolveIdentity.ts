@@ -3,7 +3,8 @@ import type { S3Request } from "../http/S3Request.js"
 import { BackendUnavailable, ExpiredToken, InvalidToken, type S3Error } from "../s3/errors.js"
 import type { Hmac } from "../services/Hmac.js"
 import { Revocations } from "../services/Revocations.js"
-import { authenticationOf, verifyRequest } from "../sigv4/index.js"
+import { authenticationOf, type SecretLookupContext, verifyRequest } from "../sigv4/index.js"
+import type { SessionClaims } from "../sts/SessionClaims.js"
 import { SessionKeys } from "../sts/SessionKeys.js"
 import { anonymous, type Identity } from "./Identity.js"
 
@@ -14,9 +15,9 @@ export interface Authenticated {
 }
 
 /**
- * Who sent the request (TARGET §5). No signature: anonymous. Otherwise SigV4 against the secret derived
- * from the access key id, then the session token: its ES256 signature and expiry, that it was issued with
- * this access key id, and that its `jti` is not revoked. Any failure answers; nothing falls back to
+ * Who sent the request (TARGET §5). No signature: anonymous. Otherwise the session token (its ES256
+ * signature and expiry, that it was issued with this access key id, that its `jti` is not revoked), then
+ * SigV4 against the secret derived from the access key id. Any failure answers; nothing falls back to
  * anonymous.
  */
 export const resolveIdentity = (
@@ -26,23 +27,34 @@ export const resolveIdentity = (
     ? Effect.succeed({ identity: anonymous, body: request.body })
     : Effect.gen(function*() {
       const keys = yield* SessionKeys
-      const verified = yield* verifyRequest(request, (accessKeyId) => keys.secretFor(accessKeyId))
-      if (verified.sessionToken === undefined) {
-        return yield* new InvalidToken({ reason: "session credentials need their session token" })
-      }
-      const claims = yield* keys.verify(verified.sessionToken).pipe(
-        Effect.catchTags({
-          ExpiredSessionToken: () => Effect.fail(new ExpiredToken()),
-          InvalidSessionToken: (e) => Effect.fail(new InvalidToken({ reason: e.reason }))
+      const revocations = yield* Revocations
+      let session: SessionClaims | undefined
+      // The token is checked before the signature: a stale or foreign session then reads as InvalidToken
+      // (its real cause) rather than SignatureDoesNotMatch.
+      const lookup = (accessKeyId: string, context: SecretLookupContext) =>
+        Effect.gen(function*() {
+          const secret = yield* keys.secretFor(accessKeyId)
+          if (context.sessionToken === undefined) {
+            return yield* new InvalidToken({ reason: "session credentials need their session token" })
+          }
+          const claims = yield* keys.verify(context.sessionToken).pipe(
+            Effect.catchTags({
+              ExpiredSessionToken: () => Effect.fail(new ExpiredToken()),
+              InvalidSessionToken: (e) => Effect.fail(new InvalidToken({ reason: e.reason }))
+            })
+          )
+          if (claims.access_key_id !== accessKeyId) {
+            return yield* new InvalidToken({ reason: "the token was issued with another access key" })
+          }
+          // A deny-list that cannot be read must not let a revoked token through: the request fails.
+          const revoked = yield* revocations.isRevoked(claims.jti).pipe(
+            Effect.mapError((e) => new BackendUnavailable({ reason: `revocation list: ${e.reason}` }))
+          )
+          if (revoked) return yield* new InvalidToken({ reason: "revoked" })
+          session = claims
+          return secret
         })
-      )
-      if (claims.access_key_id !== verified.accessKeyId) {
-        return yield* new InvalidToken({ reason: "the token was issued with another access key" })
-      }
-      // A deny-list that cannot be read must not let a revoked token through: the request fails instead.
-      const revoked = yield* (yield* Revocations).isRevoked(claims.jti).pipe(
-        Effect.mapError((e) => new BackendUnavailable({ reason: `revocation list: ${e.reason}` }))
-      )
-      if (revoked) return yield* new InvalidToken({ reason: "revoked" })
-      return { identity: { _tag: "Session", claims }, body: verified.body }
+      const verified = yield* verifyRequest(request, lookup)
+      if (session === undefined) return yield* new InvalidToken({ reason: "no session" }) // lookup always sets it
+      return { identity: { _tag: "Session", claims: session }, body: verified.body }
     })

@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { homedir, tmpdir } from "node:os"
 import { join } from "node:path"
 import { spawnTracked, stopProcess } from "./processes.js"
 
@@ -41,7 +41,12 @@ export const run = (
     child.stdin?.end(options.input ?? "")
   })
 
-/** A clean AWS environment: no credentials or settings from the machine, path-style addressing. */
+/**
+ * A clean AWS environment: no credentials or settings from the machine, path-style addressing. HOME is a
+ * temporary directory too: aws-cli caches web-identity credentials in `~/.aws/cli/cache` keyed by the role,
+ * so a later run (another proxy, other keys) would sign with a previous run's session. pyenv shims still
+ * need their root, which defaults to the real HOME.
+ */
 const awsEnv = (() => {
   let cached: NodeJS.ProcessEnv | undefined
   return (): NodeJS.ProcessEnv => {
@@ -56,6 +61,8 @@ const awsEnv = (() => {
       ...env,
       AWS_CONFIG_FILE: config,
       AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials"),
+      HOME: dir,
+      PYENV_ROOT: process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"),
       AWS_DEFAULT_REGION: "us-east-1",
       AWS_EC2_METADATA_DISABLED: "true",
       AWS_MAX_ATTEMPTS: "1",
@@ -68,9 +75,12 @@ const awsEnv = (() => {
   }
 })()
 
-/** `aws …` (aws-cli v1) with a clean environment; pass `--no-sign-request` and `--endpoint-url` yourself. */
-export const runAws = (args: ReadonlyArray<string>, timeoutMs = 60_000): Promise<RunResult> =>
-  run("aws", args, { env: awsEnv(), timeoutMs })
+/**
+ * `aws …` (aws-cli v1) with a clean environment; pass `--no-sign-request` and `--endpoint-url` yourself.
+ * `env` adds to it (credentials, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ENDPOINT_URL_STS…).
+ */
+export const runAws = (args: ReadonlyArray<string>, timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<RunResult> =>
+  run("aws", args, { env: { ...awsEnv(), ...env }, timeoutMs })
 
 const PRELUDE = `
 import base64, hashlib, json, sys

@@ -9,8 +9,11 @@ export interface ApiResponse {
   readonly delayMs?: number
 }
 
-/** A fixed answer, or one chosen by the how-many-th request to its path this is (1-based). */
-export type ApiRoute = ApiResponse | ((call: number) => ApiResponse)
+/**
+ * A fixed answer, or one chosen by the how-many-th request to its path this is (1-based) and, when it
+ * matters (an `Authorization` header), by the request itself.
+ */
+export type ApiRoute = ApiResponse | ((call: number, request: RecordedRequest) => ApiResponse)
 
 export interface RecordedRequest {
   readonly method: string
@@ -43,9 +46,10 @@ export const startSourceApi = async (routes: Record<string, ApiRoute> = {}): Pro
     const path = new URL(req.url ?? "/", "http://x").pathname
     const call = (counts.get(path) ?? 0) + 1
     counts.set(path, call)
-    requests.push({ method: req.method ?? "", path, headers: req.headers })
+    const recorded = { method: req.method ?? "", path, headers: req.headers }
+    requests.push(recorded)
     const entry = table.get(path) ?? { status: 404, body: {} }
-    const route = typeof entry === "function" ? entry(call) : entry
+    const route = typeof entry === "function" ? entry(call, recorded) : entry
     const send = () => {
       const body = typeof route.body === "string" ? route.body : JSON.stringify(route.body ?? {})
       res.writeHead(route.status ?? 200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
