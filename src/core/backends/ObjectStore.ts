@@ -6,8 +6,12 @@ import type {
   BackendAuthenticationFailed,
   BackendUnavailable,
   CatalogFailure,
+  InvalidPart,
   InvalidRange,
+  InvalidRequest,
   NoSuchKey,
+  NoSuchUpload,
+  NotImplemented,
   PreconditionFailed,
   UnsupportedProvider
 } from "../s3/errors.js"
@@ -52,6 +56,81 @@ export type ReadError =
   | BackendAuthenticationFailed
 export type ListError = AccessDenied | BackendUnavailable | BackendAuthenticationFailed
 
+/** What every write can fail with; the backend's refusals become the S3 errors a client expects. */
+export type WriteError =
+  | AccessDenied
+  | PreconditionFailed
+  | BackendUnavailable
+  | BackendAuthenticationFailed
+  | InvalidRequest
+  | NotImplemented
+
+export interface ObjectWrite {
+  /** The full key in the backend. */
+  readonly key: string
+  /** The decoded body (aws-chunked framing already removed and verified), streamed, never buffered. */
+  readonly body: ReadableStream<Uint8Array> | null
+  /** The decoded length when the client declared one (backends that need a length get it from here). */
+  readonly contentLength: number | undefined
+  /**
+   * What to store and check, already filtered by the core: `content-type`, `cache-control`,
+   * `content-disposition`, `content-encoding` (without `aws-chunked`), `content-language`, `expires`,
+   * `x-amz-meta-*`, `x-amz-checksum-*` (value headers; trailer checksums arrive in `trailers`), and the
+   * preconditions `if-match` / `if-none-match` (`*` = must not exist) → PreconditionFailed (412).
+   */
+  readonly headers: Headers
+  /** Checksums sent as aws-chunked trailers, known once the body has been read to its end. */
+  readonly trailers: () => ReadonlyMap<string, string>
+}
+
+/** The answer to a stored object or part: its ETag (quoted) and any checksum headers to echo. */
+export interface Written {
+  readonly etag: string
+  readonly headers: Headers
+}
+
+export interface CompletedPart {
+  readonly partNumber: number
+  /** Quoted or not, as the client sent it. */
+  readonly etag: string
+}
+
+export interface DeleteOutcome {
+  readonly key: string
+  /** Undefined when deleted (or already absent, as S3 answers); else S3's code and message. */
+  readonly error: { readonly code: string; readonly message: string } | undefined
+}
+
+/**
+ * The writes a backend can take (TARGET §7), in its own key space. Bodies stream end to end. A store that
+ * cannot write at all has no writer; one that lacks a single operation answers NotImplemented for it.
+ */
+export interface ObjectWriter {
+  readonly put: (request: ObjectWrite) => Effect.Effect<Written, WriteError>
+  /** Absent keys are not an error (S3 answers 204 either way). */
+  readonly delete: (key: string) => Effect.Effect<void, WriteError>
+  /** At most 1000 keys; one outcome per key, in order. */
+  readonly deleteMany: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError>
+  /** Within this store only; `headers` may carry `x-amz-metadata-directive` and the copy-source preconditions. */
+  readonly copy: (request: {
+    readonly sourceKey: string
+    readonly key: string
+    readonly headers: Headers
+  }) => Effect.Effect<{ readonly etag: string; readonly lastModified: Date }, WriteError | NoSuchKey>
+  readonly createMultipart: (request: { readonly key: string; readonly headers: Headers }) => Effect.Effect<string, WriteError>
+  readonly uploadPart: (request: ObjectWrite & {
+    readonly uploadId: string
+    readonly partNumber: number
+  }) => Effect.Effect<Written, WriteError | NoSuchUpload>
+  readonly completeMultipart: (request: {
+    readonly key: string
+    readonly uploadId: string
+    readonly parts: ReadonlyArray<CompletedPart>
+    readonly headers: Headers
+  }) => Effect.Effect<Written, WriteError | NoSuchUpload | InvalidPart>
+  readonly abortMultipart: (request: { readonly key: string; readonly uploadId: string }) => Effect.Effect<void, WriteError | NoSuchUpload>
+}
+
 /**
  * One backend location, in its own key space. Reads answer 200/206/304 replies with the body as a stream;
  * everything else is a typed error, so every backend looks like S3 to the client.
@@ -59,6 +138,8 @@ export type ListError = AccessDenied | BackendUnavailable | BackendAuthenticatio
 export interface ObjectStore {
   readonly read: (request: ObjectRead) => Effect.Effect<Reply, ReadError>
   readonly list: (request: ListRequest) => Effect.Effect<ListPage, ListError>
+  /** Absent for a store that cannot write (an unsigned connection, a read-only backend). */
+  readonly writer?: ObjectWriter | undefined
 }
 
 export type OpenError = UnsupportedProvider | BackendAuthenticationFailed | CatalogFailure

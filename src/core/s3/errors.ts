@@ -25,6 +25,12 @@ export class InvalidAccessKeyId extends Data.TaggedError("InvalidAccessKeyId")<{
 export class ExpiredToken extends Data.TaggedError("ExpiredToken")<{}> {}
 /** The session token is malformed, forged, revoked, missing, or not the one issued with the access key. */
 export class InvalidToken extends Data.TaggedError("InvalidToken")<{ readonly reason: string }> {}
+/** The multipart upload id does not exist (completed, aborted, or never created). */
+export class NoSuchUpload extends Data.TaggedError("NoSuchUpload")<{ readonly uploadId: string }> {}
+/** CompleteMultipartUpload named a part that was not uploaded, or whose ETag does not match. */
+export class InvalidPart extends Data.TaggedError("InvalidPart")<{ readonly message: string }> {}
+/** A DeleteObjects or CompleteMultipartUpload body that is not the XML S3 expects. */
+export class MalformedXML extends Data.TaggedError("MalformedXML")<{ readonly message: string }> {}
 export class PreconditionFailed extends Data.TaggedError("PreconditionFailed")<{}> {}
 export class InvalidRange extends Data.TaggedError("InvalidRange")<{ readonly size: number }> {}
 /** A bug or an unexpected failure inside the proxy (a defect); details go to the log only. */
@@ -53,6 +59,9 @@ export type S3Error =
   | InvalidAccessKeyId
   | ExpiredToken
   | InvalidToken
+  | NoSuchUpload
+  | InvalidPart
+  | MalformedXML
   | PreconditionFailed
   | InvalidRange
   | InternalError

@@ -17,6 +17,9 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
   InvalidAccessKeyId: [403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."],
   ExpiredToken: [400, "ExpiredToken", "The provided token has expired."],
   InvalidToken: [400, "InvalidToken", "The provided token is malformed or otherwise invalid."],
+  NoSuchUpload: [404, "NoSuchUpload", "The specified multipart upload does not exist."],
+  InvalidPart: [400, "InvalidPart", ""],
+  MalformedXML: [400, "MalformedXML", ""],
   PreconditionFailed: [412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"],
   InvalidRange: [416, "InvalidRange", "The requested range is not satisfiable"],
   InternalError: [500, "InternalError", "Internal server error"],
@@ -43,6 +46,8 @@ export const codeOf = (error: S3Error): string => wire[error._tag][1]
 const messageOf = (error: S3Error): string => {
   switch (error._tag) {
     case "InvalidRequest":
+    case "InvalidPart":
+    case "MalformedXML":
     case "InvalidURI":
     case "InvalidArgument":
     case "NotImplemented":
