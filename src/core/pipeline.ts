@@ -12,9 +12,12 @@ import type { Reply } from "./http/Reply.js"
 import type { S3Request } from "./http/S3Request.js"
 import { classify } from "./routing/classify.js"
 import { isWrite, type ObjectTarget, type Operation } from "./routing/Operation.js"
-import { AccessDenied, InternalError, NoSuchKey, type S3Error } from "./s3/errors.js"
+import { InternalError, NoSuchKey, NotImplemented, type S3Error } from "./s3/errors.js"
 import { listAccount, listProduct } from "./s3/listing.js"
-import { renderListResult } from "./s3/listResult.js"
+import { type ListResult, renderListResult } from "./s3/listResult.js"
+import { authorizedProduct, executeWrite } from "./s3/writes.js"
+import { ceilingAllows, ceilingReaches } from "./authz/authorize.js"
+import { objectUrn } from "./authz/urn.js"
 import { codeOf, renderS3Error, statusOf } from "./s3/renderError.js"
 import { element, S3_NAMESPACE, XML_DECLARATION } from "./s3/xml.js"
 import { discoveryDocument, jwksDocument } from "./oidc/discovery.js"
@@ -43,11 +46,26 @@ const listBuckets = (account: string): Reply =>
       + "<CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket></Buckets></ListAllMyBucketsResult>"
   )
 
-const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "HEAD", caller: Caller | undefined) =>
+const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "HEAD", identity: Identity) =>
   Effect.gen(function*() {
-    const product = yield* resolveProduct(target.account, target.product, caller)
+    const product = yield* authorizedProduct(identity, target.account, target.product, "read", target.key)
     return yield* product.store.read({ key: backendKey(product.prefix, target.key), method, headers: request.headers })
   }).pipe(Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${target.product}/${target.key}` }))))
+
+/** A session's listing shows only what its Role ceiling reaches (an empty page, not an error, if nothing). */
+const narrowed = (identity: Identity, account: string) => (result: ListResult): ListResult => {
+  if (identity._tag === "Anonymous") return result
+  const ceiling = identity.claims.permissions
+  const urnOf = (name: string) => {
+    const slash = name.indexOf("/")
+    return objectUrn(account, name.slice(0, slash), name.slice(slash + 1))
+  }
+  return {
+    ...result,
+    contents: result.contents.filter((c) => ceilingAllows(ceiling, "read", urnOf(c.key))),
+    commonPrefixes: result.commonPrefixes.filter((p) => ceilingReaches(ceiling, urnOf(p)))
+  }
+}
 
 const execute = (request: S3Request, op: Operation, identity: Identity): Effect.Effect<Reply, S3Error, AppServices> => {
   const caller = callerOf(identity)
@@ -72,11 +90,14 @@ const execute = (request: S3Request, op: Operation, identity: Identity): Effect.
     case "AssumeRoleWithWebIdentity":
       return handleSts(request) // route() answers it first; here for exhaustiveness
     case "ListAccount":
-      return Effect.map(listAccount(op.account, op.list, caller), (result) => xml(renderListResult(result)))
+      return Effect.map(
+        listAccount(op.account, op.list, caller),
+        (result) => xml(renderListResult(narrowed(identity, op.account)(result)))
+      )
     case "ListProduct":
       return Effect.map(
         listProduct(op.account, op.product, { ...op.list, prefix: `${op.product}/${op.list.prefix}` }, caller),
-        (result) => xml(renderListResult(result))
+        (result) => xml(renderListResult(narrowed(identity, op.account)(result)))
       )
     case "GetBucketLocation":
       return Effect.flatMap(Catalog, (catalog) => catalog.products(op.account)).pipe(
@@ -87,12 +108,11 @@ const execute = (request: S3Request, op: Operation, identity: Identity): Effect.
         ? Effect.flatMap(Catalog, (catalog) => catalog.products(op.account)).pipe(Effect.as(empty(200)))
         : resolveProduct(op.account, op.product, caller).pipe(Effect.as(empty(200)))
     case "GetObject":
-      return readObject(request, op.target, "GET", caller)
+      return readObject(request, op.target, "GET", identity)
     case "HeadObject":
-      return readObject(request, op.target, "HEAD", caller)
+      return readObject(request, op.target, "HEAD", identity)
     default:
-      // Writes wait for the authorizer (issue #5); route() already refused them.
-      return Effect.fail(new AccessDenied({ reason: `${op._tag} is not served yet` }))
+      return Effect.fail(new NotImplemented({ message: `${op._tag} is not supported by this proxy yet` }))
   }
 }
 
@@ -100,10 +120,8 @@ const route = (request: S3Request): Effect.Effect<Reply, S3Error, AppServices> =
   Effect.gen(function*() {
     const op = yield* classify(request)
     if (op._tag === "AssumeRoleWithWebIdentity") return yield* handleSts(request) // STS XML, errors included
-    const { identity } = yield* resolveIdentity(request)
-    // Writes need the Role ceiling ∩ account permissions authorizer (issue #5): refused for everyone now.
-    if (isWrite(op)) return yield* new AccessDenied({ reason: "writes are not authorized yet" })
-    return yield* execute(request, op, identity)
+    const { identity, payload } = yield* resolveIdentity(request)
+    return yield* (isWrite(op) ? executeWrite(request, op, identity, payload) : execute(request, op, identity))
   })
 
 const resourceOf = (request: S3Request): string => {

@@ -41,7 +41,6 @@ export const FetchUpstream = (options: FetchOptions) =>
         }
         if (request.noStore === true && options.supportsCacheOption) init.cache = "no-store"
         if (options.keepEncodedBodies) init.decompress = false
-        if (request.body instanceof ReadableStream) init.duplex = "half"
         const timeoutMs = Duration.toMillis(request.timeout)
         return Effect.async<Response, UpstreamFailure>((resume) => {
           const controller = new AbortController()
@@ -54,12 +53,21 @@ export const FetchUpstream = (options: FetchOptions) =>
           }
           const transport = (cause: unknown) =>
             settle(Effect.fail(new UpstreamFailure({ reason: "Transport", url: request.url, detail: describe(cause) })))
-          const timer = timeoutMs <= MAX_TIMER_MS
-            ? setTimeout(() => {
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const startTimer = () => {
+            if (settled || timeoutMs > MAX_TIMER_MS) return
+            timer = setTimeout(() => {
               settle(Effect.fail(new UpstreamFailure({ reason: "Timeout", url: request.url, detail: "no response in time" })))
               controller.abort()
             }, Math.max(0, timeoutMs))
-            : undefined
+          }
+          if (request.body instanceof ReadableStream) {
+            // An upload is answered only once its body is in: the bound starts when the last byte has been sent.
+            init.duplex = "half"
+            init.body = request.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: startTimer }))
+          } else {
+            startTimer()
+          }
           try {
             fetch(request.url, { ...init, signal: controller.signal }).then((response) => settle(Effect.succeed(response)), transport)
           } catch (cause) {

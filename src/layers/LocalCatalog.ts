@@ -41,6 +41,11 @@ export const LocalCatalog = (document: CatalogDocument) => {
         const found = connections.get(id)
         return found === undefined ? Effect.fail(new NoSuchBucket({ bucket: id })) : Effect.succeed(found)
       },
+      // As the Source API would answer: the owning account reads and writes its products.
+      permissions: (account, product, caller) =>
+        products.has(`${account}/${product}`)
+          ? Effect.succeed(caller.accountId === account ? ["read", "write"] : [])
+          : Effect.fail(new NoSuchBucket({ bucket: account })),
       role: (account, name) => {
         const found = roles.get(`${account}/${name}`)
         return found === undefined ? Effect.fail(new NoSuchRole({ account, role: name })) : Effect.succeed(found)

@@ -14,6 +14,7 @@ const segment = (text: string) =>
 /** The proxy→API JWT lives 60 s (reference spec-dsc §3). */
 const TOKEN_TTL_SECONDS = 60
 const MAX_TOKENS = 10_000
+const Permissions = Schema.Array(Schema.String)
 
 /**
  * The Source API (reference spec-dsc §3): GETs with a timeout, JSON decoded at the boundary, successful
@@ -117,6 +118,14 @@ export const SourceApiCatalog = Layer.effect(
         Effect.map(
           fetchJson(`/api/v1/data-connections/${segment(id)}`, DataConnectionJson, Duration.minutes(5), id, caller),
           toDataConnection
+        ),
+      permissions: (account, product, caller) =>
+        fetchJson(
+          `/api/v1/products/${segment(account)}/${segment(product)}/permissions`,
+          Permissions,
+          Duration.minutes(1),
+          account,
+          caller
         ),
       role: (account, name) =>
         fetchJson(`/api/v1/accounts/${segment(account)}/roles/${segment(name)}`, Role, Duration.minutes(1), account).pipe(

@@ -27,6 +27,8 @@ export class Catalog extends Context.Tag("sdp/Catalog")<Catalog, {
   readonly product: (account: string, product: string, caller?: Caller) => Effect.Effect<Product, CatalogError>
   readonly products: (account: string) => Effect.Effect<ReadonlyArray<Product>, CatalogError>
   readonly dataConnection: (id: string, caller?: Caller) => Effect.Effect<DataConnection, CatalogError>
+  /** The caller's account's permissions on a product, e.g. `["read", "write"]` (compared case-insensitively). */
+  readonly permissions: (account: string, product: string, caller: Caller) => Effect.Effect<ReadonlyArray<string>, CatalogError>
   /**
    * A Role as stored (TARGET §3). `_default` is NoSuchRole unless the catalog defines it; the STS program
    * substitutes the built-in default (`src/core/sts/roles.ts`), identically for every catalog.

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { type ObjectStore, type OpenError, Storage } from "../backends/ObjectStore.js"
 import { AccessDenied, NoSuchBucket } from "../s3/errors.js"
 import { type Caller, Catalog, type CatalogError } from "./Catalog.js"
-import { isPublic, type Product } from "./schema.js"
+import { type DataConnection, isPublic, type Product } from "./schema.js"
 
 /** A product with the backend location its primary mirror points at. */
 export interface ResolvedProduct {
@@ -12,6 +12,8 @@ export interface ResolvedProduct {
   readonly store: ObjectStore
   /** Backend key prefix of the product: `base_prefix + mirror.prefix`, plain concatenation. */
   readonly prefix: string
+  /** The primary mirror's data connection (writes need it not `read_only`; copies need both ends on it). */
+  readonly connection: DataConnection
 }
 
 /**
@@ -37,5 +39,5 @@ export const resolveProduct = (
       Effect.catchTag("NoSuchBucket", () => Effect.fail(new NoSuchBucket({ bucket: account })))
     )
     const store = yield* (yield* Storage).open(connection)
-    return { account, product, meta, store, prefix: (connection.details.base_prefix ?? "") + mirror.prefix }
+    return { account, product, meta, store, connection, prefix: (connection.details.base_prefix ?? "") + mirror.prefix }
   })

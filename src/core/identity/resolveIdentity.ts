@@ -8,10 +8,26 @@ import type { SessionClaims } from "../sts/SessionClaims.js"
 import { SessionKeys } from "../sts/SessionKeys.js"
 import { anonymous, type Identity } from "./Identity.js"
 
+/** The request body as a write forwards it. */
+export interface Payload {
+  /** For aws-chunked uploads the decoded, signature-checked stream; else the body as received. */
+  readonly body: ReadableStream<Uint8Array> | null
+  /** `x-amz-decoded-content-length` for aws-chunked bodies, else `content-length`. */
+  readonly contentLength: number | undefined
+  /** Checksums sent as aws-chunked trailers, known once the body has been read. */
+  readonly trailers: () => ReadonlyMap<string, string>
+}
+
 export interface Authenticated {
   readonly identity: Identity
-  /** The body to forward: for aws-chunked uploads the decoded, signature-checked stream. */
-  readonly body: ReadableStream<Uint8Array> | null
+  readonly payload: Payload
+}
+
+const NO_TRAILERS: ReadonlyMap<string, string> = new Map()
+
+const declaredLength = (request: S3Request): number | undefined => {
+  const raw = request.headers.get("content-length")
+  return raw !== null && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : undefined
 }
 
 /**
@@ -24,7 +40,10 @@ export const resolveIdentity = (
   request: S3Request
 ): Effect.Effect<Authenticated, S3Error, SessionKeys | Revocations | Hmac> =>
   authenticationOf(request) === "anonymous"
-    ? Effect.succeed({ identity: anonymous, body: request.body })
+    ? Effect.succeed({
+      identity: anonymous,
+      payload: { body: request.body, contentLength: declaredLength(request), trailers: () => NO_TRAILERS }
+    })
     : Effect.gen(function*() {
       const keys = yield* SessionKeys
       const revocations = yield* Revocations
@@ -56,5 +75,12 @@ export const resolveIdentity = (
         })
       const verified = yield* verifyRequest(request, lookup)
       if (session === undefined) return yield* new InvalidToken({ reason: "no session" }) // lookup always sets it
-      return { identity: { _tag: "Session", claims: session }, body: verified.body }
+      return {
+        identity: { _tag: "Session", claims: session },
+        payload: {
+          body: verified.body,
+          contentLength: verified.decodedContentLength ?? declaredLength(request),
+          trailers: verified.trailers
+        }
+      }
     })

@@ -5,7 +5,10 @@ export interface UpstreamRequest {
   readonly url: string
   readonly headers: Headers
   readonly body?: ReadableStream<Uint8Array> | string | null
-  /** Bounds the wait for the response headers; the body streams unbounded after that. */
+  /**
+   * Bounds the wait for the response headers, counted from when a streamed request body has been sent in
+   * full (at once for other requests); the response body streams unbounded after that.
+   */
   readonly timeout: Duration.DurationInput
   /** Keep the runtime's own HTTP cache out (HEAD and Range requests: partial-content poisoning). */
   readonly noStore?: boolean

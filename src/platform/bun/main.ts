@@ -32,6 +32,8 @@ const server = Bun.serve({
   port,
   hostname,
   idleTimeout: 120,
+  // Bodies stream through, so the only bound is S3's own: 5 GiB for one PUT or part (Bun's default is 128 MiB).
+  maxRequestBodySize: 5 * 1024 ** 3,
   fetch: (request) => serve(runtime, request)
 })
 

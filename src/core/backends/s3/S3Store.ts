@@ -1,5 +1,5 @@
 import { AwsV4Signer } from "aws4fetch"
-import { Clock, Effect } from "effect"
+import { Clock, type Duration, Effect } from "effect"
 import type { BackendAuth, DataConnection } from "../../catalog/schema.js"
 import type { Reply } from "../../http/Reply.js"
 import {
@@ -19,6 +19,7 @@ import { gcsReplyHeaders } from "../gcs/headers.js"
 import { forwardedReadHeaders, passthroughHeaders } from "../passthrough.js"
 import { type AwsCredentials, Federation, type FederationError } from "./Federation.js"
 import { parseListObjects } from "./listXml.js"
+import { makeS3Writer, type Send, type WriteDialect } from "./S3Writer.js"
 
 /** Where an S3-speaking service differs: its default endpoint, signing region, listing version, auth. */
 export interface S3Dialect {
@@ -30,6 +31,8 @@ export interface S3Dialect {
   readonly credentials: (auth: BackendAuth, connection: DataConnection) => CredentialPlan
   /** Reshapes a read's (already denylisted) reply headers into S3's, where the service has its own. */
   readonly replyHeaders: (headers: Headers) => Headers
+  /** How writes differ (batch delete, conditional headers). */
+  readonly writes: WriteDialect
 }
 
 /** Unsigned, fixed keys, or keys obtained per request (federation, renewed as they age). */
@@ -49,6 +52,7 @@ export const AwsS3: S3Dialect = {
   signingRegion: (region) => region ?? "us-east-1",
   listVersion: 2,
   replyHeaders: (headers) => headers,
+  writes: { batchDelete: true, writeHeaders: (headers) => headers },
   credentials: (auth, connection) => {
     switch (auth.type) {
       case "unsigned":
@@ -74,6 +78,18 @@ export const GoogleCloudStorage: S3Dialect = {
   signingRegion: () => "auto",
   listVersion: 1,
   replyHeaders: gcsReplyHeaders,
+  writes: {
+    // The XML API has no DeleteObjects (`POST ?delete`): one DELETE per key.
+    batchDelete: false,
+    // Create-only is `x-goog-if-generation-match: 0` there; `If-None-Match` is for reads only.
+    writeHeaders: (headers) => {
+      if (headers.get("if-none-match") === "*") {
+        headers.delete("if-none-match")
+        headers.set("x-goog-if-generation-match", "0")
+      }
+      return headers
+    }
+  },
   credentials: (auth) => {
     switch (auth.type) {
       case "unsigned":
@@ -124,7 +140,14 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
           encodeURIComponent(bucket)
         }`
 
-        const send = (method: string, url: string, headers: Headers, noStore: boolean) =>
+        const send = (
+          method: string,
+          url: string,
+          headers: Headers,
+          noStore: boolean,
+          body: ReadableStream<Uint8Array> | string | null = null,
+          timeout: Duration.DurationInput = config.backendTimeout
+        ) =>
           Effect.gen(function*() {
             const keys = yield* credentials
             let signed = { url, headers }
@@ -149,7 +172,8 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
               method,
               url: signed.url,
               headers: signed.headers,
-              timeout: config.backendTimeout,
+              body,
+              timeout,
               noStore
             }).pipe(Effect.mapError(unavailable))
           })
@@ -213,7 +237,17 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
             return yield* Effect.mapError(parseListObjects(text), (reason) => new BackendUnavailable({ reason }))
           })
 
-        return { read, list }
+        // Writes need a signature: an unsigned connection has no writer (TARGET §7).
+        const sendSigned: Send = (request) =>
+          Effect.gen(function*() {
+            const headers = new Headers(request.headers)
+            headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            const url = `${bucketUrl}${request.path}${request.query === undefined ? "" : `?${request.query}`}`
+            return yield* send(request.method, url, headers, true, request.body ?? null, request.timeout)
+          })
+        const writer = plan._tag === "Unsigned" ? undefined : makeS3Writer(sendSigned, bucket, dialect.writes)
+
+        return { read, list, writer }
       })
   })
 

@@ -1,0 +1,266 @@
+import { Duration, Effect } from "effect"
+import {
+  AccessDenied,
+  BackendAuthenticationFailed,
+  BackendUnavailable,
+  InvalidPart,
+  InvalidRequest,
+  NoSuchKey,
+  NoSuchUpload,
+  NotImplemented,
+  PreconditionFailed
+} from "../../s3/errors.js"
+import { encodeKey } from "../keys.js"
+import type { ObjectWrite, ObjectWriter, WriteError, Written } from "../ObjectStore.js"
+import { uriEncode } from "../../s3/uriEncode.js"
+import { contentMd5 } from "./md5.js"
+import {
+  type BackendError,
+  completeBody,
+  deleteBody,
+  parseCompleteResult,
+  parseCopyResult,
+  parseDeleteResult,
+  parseError,
+  parseUploadId
+} from "./writeXml.js"
+
+/** One signed request to the bucket; `send` (S3Store) signs with UNSIGNED-PAYLOAD and streams the body. */
+export interface SignedRequest {
+  readonly method: string
+  /** Path after the bucket, already encoded (`/key` or ``), and the query (strictly encoded, no `?`). */
+  readonly path: string
+  readonly query?: string
+  readonly headers: Headers
+  readonly body?: ReadableStream<Uint8Array> | string | null
+  /** Bound on the wait for the answer's headers; uploads wait as long as the body takes to stream. */
+  readonly timeout?: Duration.DurationInput
+}
+
+export type Send = (request: SignedRequest) => Effect.Effect<Response, BackendUnavailable | BackendAuthenticationFailed | AccessDenied>
+
+/** Where an S3-speaking backend's writes differ (GCS's XML API). */
+export interface WriteDialect {
+  /** `POST ?delete` (DeleteObjects); without it deleteMany is one DELETE per key. */
+  readonly batchDelete: boolean
+  /** The core's write headers as this backend takes them (e.g. GCS's `x-goog-if-generation-match`). */
+  readonly writeHeaders: (headers: Headers) => Headers
+}
+
+/** Headers a write forwards from `ObjectWrite.headers` (the core filtered them already; this is the fence). */
+const isForwarded = (name: string) =>
+  name === "content-type" || name === "cache-control" || name === "content-disposition" || name === "content-encoding" ||
+  name === "content-language" || name === "expires" || name === "if-match" || name === "if-none-match" ||
+  name.startsWith("x-amz-meta-") || name.startsWith("x-amz-checksum-")
+
+/** Copy headers: the directive, the copy-source preconditions, and the entity headers for REPLACE. */
+const COPY_HEADERS = new Set([
+  "x-amz-metadata-directive", "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match",
+  "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"
+])
+
+const forward = (from: Headers, keep: (name: string) => boolean): Headers => {
+  const headers = new Headers()
+  from.forEach((value, name) => {
+    if (keep(name)) headers.set(name, value)
+  })
+  return headers
+}
+
+/** The backend's answer headers a client gets back from a write: checksums and the version id. */
+const writtenHeaders = (response: Headers): Headers =>
+  forward(response, (name) => name === "x-amz-version-id" || name.startsWith("x-amz-checksum-"))
+
+const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
+
+const textOf = (response: Response, what: string) =>
+  Effect.tryPromise({
+    try: () => response.text(),
+    catch: () => new BackendUnavailable({ reason: `${what}: the backend's answer could not be read` })
+  })
+
+/** Codes of a 400 that are the client's request, not the backend's failure (answered 400, not 503). */
+const CLIENT_CODES = new Set([
+  "InvalidArgument", "InvalidRequest", "EntityTooSmall", "EntityTooLarge", "KeyTooLongError", "MetadataTooLarge",
+  "InvalidDigest", "BadDigest", "InvalidStorageClass", "MissingContentLength", "IncompleteBody", "InvalidEncryptionAlgorithmError"
+])
+
+type Mapped = WriteError | NoSuchUpload | InvalidPart | NoSuchKey
+
+/** A failed write answer as the S3 error the client should see. */
+const failed = (status: number, error: BackendError | undefined, what: string, uploadId = ""): Mapped => {
+  const code = error?.code ?? ""
+  const detail = `backend answered ${status}${code === "" ? "" : ` ${code}`} to ${what}`
+  if (code === "NoSuchUpload" || (status === 404 && uploadId !== "")) return new NoSuchUpload({ uploadId })
+  if (code === "InvalidPart" || code === "InvalidPartOrder") return new InvalidPart({ message: error?.message ?? code })
+  if (status === 412 || status === 409 || code === "PreconditionFailed") return new PreconditionFailed()
+  if (status === 401 || status === 403) return new AccessDenied({ reason: detail })
+  if (code === "NoSuchKey") return new NoSuchKey({ key: "" })
+  if (status === 411) return new InvalidRequest({ message: "the backend needs a Content-Length for this upload" })
+  if (status === 501) return new NotImplemented({ message: detail })
+  if (status === 400 && CLIENT_CODES.has(code)) return new InvalidRequest({ message: `${code}: ${error?.message ?? ""}` })
+  return new BackendUnavailable({ reason: detail })
+}
+
+/** Reads the error body (S3 sends XML) and maps it. */
+const failure = (response: Response, what: string, uploadId?: string) =>
+  Effect.gen(function*() {
+    const text = yield* textOf(response, what).pipe(Effect.orElseSucceed(() => ""))
+    return failed(response.status, parseError(text), what, uploadId)
+  })
+
+const written = (response: Response, etag: string | null, what: string): Effect.Effect<Written, BackendUnavailable> =>
+  etag === null || etag === ""
+    ? Effect.fail(new BackendUnavailable({ reason: `${what}: the backend answered no ETag` }))
+    : Effect.succeed({ etag: etag.startsWith("\"") ? etag : `"${etag}"`, headers: writtenHeaders(response.headers) })
+
+/** Query components encoded strictly (`/` too): an `uploadId` may hold `+`, `/` and `=`. */
+const queryEncode = (text: string) => uriEncode(text).replace(/\//g, "%2F")
+const query = (params: ReadonlyArray<readonly [string, string]>) =>
+  params.map(([name, value]) => `${queryEncode(name)}=${queryEncode(value)}`).join("&")
+
+/**
+ * The writer of an S3-speaking backend (TARGET §6–§7): every request signed with `UNSIGNED-PAYLOAD`, bodies
+ * streamed through (never buffered; Content-Length from the decoded length when the client declared one).
+ *
+ * - Without a known length the body still streams, as `Transfer-Encoding: chunked`: AWS S3 refuses that
+ *   (411 MissingContentLength → InvalidRequest); GCS and most S3-compatible servers take it.
+ * - Trailer checksums (`ObjectWrite.trailers`) are not forwarded: they are known only after the body, and an
+ *   UNSIGNED-PAYLOAD body has no trailer. The core has verified them already; value checksum headers
+ *   (`x-amz-checksum-*`) are forwarded and verified by the backend.
+ */
+export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect): ObjectWriter => {
+  const objectPath = (key: string) => `/${encodeKey(key)}`
+  const withLength = (headers: Headers, request: ObjectWrite) => {
+    if (request.contentLength !== undefined) headers.set("content-length", String(request.contentLength))
+    return headers
+  }
+  const bodyOf = (request: ObjectWrite) => (request.contentLength === 0 ? null : request.body)
+
+  const put: ObjectWriter["put"] = (request) =>
+    Effect.gen(function*() {
+      const headers = withLength(dialect.writeHeaders(forward(request.headers, isForwarded)), request)
+      const response = yield* send({ method: "PUT", path: objectPath(request.key), headers, body: bodyOf(request) })
+      if (response.status !== 200) return yield* Effect.flatMap(failure(response, "PutObject"), Effect.fail)
+      yield* discard(response)
+      return yield* written(response, response.headers.get("etag"), "PutObject")
+    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const remove: ObjectWriter["delete"] = (key) =>
+    Effect.gen(function*() {
+      const response = yield* send({ method: "DELETE", path: objectPath(key), headers: new Headers() })
+      if (response.status === 204 || response.status === 200 || response.status === 404) return yield* discard(response)
+      return yield* Effect.flatMap(failure(response, "DeleteObject"), Effect.fail)
+    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const deleteMany: ObjectWriter["deleteMany"] = (keys) =>
+    Effect.gen(function*() {
+      if (keys.length === 0) return []
+      if (!dialect.batchDelete) {
+        return yield* Effect.forEach(keys, (key) =>
+          remove(key).pipe(
+            Effect.as({ key, error: undefined }),
+            Effect.catchAll((e) => Effect.succeed({ key, error: { code: e._tag, message: "the backend refused the delete" } }))
+          ), { concurrency: 8 })
+      }
+      const body = deleteBody(keys)
+      const headers = new Headers({
+        "content-type": "application/xml",
+        "content-md5": contentMd5(new TextEncoder().encode(body))
+      })
+      const response = yield* send({ method: "POST", path: "", query: "delete", headers, body })
+      const text = yield* textOf(response, "DeleteObjects")
+      if (response.status !== 200) {
+        return yield* Effect.fail(failed(response.status, parseError(text), "DeleteObjects"))
+      }
+      const outcomes = parseDeleteResult(text, keys)
+      if (outcomes === undefined) return yield* new BackendUnavailable({ reason: "DeleteObjects: not a DeleteResult" })
+      return outcomes
+    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const copy: ObjectWriter["copy"] = (request) =>
+    Effect.gen(function*() {
+      const replace = request.headers.get("x-amz-metadata-directive")?.toUpperCase() === "REPLACE"
+      const headers = forward(request.headers, (name) => COPY_HEADERS.has(name) || (replace && isForwarded(name) && !name.startsWith("if-")))
+      headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
+      // S3 answers 200 once the copy starts and may report a failure in the body: read it to the end.
+      const response = yield* send({ method: "PUT", path: objectPath(request.key), headers: dialect.writeHeaders(headers) })
+      const text = yield* textOf(response, "CopyObject")
+      if (response.status !== 200) {
+        const error = failed(response.status, parseError(text), "CopyObject")
+        return yield* Effect.fail(error._tag === "NoSuchKey" || response.status === 404 ? new NoSuchKey({ key: request.sourceKey }) : error)
+      }
+      const result = parseCopyResult(text)
+      if ("error" in result) {
+        return yield* new BackendUnavailable({ reason: `CopyObject failed in the backend: ${result.error?.code ?? "unreadable answer"}` })
+      }
+      return result
+    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const createMultipart: ObjectWriter["createMultipart"] = (request) =>
+    Effect.gen(function*() {
+      const headers = dialect.writeHeaders(forward(request.headers, (name) => isForwarded(name) && !name.startsWith("if-")))
+      const response = yield* send({ method: "POST", path: objectPath(request.key), query: "uploads", headers })
+      const text = yield* textOf(response, "CreateMultipartUpload")
+      if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "CreateMultipartUpload"))
+      const uploadId = parseUploadId(text)
+      if (uploadId === undefined) return yield* new BackendUnavailable({ reason: "CreateMultipartUpload: no UploadId" })
+      return uploadId
+    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const uploadPart: ObjectWriter["uploadPart"] = (request) =>
+    Effect.gen(function*() {
+      const headers = withLength(forward(request.headers, (name) => name.startsWith("x-amz-checksum-")), request)
+      const response = yield* send({
+        method: "PUT",
+        path: objectPath(request.key),
+        query: query([["partNumber", String(request.partNumber)], ["uploadId", request.uploadId]]),
+        headers,
+        body: bodyOf(request)
+      })
+      if (response.status !== 200) {
+        return yield* Effect.flatMap(failure(response, "UploadPart", request.uploadId), Effect.fail)
+      }
+      yield* discard(response)
+      return yield* written(response, response.headers.get("etag"), "UploadPart")
+    }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const completeMultipart: ObjectWriter["completeMultipart"] = (request) =>
+    Effect.gen(function*() {
+      const headers = dialect.writeHeaders(forward(request.headers, (name) => name === "if-match" || name === "if-none-match"))
+      headers.set("content-type", "application/xml")
+      const response = yield* send({
+        method: "POST",
+        path: objectPath(request.key),
+        query: query([["uploadId", request.uploadId]]),
+        headers,
+        body: completeBody(request.parts)
+      })
+      const text = yield* textOf(response, "CompleteMultipartUpload")
+      if (response.status !== 200) {
+        return yield* Effect.fail(failed(response.status, parseError(text), "CompleteMultipartUpload", request.uploadId))
+      }
+      const result = parseCompleteResult(text)
+      if ("error" in result) {
+        // A 200 whose body is an <Error> (S3 answers early and reports the outcome at the end).
+        const error = failed(500, result.error, "CompleteMultipartUpload", request.uploadId)
+        return yield* Effect.fail(error)
+      }
+      return { etag: result.etag, headers: writtenHeaders(response.headers) }
+    }).pipe(Effect.catchTag("NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const abortMultipart: ObjectWriter["abortMultipart"] = (request) =>
+    Effect.gen(function*() {
+      const response = yield* send({
+        method: "DELETE",
+        path: objectPath(request.key),
+        query: query([["uploadId", request.uploadId]]),
+        headers: new Headers()
+      })
+      if (response.status === 204 || response.status === 200) return yield* discard(response)
+      const error = yield* failure(response, "AbortMultipartUpload", request.uploadId)
+      return yield* Effect.fail(response.status === 404 ? new NoSuchUpload({ uploadId: request.uploadId }) : error)
+    }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  return { put, delete: remove, deleteMany, copy, createMultipart, uploadPart, completeMultipart, abortMultipart }
+}

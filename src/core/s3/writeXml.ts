@@ -1,0 +1,80 @@
+import { Effect, Either, Schema } from "effect"
+import { XMLParser } from "fast-xml-parser"
+import type { CompletedPart, DeleteOutcome } from "../backends/ObjectStore.js"
+import { MalformedXML } from "./errors.js"
+import { element, S3_NAMESPACE, XML_DECLARATION } from "./xml.js"
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false, // keys such as "0012" stay strings
+  trimValues: false, // keys may begin or end with spaces
+  removeNSPrefix: true,
+  isArray: (name) => name === "Object" || name === "Part"
+})
+
+const parse = (text: string) =>
+  Either.try({ try: () => parser.parse(text) as unknown, catch: () => new MalformedXML({ message: "The XML you provided was not well-formed" }) })
+
+const DeleteRequest = Schema.Struct({
+  Delete: Schema.Struct({
+    Quiet: Schema.optional(Schema.String),
+    Object: Schema.Array(Schema.Struct({ Key: Schema.String }))
+  })
+})
+
+/** A DeleteObjects body: 1 to 1000 keys (S3's limits), and whether the answer is quiet. */
+export const parseDeleteRequest = (text: string) =>
+  Effect.flatMap(parse(text), (doc) =>
+    Either.match(Schema.decodeUnknownEither(DeleteRequest)(doc, { onExcessProperty: "ignore" }), {
+      onLeft: () => Effect.fail(new MalformedXML({ message: "The XML you provided did not validate against the schema" })),
+      onRight: ({ Delete }) =>
+        Delete.Object.length === 0 || Delete.Object.length > 1000
+          ? Effect.fail(new MalformedXML({ message: "A Delete request holds 1 to 1000 keys" }))
+          : Effect.succeed({ keys: Delete.Object.map((o) => o.Key), quiet: Delete.Quiet?.trim().toLowerCase() === "true" })
+    }))
+
+const CompleteRequest = Schema.Struct({
+  CompleteMultipartUpload: Schema.Struct({
+    Part: Schema.Array(Schema.Struct({ PartNumber: Schema.NumberFromString, ETag: Schema.String }))
+  })
+})
+
+/** A CompleteMultipartUpload body: the parts, which must be in ascending order. */
+export const parseCompleteRequest = (text: string) =>
+  Effect.flatMap(parse(text), (doc) =>
+    Either.match(Schema.decodeUnknownEither(CompleteRequest)(doc, { onExcessProperty: "ignore" }), {
+      onLeft: () => Effect.fail(new MalformedXML({ message: "The XML you provided did not validate against the schema" })),
+      onRight: ({ CompleteMultipartUpload }): Effect.Effect<ReadonlyArray<CompletedPart>, MalformedXML> => {
+        const parts = CompleteMultipartUpload.Part.map((p) => ({ partNumber: p.PartNumber, etag: p.ETag.trim() }))
+        const ascending = parts.every((p, i) => Number.isInteger(p.partNumber) && (i === 0 || p.partNumber > parts[i - 1]!.partNumber))
+        return parts.length > 0 && ascending
+          ? Effect.succeed(parts)
+          : Effect.fail(new MalformedXML({ message: "Parts must be listed in ascending order of part number" }))
+      }
+    }))
+
+const document = (root: string, inner: string) => `${XML_DECLARATION}<${root} xmlns="${S3_NAMESPACE}">${inner}</${root}>`
+
+export const initiateMultipartXml = (bucket: string, key: string, uploadId: string) =>
+  document("InitiateMultipartUploadResult", element("Bucket", bucket) + element("Key", key) + element("UploadId", uploadId))
+
+export const completeMultipartXml = (location: string, bucket: string, key: string, etag: string) =>
+  document(
+    "CompleteMultipartUploadResult",
+    element("Location", location) + element("Bucket", bucket) + element("Key", key) + element("ETag", etag)
+  )
+
+export const copyObjectXml = (etag: string, lastModified: Date) =>
+  document("CopyObjectResult", element("LastModified", lastModified.toISOString()) + element("ETag", etag))
+
+/** DeleteResult: Deleted entries (left out when quiet), then Error entries (always reported). */
+export const deleteResultXml = (outcomes: ReadonlyArray<DeleteOutcome>, quiet: boolean) =>
+  document(
+    "DeleteResult",
+    outcomes.filter((o) => o.error === undefined && !quiet).map((o) => `<Deleted>${element("Key", o.key)}</Deleted>`).join("")
+      + outcomes.flatMap((o) =>
+        o.error === undefined
+          ? []
+          : [`<Error>${element("Key", o.key)}${element("Code", o.error.code)}${element("Message", o.error.message)}</Error>`]
+      ).join("")
+  )

@@ -1,0 +1,258 @@
+import { Effect } from "effect"
+import { authorize } from "../authz/authorize.js"
+import { objectUrn } from "../authz/urn.js"
+import { backendKey } from "../backends/keys.js"
+import type { DeleteOutcome, ObjectWriter, Storage, Written } from "../backends/ObjectStore.js"
+import { Catalog, type Caller } from "../catalog/Catalog.js"
+import { resolveProduct, type ResolvedProduct } from "../catalog/resolve.js"
+import { isPublic } from "../catalog/schema.js"
+import type { Reply } from "../http/Reply.js"
+import type { S3Request } from "../http/S3Request.js"
+import type { Identity } from "../identity/Identity.js"
+import type { Payload } from "../identity/resolveIdentity.js"
+import { readBounded } from "../http/readBounded.js"
+import { keyProblem } from "../routing/keys.js"
+import type { ObjectTarget, Operation } from "../routing/Operation.js"
+import { AccessDenied, InvalidRequest, MalformedXML, NoSuchKey, NotImplemented, type S3Error } from "./errors.js"
+import {
+  completeMultipartXml,
+  copyObjectXml,
+  deleteResultXml,
+  initiateMultipartXml,
+  parseCompleteRequest,
+  parseDeleteRequest
+} from "./writeXml.js"
+
+/** DeleteObjects and CompleteMultipartUpload bodies are small XML documents; anything larger is refused. */
+const XML_BODY_LIMIT = 2 * 1024 * 1024
+
+const xmlReply = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })
+
+/** The headers a stored object keeps, and the write preconditions (`ObjectWrite.headers`). */
+const STORED = ["content-type", "cache-control", "content-disposition", "content-language", "expires", "if-match", "if-none-match"]
+
+export const storedHeaders = (client: Headers): Headers => {
+  const headers = new Headers()
+  for (const name of STORED) {
+    const value = client.get(name)
+    if (value !== null) headers.set(name, value)
+  }
+  // `aws-chunked` is the upload's framing, not the object's encoding.
+  const encoding = (client.get("content-encoding") ?? "").split(",").map((e) => e.trim())
+    .filter((e) => e !== "" && e.toLowerCase() !== "aws-chunked")
+  if (encoding.length > 0) headers.set("content-encoding", encoding.join(", "))
+  client.forEach((value, name) => {
+    if (name.startsWith("x-amz-meta-") || (name.startsWith("x-amz-checksum-") && name !== "x-amz-checksum-type")) {
+      headers.set(name, value)
+    }
+  })
+  return headers
+}
+
+const writtenReply = (written: Written): Reply => {
+  const headers = new Headers(written.headers)
+  headers.set("etag", written.etag)
+  return { status: 200, headers, body: null }
+}
+
+const callerOf = (identity: Identity): Caller | undefined =>
+  identity._tag === "Anonymous"
+    ? undefined
+    : { accountId: identity.claims.account_id, roleName: identity.claims.role_name, assumedBy: identity.claims.assumed_by }
+
+/**
+ * A product the caller may act on (ADR-005): the Role ceiling ∩ the account's permissions, which are
+ * fetched only for a write or a product that is not public. Anonymous callers never write.
+ */
+export const authorizedProduct = (
+  identity: Identity,
+  account: string,
+  product: string,
+  action: "read" | "write",
+  key: string
+) =>
+  Effect.gen(function*() {
+    if (identity._tag === "Anonymous" && action === "write") {
+      return yield* new AccessDenied({ reason: "anonymous callers cannot write" })
+    }
+    const caller = callerOf(identity)
+    const resolved = yield* resolveProduct(account, product, caller)
+    const publicRead = isPublic(resolved.meta)
+    const accountPermissions = caller !== undefined && (action === "write" || !publicRead)
+      ? yield* (yield* Catalog).permissions(account, product, caller)
+      : undefined
+    const resource = objectUrn(account, product, key)
+    const decision = authorize(identity, { action, resource, publicRead, accountPermissions })
+    if (identity._tag === "Session") {
+      // The access log (ADR-005): one entry per decision on a session request.
+      const allowed = yield* Effect.isSuccess(decision)
+      yield* Effect.logInfo({
+        event: "access",
+        decision: allowed ? "allow" : "deny",
+        action,
+        resource,
+        account: identity.claims.account_id,
+        role: identity.claims.role_name,
+        assumed_by: identity.claims.assumed_by,
+        assumed_by_issuer: identity.claims.assumed_by_issuer,
+        session_name: identity.claims.session_name,
+        jti: identity.claims.jti,
+        account_permissions: accountPermissions ?? null
+      })
+    }
+    yield* decision
+    return resolved
+  })
+
+/** The writer of a product the caller may write to: a connection that is not read-only and can sign. */
+const writableProduct = (identity: Identity, target: ObjectTarget) =>
+  Effect.gen(function*() {
+    const resolved = yield* authorizedProduct(identity, target.account, target.product, "write", target.key)
+    const writer = resolved.store.writer
+    if (resolved.connection.read_only || writer === undefined) {
+      return yield* new AccessDenied({ reason: "the product's connection does not take writes" })
+    }
+    return { resolved, writer, key: backendKey(resolved.prefix, target.key) }
+  })
+
+const readXmlBody = (payload: Payload) =>
+  payload.body === null
+    ? Effect.fail(new MalformedXML({ message: "The request body is empty" }))
+    : readBounded(payload.body, XML_BODY_LIMIT).pipe(
+      Effect.map((bytes) => new TextDecoder().decode(bytes)),
+      Effect.catchTags({
+        BodyTooLarge: () => Effect.fail(new MalformedXML({ message: "The XML body is too large" })),
+        BodyUnreadable: () => Effect.fail(new InvalidRequest({ message: "The request body could not be read" }))
+      })
+    )
+
+/** DeleteObjects: every key resolved to its product and authorized on its own (TARGET §2, §7). */
+const deleteObjects = (identity: Identity, account: string, product: string | undefined, payload: Payload) =>
+  Effect.gen(function*() {
+    const { keys, quiet } = yield* Effect.flatMap(readXmlBody(payload), parseDeleteRequest)
+    const outcomes = new Map<number, DeleteOutcome>()
+    const byProduct = new Map<string, Array<{ readonly index: number; readonly key: string }>>()
+    keys.forEach((clientKey, index) => {
+      const slash = clientKey.indexOf("/")
+      const [p, key] = product !== undefined ? [product, clientKey] : [clientKey.slice(0, slash), clientKey.slice(slash + 1)]
+      if ((product === undefined && slash <= 0) || keyProblem(key)) {
+        outcomes.set(index, { key: clientKey, error: { code: "InvalidArgument", message: "Invalid object key" } })
+      } else {
+        byProduct.set(p, [...(byProduct.get(p) ?? []), { index, key }])
+      }
+    })
+    for (const [p, entries] of byProduct) {
+      const allowed: Array<{ readonly index: number; readonly key: string; readonly backend: string }> = []
+      let writer: ObjectWriter | undefined
+      for (const entry of entries) {
+        const target = { account, product: p, key: entry.key }
+        const found = yield* Effect.either(writableProduct(identity, target))
+        if (found._tag === "Left") {
+          const denied = found.left._tag === "NoSuchBucket" ? "NoSuchBucket" : "AccessDenied"
+          outcomes.set(entry.index, { key: keys[entry.index]!, error: { code: denied, message: denied === "AccessDenied" ? "Access Denied" : "The specified bucket does not exist" } })
+        } else {
+          writer = found.right.writer
+          allowed.push({ ...entry, backend: found.right.key })
+        }
+      }
+      if (writer !== undefined && allowed.length > 0) {
+        const results = yield* writer.deleteMany(allowed.map((a) => a.backend))
+        results.forEach((result, i) => {
+          const entry = allowed[i]!
+          outcomes.set(entry.index, { key: keys[entry.index]!, error: result.error })
+        })
+      }
+    }
+    return xmlReply(deleteResultXml(keys.map((key, index) => outcomes.get(index) ?? { key, error: undefined }), quiet))
+  })
+
+/** CopyObject within the proxy's namespace: the source authorized for read, the destination for write. */
+const copyObject = (identity: Identity, request: S3Request, target: ObjectTarget, source: ObjectTarget) =>
+  Effect.gen(function*() {
+    const from: ResolvedProduct = yield* authorizedProduct(identity, source.account, source.product, "read", source.key)
+    const to = yield* writableProduct(identity, target)
+    if (from.connection.data_connection_id !== to.resolved.connection.data_connection_id) {
+      return yield* new NotImplemented({
+        message: "Copying between products on different storage connections is not supported: download and upload instead"
+      })
+    }
+    const headers = storedHeaders(request.headers)
+    for (const name of ["x-amz-metadata-directive", "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match",
+      "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"]) {
+      const value = request.headers.get(name)
+      if (value !== null) headers.set(name, value)
+    }
+    const copied = yield* to.writer.copy({ sourceKey: backendKey(from.prefix, source.key), key: to.key, headers }).pipe(
+      Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${source.product}/${source.key}` })))
+    )
+    return xmlReply(copyObjectXml(copied.etag, copied.lastModified))
+  })
+
+/** The write operations (TARGET §7), each streamed end to end and authorized first. */
+export const executeWrite = (
+  request: S3Request,
+  op: Operation,
+  identity: Identity,
+  payload: Payload
+): Effect.Effect<Reply, S3Error, Catalog | Storage> => {
+  // Anonymous callers never write (ADR-005); refused before any lookup, as one 403 for the whole request.
+  if (identity._tag === "Anonymous") return Effect.fail(new AccessDenied({ reason: "anonymous callers cannot write" }))
+  const write = (target: ObjectTarget) => writableProduct(identity, target)
+  const object = (key: string) => ({
+    key,
+    body: payload.body,
+    contentLength: payload.contentLength,
+    headers: storedHeaders(request.headers),
+    trailers: payload.trailers
+  })
+  switch (op._tag) {
+    case "PutObject":
+      return Effect.flatMap(write(op.target), ({ writer, key }) => writer.put(object(key))).pipe(Effect.map(writtenReply))
+    case "DeleteObject":
+      return Effect.flatMap(write(op.target), ({ writer, key }) => writer.delete(key)).pipe(
+        Effect.as({ status: 204, headers: new Headers(), body: null })
+      )
+    case "DeleteObjects":
+      return deleteObjects(identity, op.account, op.product, payload)
+    case "CopyObject":
+      return copyObject(identity, request, op.target, op.source)
+    case "CreateMultipartUpload":
+      return Effect.flatMap(write(op.target), ({ writer, key }) =>
+        writer.createMultipart({ key, headers: storedHeaders(request.headers) })).pipe(
+          Effect.map((uploadId) =>
+            xmlReply(initiateMultipartXml(op.target.account, `${op.target.product}/${op.target.key}`, uploadId))
+          )
+        )
+    case "UploadPart":
+      return Effect.flatMap(write(op.target), ({ writer, key }) =>
+        writer.uploadPart({ ...object(key), uploadId: op.uploadId, partNumber: op.partNumber })).pipe(
+          Effect.map(writtenReply)
+        )
+    case "CompleteMultipartUpload":
+      return Effect.gen(function*() {
+        const { writer, key } = yield* write(op.target)
+        const parts = yield* Effect.flatMap(readXmlBody(payload), parseCompleteRequest)
+        const written = yield* writer.completeMultipart({
+          key,
+          uploadId: op.uploadId,
+          parts,
+          headers: storedHeaders(request.headers)
+        })
+        const clientKey = `${op.target.product}/${op.target.key}`
+        return xmlReply(completeMultipartXml(`/${op.target.account}/${clientKey}`, op.target.account, clientKey, written.etag))
+      })
+    case "AbortMultipartUpload":
+      return Effect.flatMap(write(op.target), ({ writer, key }) => writer.abortMultipart({ key, uploadId: op.uploadId })).pipe(
+        Effect.as({ status: 204, headers: new Headers(), body: null })
+      )
+    case "CreateBucket":
+      // Nothing is created: an existing account or product answers 200 (so `aws s3 sync` needs no flags).
+      return Effect.gen(function*() {
+        if (op.product === undefined) yield* Effect.flatMap(Catalog, (catalog) => catalog.products(op.account))
+        else yield* resolveProduct(op.account, op.product, callerOf(identity))
+        return { status: 200, headers: new Headers({ location: `/${op.account}` }), body: null }
+      })
+    default:
+      return Effect.fail(new NotImplemented({ message: `${op._tag} is not supported by this proxy yet` }))
+  }
+}
