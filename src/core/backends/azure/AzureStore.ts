@@ -14,12 +14,14 @@ import {
 } from "../../s3/errors.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { type Bytes, Hmac } from "../../services/Hmac.js"
-import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
+import { Upstream, type UpstreamFailure, type UpstreamRequest } from "../../services/Upstream.js"
 import { encodeKey } from "../keys.js"
 import type { ListedObject, ListError, ListPage, ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
 import { passthroughHeaders } from "../passthrough.js"
 import { type AzurePage, parseEnumerationResults } from "./listXml.js"
+import { s3MetadataName } from "./metadata.js"
 import { decodeAccountKey, sharedKeyAuthorization } from "./sharedKey.js"
+import { azureWriter } from "./AzureWriter.js"
 
 /**
  * The Blob service REST version sent with every request. 2011-08-18 or later is needed for open ranges
@@ -84,7 +86,7 @@ export const s3Headers = (azure: Headers): Headers => {
   for (const name of names) {
     const value = headers.get(name)
     headers.delete(name)
-    if (name.startsWith("x-ms-meta-") && value !== null) headers.set(`x-amz-meta-${name.slice(10)}`, value)
+    if (name.startsWith("x-ms-meta-") && value !== null) headers.set(`x-amz-meta-${s3MetadataName(name.slice(10))}`, value)
   }
   return headers
 }
@@ -179,10 +181,11 @@ const entriesOf = (page: AzurePage): Array<Entry> => {
 }
 
 /**
- * The Azure Blob Storage provider (reads and listings). Every read and listing is one backend request,
+ * The Azure Blob Storage provider: reads and listings, and writes (`AzureWriter.ts`) for connections that
+ * sign (SharedKey or SAS). Every read and listing is one backend request,
  * except a suffix range (`bytes=-N`, which Azure does not serve: the size is read first) and a listing
  * with `start-after` (which Azure does not have: pages are read from the start and skipped, bounded).
- * Bodies stream; only listing documents are read.
+ * Bodies stream; only listing and block-list documents are read.
  */
 export const AzureProvider = Effect.gen(function*() {
   const upstream = yield* Upstream
@@ -200,8 +203,11 @@ export const AzureProvider = Effect.gen(function*() {
       const credentials = yield* azureCredentials(connection.authentication)
       const base = containerUrl(connection.details)
 
-      /** Sends one request: x-ms-version always, then signed, SAS-extended or anonymous. */
-      const send = (method: "GET" | "HEAD", url: string, headers: Headers, noStore: boolean) =>
+      /**
+       * Sends one request: x-ms-version always, then signed, SAS-extended or anonymous. A request with a body
+       * carries its `content-length` (and any `content-type`) in `headers` already: both are signed.
+       */
+      const send = (method: string, url: string, headers: Headers, noStore: boolean, body: UpstreamRequest["body"] = null) =>
         Effect.gen(function*() {
           headers.set("x-ms-version", AZURE_API_VERSION)
           let target = url
@@ -211,7 +217,7 @@ export const AzureProvider = Effect.gen(function*() {
           } else if (credentials._tag === "Sas") {
             target = `${url}${url.includes("?") ? "&" : "?"}${credentials.query}`
           }
-          return yield* upstream.fetch({ method, url: target, headers, timeout: config.backendTimeout, noStore }).pipe(
+          return yield* upstream.fetch({ method, url: target, headers, body, timeout: config.backendTimeout, noStore }).pipe(
             Effect.mapError(unavailable)
           )
         })
@@ -406,6 +412,12 @@ export const AzureProvider = Effect.gen(function*() {
           }
         })
 
-      return { read, list }
+      // Writes need a signature (SharedKey or SAS): an anonymous connection has no writer.
+      const writer = credentials._tag === "Anonymous" ? undefined : azureWriter({
+        base,
+        sourceQuery: credentials._tag === "Sas" ? credentials.query : undefined,
+        send: (method, url, headers, body) => send(method, url, headers, true, body)
+      })
+      return { read, list, writer }
     })
 })

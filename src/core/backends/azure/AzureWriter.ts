@@ -1,0 +1,487 @@
+import { Duration, Effect, Either, Encoding, Random, Schema } from "effect"
+import {
+  AccessDenied,
+  BackendUnavailable,
+  InvalidPart,
+  InvalidRequest,
+  NoSuchKey,
+  NoSuchUpload,
+  PreconditionFailed
+} from "../../s3/errors.js"
+import type { UpstreamRequest } from "../../services/Upstream.js"
+import { encodeKey } from "../keys.js"
+import type { CompletedPart, DeleteOutcome, ObjectWrite, ObjectWriter, WriteError, Written } from "../ObjectStore.js"
+import { blocks, decodeText } from "../xmlScan.js"
+import { azureMetadataName } from "./metadata.js"
+
+/**
+ * S3 writes on Azure Blob Storage (block blobs), for connections that sign (SharedKey or SAS).
+ *
+ * - PutObject → Put Blob, the body streamed with its Content-Length (Azure refuses chunked uploads, so a
+ *   body of unknown length is refused: InvalidRequest "Content-Length required"; S3 requires the length as
+ *   well). Content headers become `x-ms-blob-content-*`, `x-amz-meta-*` becomes `x-ms-meta-*` (names
+ *   escaped, `metadata.ts`); `expires` has no Azure counterpart and is not stored. `if-match` /
+ *   `if-none-match` are forwarded. `content-md5` (when the core passes it) is forwarded as Content-MD5,
+ *   which Azure verifies; `x-amz-checksum-*` (CRC32, CRC32C, CRC64NVME, SHA-1, SHA-256) are NOT forwarded
+ *   nor verified nor echoed: Azure checks none of them (its CRC64 is another polynomial).
+ * - Any Put Blob or Put Block List on a key discards Azure's uncommitted blocks for that blob, so a plain
+ *   put, or the completion of another multipart upload of the same key, ends an upload in flight (its
+ *   complete then answers InvalidPart or NoSuchUpload). S3 keeps concurrent uploads of one key apart.
+ * - DeleteObject → Delete Blob (snapshots included, or Azure refuses); 404 is success. DeleteObjects → one
+ *   Delete Blob per key, six at a time (Workers' outgoing connection limit), outcomes in key order.
+ * - CopyObject → Copy Blob from the same container (a SAS connection puts its SAS on the source URL); a copy
+ *   Azure runs asynchronously is polled for up to 10 s. `x-amz-metadata-directive: REPLACE` then sets the
+ *   new metadata and content headers (Set Blob Metadata, Set Blob Properties).
+ * - Multipart: see `createMultipart` below (upload ids, block ids, part ETags, abort).
+ */
+
+/** Sends one signed request; `headers` carry content-length (and content-type) when there is a body. */
+export type AzureSend = (
+  method: string,
+  url: string,
+  headers: Headers,
+  body?: UpstreamRequest["body"]
+) => Effect.Effect<Response, BackendUnavailable>
+
+export interface AzureWriterOptions {
+  /** The container URL (no trailing slash). */
+  readonly base: string
+  /** A SAS connection's query, put on copy-source URLs; undefined with SharedKey (same account, same key). */
+  readonly sourceQuery: string | undefined
+  readonly send: AzureSend
+}
+
+const MiB = 1024 * 1024
+/** Put Blob's largest body (API 2019-12-12 and later). */
+const MAX_PUT_BLOB = 5000 * MiB
+/** Put Block's largest block (API 2019-12-12 and later). */
+const MAX_BLOCK = 4000 * MiB
+/** Concurrent Delete Blob requests of one DeleteObjects. */
+const DELETE_CONCURRENCY = 6
+/** How often, and how long apart, a pending Copy Blob is looked at. */
+const COPY_POLLS = 20
+const COPY_POLL_INTERVAL = Duration.millis(500)
+
+/** The S3 entity headers Azure stores, and the Put Blob / Put Block List / Set Blob Properties names for them. */
+const CONTENT_HEADERS = [
+  ["content-type", "x-ms-blob-content-type"],
+  ["cache-control", "x-ms-blob-cache-control"],
+  ["content-disposition", "x-ms-blob-content-disposition"],
+  ["content-encoding", "x-ms-blob-content-encoding"],
+  ["content-language", "x-ms-blob-content-language"]
+] as const
+
+/** The Azure headers that store `client`'s content headers and user metadata. */
+export const storedHeaders = (client: Headers): Array<readonly [string, string]> => {
+  const stored: Array<readonly [string, string]> = []
+  for (const [s3, azure] of CONTENT_HEADERS) {
+    const value = client.get(s3)
+    if (value !== null) stored.push([azure, value])
+  }
+  client.forEach((value, name) => {
+    if (name.startsWith("x-amz-meta-") && name.length > 11) stored.push([`x-ms-meta-${azureMetadataName(name.slice(11))}`, value])
+  })
+  return stored
+}
+
+/** Destination preconditions, forwarded as they are (Azure evaluates them as HTTP does). */
+const forwardPreconditions = (client: Headers, headers: Headers) => {
+  for (const name of ["if-match", "if-none-match"] as const) {
+    const value = client.get(name)
+    if (value !== null) headers.set(name, value)
+  }
+}
+
+const headersOf = (pairs: ReadonlyArray<readonly [string, string]>) => {
+  const headers = new Headers()
+  for (const [name, value] of pairs) headers.set(name, value)
+  return headers
+}
+
+const quoted = (etag: string | null) =>
+  etag === null || etag === "" ? "\"\"" : etag.startsWith("\"") ? etag : `"${etag}"`
+
+/** Discard an unread backend body so the connection can be reused. */
+const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
+
+/** A refused write, as S3 names it: 401/403 AccessDenied, 412 (and 409 BlobAlreadyExists) PreconditionFailed. */
+const refusal = (response: Response, what: string) =>
+  Effect.gen(function*() {
+    yield* discard(response)
+    const code = response.headers.get("x-ms-error-code") ?? ""
+    switch (response.status) {
+      case 401:
+      case 403:
+        return yield* new AccessDenied({ reason: `backend answered ${response.status} ${code} to ${what}` })
+      case 412:
+        return yield* new PreconditionFailed()
+      case 409:
+        if (code === "BlobAlreadyExists") return yield* new PreconditionFailed()
+        break
+      case 400:
+        if (code === "Md5Mismatch") return yield* new InvalidRequest({ message: "BadDigest: the Content-MD5 you specified did not match what was received" })
+        break
+      case 413:
+        return yield* new InvalidRequest({ message: "EntityTooLarge: your proposed upload exceeds the maximum allowed size" })
+    }
+    return yield* new BackendUnavailable({ reason: `backend answered ${response.status} ${code} to ${what}` })
+  })
+
+// -------------------------------------------------------------------------------------------------
+// Multipart: upload ids, block ids, part ETags
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * An upload id is base64url of `{v, k, n, h}`: the key, a random 48-bit nonce (12 hex digits) and the
+ * Azure headers to set at completion (content headers and metadata sent with CreateMultipartUpload). It
+ * is not secret and needs no server state; a forged one names a key the client was already allowed to write.
+ */
+const UploadId = Schema.Struct({
+  v: Schema.Literal(1),
+  k: Schema.String,
+  n: Schema.String.pipe(Schema.pattern(/^[0-9a-f]{12}$/)),
+  h: Schema.Array(Schema.Tuple(Schema.String, Schema.String))
+})
+type UploadId = typeof UploadId.Type
+const UploadIdJson = Schema.parseJson(UploadId)
+
+export const encodeUploadId = (upload: UploadId): string => Encoding.encodeBase64Url(JSON.stringify(upload))
+export const decodeUploadId = (id: string): UploadId | undefined =>
+  /^[A-Za-z0-9_-]+$/.test(id)
+    ? Either.getOrUndefined(
+      Either.flatMap(
+        Either.mapLeft(Encoding.decodeBase64UrlString(id), () => undefined),
+        (json) => Either.mapLeft(Schema.decodeUnknownEither(UploadIdJson)(json), () => undefined)
+      )
+    )
+    : undefined
+
+const hex = (value: number, width: number) => value.toString(16).padStart(width, "0")
+/** 48 random bits as 12 hex digits, never all zeros (`ZERO_ATTEMPT`). */
+const random48 = Effect.zipWith(Random.nextIntBetween(1, 0x1000000), Random.nextIntBetween(0, 0x1000000), (a, b) => hex(a, 6) + hex(b, 6))
+/**
+ * The attempt of a part with no bytes: Azure refuses an empty Put Block (400), so an empty part stages
+ * nothing, answers this ETag, and is left out of the block list at completion (it adds no bytes).
+ */
+const ZERO_ATTEMPT = "000000000000"
+
+/**
+ * A staged part is named by 32 hex digits: the upload's nonce, the part number (8 hex digits) and a random
+ * 48-bit attempt, so every UploadPart (a retry of a part number too) stages its own block. Those 32 digits
+ * are the part's ETag: the client sends it back at completion, which picks exactly the block it names, and
+ * an ETag this upload never answered is InvalidPart, as on S3. It is not the part's MD5.
+ */
+export const partTag = (nonce: string, partNumber: number, attempt: string) => `${nonce}${hex(partNumber, 8)}${attempt}`
+/**
+ * Azure's block id: base64 of `sdp1` + the 32 digits, 36 bytes: every block id this proxy stages has the
+ * same length (48 base64 characters), as Azure requires of all uncommitted blocks of a blob.
+ */
+export const blockId = (tag: string) => Encoding.encodeBase64(`sdp1${tag}`)
+/** Part number 0 with a zero attempt: the tombstone an abort stages (S3 part numbers start at 1). */
+export const tombstoneTag = (nonce: string) => partTag(nonce, 0, ZERO_ATTEMPT)
+
+/** The tag of a part ETag as the client echoes it (quoted or not), or undefined when it is not one of ours. */
+const tagOfEtag = (etag: string): string | undefined => {
+  const bare = etag.trim().replace(/^"|"$/g, "").toLowerCase()
+  return /^[0-9a-f]{32}$/.test(bare) ? bare : undefined
+}
+
+/** The names of a blob's uncommitted blocks, from Get Block List (`blocklisttype=uncommitted`). */
+export const parseUncommitted = (xml: string): Set<string> | undefined => {
+  if (!xml.includes("<BlockList")) return undefined
+  const section = blocks(xml, "UncommittedBlocks")
+  if (section === undefined) return undefined
+  const names = new Set<string>()
+  for (const inner of section) {
+    const found = blocks(inner, "Block")
+    if (found === undefined) return undefined
+    for (const block of found) {
+      const name = blocks(block, "Name")?.[0]
+      if (name !== undefined) names.add(decodeText(name).trim())
+    }
+  }
+  return names
+}
+
+const blockListXml = (ids: ReadonlyArray<string>) =>
+  `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Uncommitted>${id}</Uncommitted>`).join("")}</BlockList>`
+
+export const azureWriter = ({ base, send, sourceQuery }: AzureWriterOptions): ObjectWriter => {
+  const blobUrl = (key: string) => `${base}/${encodeKey(key)}`
+
+  /** The length Azure needs; a stream without one is refused rather than buffered. */
+  const lengthOf = (request: ObjectWrite, max: number) =>
+    Effect.gen(function*() {
+      const length = request.contentLength ?? (request.body === null ? 0 : undefined)
+      if (length === undefined) {
+        return yield* new InvalidRequest({ message: "Content-Length required: Azure Blob Storage takes bodies of known length" })
+      }
+      if (length > max) {
+        return yield* new InvalidRequest({ message: "EntityTooLarge: your proposed upload exceeds the maximum allowed size" })
+      }
+      return length
+    })
+
+  /** A body Azure gets: none for an empty one (an empty client stream is released). */
+  const bodyFor = (request: ObjectWrite, length: number) =>
+    length > 0
+      ? Effect.succeed(request.body)
+      : Effect.as(Effect.promise(() => request.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore), null)
+
+  const put = (request: ObjectWrite): Effect.Effect<Written, WriteError> =>
+    Effect.gen(function*() {
+      const length = yield* lengthOf(request, MAX_PUT_BLOB)
+      const headers = headersOf(storedHeaders(request.headers))
+      headers.set("x-ms-blob-type", "BlockBlob")
+      forwardPreconditions(request.headers, headers)
+      const md5 = request.headers.get("content-md5")
+      if (md5 !== null) headers.set("content-md5", md5)
+      headers.set("content-length", String(length))
+      const response = yield* send("PUT", blobUrl(request.key), headers, yield* bodyFor(request, length))
+      if (response.status !== 201) {
+        // If-Match on a blob that does not exist: Azure answers 404, S3 412.
+        if (response.status === 404 && headers.has("if-match")) {
+          yield* discard(response)
+          return yield* new PreconditionFailed()
+        }
+        return yield* refusal(response, "Put Blob")
+      }
+      yield* discard(response)
+      return { etag: quoted(response.headers.get("etag")), headers: new Headers() }
+    })
+
+  const remove = (key: string): Effect.Effect<void, WriteError> =>
+    Effect.gen(function*() {
+      const response = yield* send("DELETE", blobUrl(key), new Headers({ "x-ms-delete-snapshots": "include" }))
+      if (response.status === 202 || response.status === 200 || response.status === 404) return yield* discard(response)
+      return yield* refusal(response, "Delete Blob")
+    })
+
+  const deleteMany = (keys: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError> =>
+    Effect.forEach(keys, (key) =>
+      remove(key).pipe(
+        Effect.map((): DeleteOutcome => ({ key, error: undefined })),
+        Effect.catchAll((error): Effect.Effect<DeleteOutcome> =>
+          Effect.succeed({
+            key,
+            error: error._tag === "AccessDenied"
+              ? { code: "AccessDenied", message: "Access Denied" }
+              : error._tag === "PreconditionFailed"
+              ? { code: "PreconditionFailed", message: "At least one of the pre-conditions you specified did not hold" }
+              : { code: "InternalError", message: "We encountered an internal error. Please try again." }
+          })
+        )
+      ), { concurrency: DELETE_CONCURRENCY })
+
+  /** The destination's state once a copy has finished (polled when Azure runs it asynchronously). */
+  const awaitCopy = (url: string, key: string) =>
+    Effect.gen(function*() {
+      for (let poll = 0; poll < COPY_POLLS; poll++) {
+        yield* Effect.sleep(COPY_POLL_INTERVAL)
+        const response = yield* send("HEAD", url, new Headers())
+        yield* discard(response)
+        if (response.status !== 200) return yield* refusal(response, "Get Blob Properties after Copy Blob")
+        const status = response.headers.get("x-ms-copy-status")
+        if (status === "success" || status === null) return response.headers
+        if (status !== "pending") return yield* new BackendUnavailable({ reason: `Copy Blob to ${key} ended ${status}` })
+      }
+      return yield* new BackendUnavailable({ reason: `Copy Blob to ${key} still pending after ${COPY_POLLS} polls` })
+    })
+
+  const copy: ObjectWriter["copy"] = (request) =>
+    Effect.gen(function*() {
+      const url = blobUrl(request.key)
+      const source = `${blobUrl(request.sourceKey)}${sourceQuery === undefined ? "" : `?${sourceQuery}`}`
+      const replace = request.headers.get("x-amz-metadata-directive")?.trim().toUpperCase() === "REPLACE"
+      const stored = storedHeaders(request.headers)
+      const headers = new Headers({ "x-ms-copy-source": source })
+      if (replace) for (const [name, value] of stored) if (name.startsWith("x-ms-meta-")) headers.set(name, value)
+      forwardPreconditions(request.headers, headers)
+      for (const condition of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] as const) {
+        const value = request.headers.get(`x-amz-copy-source-${condition}`)
+        if (value !== null) headers.set(`x-ms-source-${condition}`, value)
+      }
+      const response = yield* send("PUT", url, headers)
+      if (response.status !== 202 && response.status !== 201) {
+        if (response.status === 404) {
+          yield* discard(response)
+          return yield* new NoSuchKey({ key: request.sourceKey })
+        }
+        return yield* refusal(response, "Copy Blob")
+      }
+      yield* discard(response)
+      let final = response.headers
+      if (final.get("x-ms-copy-status") === "pending") final = yield* awaitCopy(url, request.key)
+      if (replace) {
+        // Copy Blob keeps the source's content headers, and its metadata when none is given: REPLACE sets both.
+        const metadata = headersOf(stored.filter(([name]) => name.startsWith("x-ms-meta-")))
+        const setMetadata = yield* send("PUT", `${url}?comp=metadata`, metadata)
+        if (setMetadata.status !== 200) return yield* refusal(setMetadata, "Set Blob Metadata")
+        yield* discard(setMetadata)
+        const properties = headersOf(stored.filter(([name]) => name.startsWith("x-ms-blob-")))
+        const setProperties = yield* send("PUT", `${url}?comp=properties`, properties)
+        if (setProperties.status !== 200) return yield* refusal(setProperties, "Set Blob Properties")
+        yield* discard(setProperties)
+        final = setProperties.headers
+      }
+      const lastModified = new Date(final.get("last-modified") ?? "")
+      return { etag: quoted(final.get("etag")), lastModified: Number.isNaN(lastModified.getTime()) ? new Date(0) : lastModified }
+    })
+
+  // -----------------------------------------------------------------------------------------------
+  // Multipart
+  // -----------------------------------------------------------------------------------------------
+
+  const uploadOf = (uploadId: string, key: string) => {
+    const upload = decodeUploadId(uploadId)
+    return upload === undefined || upload.k !== key ? Effect.fail(new NoSuchUpload({ uploadId })) : Effect.succeed(upload)
+  }
+
+  /** The blob's uncommitted block names; none when the blob does not exist. */
+  const uncommitted = (key: string) =>
+    Effect.gen(function*() {
+      const response = yield* send("GET", `${blobUrl(key)}?comp=blocklist&blocklisttype=uncommitted`, new Headers())
+      if (response.status === 404) {
+        yield* discard(response)
+        return new Set<string>()
+      }
+      if (response.status !== 200) return yield* refusal(response, "Get Block List")
+      const text = yield* Effect.tryPromise({
+        try: () => response.text(),
+        catch: () => new BackendUnavailable({ reason: "block list could not be read" })
+      })
+      const names = parseUncommitted(text)
+      if (names === undefined) return yield* new BackendUnavailable({ reason: "unexpected Get Block List document" })
+      return names
+    })
+
+  /** Put Block: the body streamed under `tag`'s block id. */
+  const putBlock = (key: string, tag: string, body: UpstreamRequest["body"], length: number, md5: string | null) =>
+    Effect.gen(function*() {
+      const headers = new Headers({ "content-length": String(length) })
+      // fetch labels a string body text/plain on its own; set here, it is signed.
+      if (typeof body === "string") headers.set("content-type", "application/octet-stream")
+      if (md5 !== null) headers.set("content-md5", md5)
+      const url = `${blobUrl(key)}?comp=block&blockid=${encodeURIComponent(blockId(tag))}`
+      const response = yield* send("PUT", url, headers, body)
+      if (response.status !== 201) return yield* refusal(response, "Put Block")
+      yield* discard(response)
+    })
+
+  /**
+   * CreateMultipartUpload: nothing is sent to Azure (a blob's uncommitted blocks need no session); the
+   * upload id carries the key, a nonce and the headers to set at completion.
+   */
+  const createMultipart: ObjectWriter["createMultipart"] = (request) =>
+    Effect.map(random48, (nonce) => encodeUploadId({ v: 1, k: request.key, n: nonce, h: storedHeaders(request.headers) }))
+
+  /**
+   * UploadPart: Put Block, streamed, with a fresh block id; at the same time the block list is read to
+   * answer NoSuchUpload after an abort. That read costs one request per part and grows with the number of
+   * parts staged (≈ 80 bytes a block); an UploadPart after a *completion* is not detected (the block
+   * stays uncommitted until Azure drops it, within 7 days).
+   */
+  const uploadPart: ObjectWriter["uploadPart"] = (request) =>
+    Effect.gen(function*() {
+      const upload = yield* uploadOf(request.uploadId, request.key)
+      if (!Number.isInteger(request.partNumber) || request.partNumber < 1 || request.partNumber > 10000) {
+        return yield* new InvalidRequest({ message: "Part number must be an integer between 1 and 10000, inclusive" })
+      }
+      const length = yield* lengthOf(request, MAX_BLOCK)
+      const tag = partTag(upload.n, request.partNumber, length === 0 ? ZERO_ATTEMPT : yield* random48)
+      const body = yield* bodyFor(request, length)
+      const [, names] = yield* Effect.all([
+        length === 0 ? Effect.void : putBlock(request.key, tag, body, length, request.headers.get("content-md5")),
+        uncommitted(request.key)
+      ], { concurrency: 2 })
+      if (names.has(blockId(tombstoneTag(upload.n)))) return yield* new NoSuchUpload({ uploadId: request.uploadId })
+      return { etag: `"${tag}"`, headers: new Headers() }
+    })
+
+  /**
+   * CompleteMultipartUpload: the part list is checked (ascending part numbers, each ETag one this upload
+   * answered for that part number, its block still staged), then Put Block List commits exactly those
+   * blocks, with the content headers and metadata given at creation and the client's if-match /
+   * if-none-match. An aborted upload (its tombstone staged) or one with no block left (completed, or
+   * overwritten) answers NoSuchUpload.
+   */
+  const completeMultipart: ObjectWriter["completeMultipart"] = (request) =>
+    Effect.gen(function*() {
+      const upload = yield* uploadOf(request.uploadId, request.key)
+      if (request.parts.length === 0) {
+        return yield* new InvalidRequest({ message: "You must specify at least one part" })
+      }
+      const tags: Array<string> = []
+      let previous = 0
+      for (const part of request.parts as ReadonlyArray<CompletedPart>) {
+        if (part.partNumber <= previous) {
+          return yield* new InvalidPart({ message: "InvalidPartOrder: the list of parts was not in ascending order" })
+        }
+        previous = part.partNumber
+        const tag = tagOfEtag(part.etag)
+        if (tag === undefined || tag.slice(0, 20) !== partTag(upload.n, part.partNumber, "")) {
+          return yield* new InvalidPart({ message: `part ${part.partNumber}: the ETag is not one this upload answered` })
+        }
+        tags.push(tag)
+      }
+      const names = yield* uncommitted(request.key)
+      if (names.has(blockId(tombstoneTag(upload.n)))) return yield* new NoSuchUpload({ uploadId: request.uploadId })
+      const prefix = `sdp1${upload.n}`
+      let ours = false
+      for (const name of names) {
+        const raw = Encoding.decodeBase64String(name)
+        if (Either.isRight(raw) && raw.right.startsWith(prefix)) {
+          ours = true
+          break
+        }
+      }
+      const staged = tags.filter((tag) => tag.slice(20) !== ZERO_ATTEMPT)
+      // Only empty parts: nothing was staged, so there is nothing to tell a completed upload by.
+      if (!ours && staged.length > 0) return yield* new NoSuchUpload({ uploadId: request.uploadId })
+      const ids = staged.map(blockId)
+      for (const [index, id] of ids.entries()) {
+        if (!names.has(id)) {
+          return yield* new InvalidPart({ message: `part ${Number.parseInt(staged[index]!.slice(12, 20), 16)} was not uploaded, or not with that ETag` })
+        }
+      }
+      const xml = blockListXml(ids)
+      const headers = headersOf(upload.h)
+      forwardPreconditions(request.headers, headers)
+      headers.set("content-type", "application/xml")
+      headers.set("content-length", String(new TextEncoder().encode(xml).length))
+      const response = yield* send("PUT", `${blobUrl(request.key)}?comp=blocklist`, headers, xml)
+      if (response.status !== 201) {
+        if (response.status === 404 && headers.has("if-match")) {
+          yield* discard(response)
+          return yield* new PreconditionFailed()
+        }
+        // A block named in the list but gone meanwhile (another upload committed the blob): 400 InvalidBlockList.
+        if (response.status === 400 && response.headers.get("x-ms-error-code") === "InvalidBlockList") {
+          yield* discard(response)
+          return yield* new InvalidPart({ message: "a part is no longer staged" })
+        }
+        return yield* refusal(response, "Put Block List")
+      }
+      yield* discard(response)
+      return { etag: quoted(response.headers.get("etag")), headers: new Headers() }
+    })
+
+  /**
+   * AbortMultipartUpload: Azure cannot delete uncommitted blocks (it drops them within 7 days, or at the
+   * blob's next commit). The abort stages a one-byte tombstone block instead, which later UploadPart,
+   * CompleteMultipartUpload and AbortMultipartUpload calls find (NoSuchUpload). An abort of an id this proxy
+   * cannot decode, or of another key, is NoSuchUpload; a decodable id whose upload never staged a part is
+   * not told apart from a live one. Two aborts racing both succeed.
+   */
+  const abortMultipart: ObjectWriter["abortMultipart"] = (request) =>
+    Effect.gen(function*() {
+      const upload = yield* uploadOf(request.uploadId, request.key)
+      const tombstone = tombstoneTag(upload.n)
+      if ((yield* uncommitted(request.key)).has(blockId(tombstone))) {
+        return yield* new NoSuchUpload({ uploadId: request.uploadId })
+      }
+      yield* putBlock(request.key, tombstone, "x", 1, null)
+    })
+
+  return { put, delete: remove, deleteMany, copy, createMultipart, uploadPart, completeMultipart, abortMultipart }
+}
