@@ -15,6 +15,8 @@ export interface FetchOptions {
    * (a Bun extension of RequestInit) keeps the stored bytes.
    */
   readonly keepEncodedBodies: boolean
+  /** workerd's `FixedLengthStream`, so a streamed upload carries its Content-Length (absent under Bun). */
+  readonly fixedLengthStreams?: (new (length: number) => TransformStream<Uint8Array, Uint8Array>) | undefined
 }
 
 /**
@@ -64,7 +66,12 @@ export const FetchUpstream = (options: FetchOptions) =>
           if (request.body instanceof ReadableStream) {
             // An upload is answered only once its body is in: the bound starts when the last byte has been sent.
             init.duplex = "half"
-            init.body = request.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: startTimer }))
+            const timed = request.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: startTimer }))
+            const length = Number(request.headers.get("content-length") ?? Number.NaN)
+            // workerd sends a stream of unknown length chunked, which S3 refuses (411): declare the length.
+            init.body = options.fixedLengthStreams !== undefined && Number.isSafeInteger(length)
+              ? timed.pipeThrough(new options.fixedLengthStreams(length))
+              : timed
           } else {
             startTimer()
           }

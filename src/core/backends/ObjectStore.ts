@@ -101,6 +101,36 @@ export interface DeleteOutcome {
   readonly error: { readonly code: string; readonly message: string } | undefined
 }
 
+/** One part of an open multipart upload, as ListParts reports it. */
+export interface ListedPart {
+  readonly partNumber: number
+  /** Quoted. */
+  readonly etag: string
+  readonly size: number
+  readonly lastModified: Date
+}
+
+export interface PartsPage {
+  readonly parts: ReadonlyArray<ListedPart>
+  readonly isTruncated: boolean
+  /** The last part number of this page (the next request's `partNumberMarker`) when truncated. */
+  readonly nextPartNumberMarker: number | undefined
+}
+
+/** One open multipart upload, in the store's key space. */
+export interface ListedUpload {
+  readonly key: string
+  readonly uploadId: string
+  readonly initiated: Date
+}
+
+export interface UploadsPage {
+  readonly uploads: ReadonlyArray<ListedUpload>
+  readonly isTruncated: boolean
+  readonly nextKeyMarker: string | undefined
+  readonly nextUploadIdMarker: string | undefined
+}
+
 /**
  * The writes a backend can take (TARGET §7), in its own key space. Bodies stream end to end. A store that
  * cannot write at all has no writer; one that lacks a single operation answers NotImplemented for it.
@@ -129,6 +159,39 @@ export interface ObjectWriter {
     readonly headers: Headers
   }) => Effect.Effect<Written, WriteError | NoSuchUpload | InvalidPart>
   readonly abortMultipart: (request: { readonly key: string; readonly uploadId: string }) => Effect.Effect<void, WriteError | NoSuchUpload>
+  /**
+   * ListParts: the parts uploaded so far, ascending, after `partNumberMarker` (0 = from the start), at most
+   * `maxParts`. Optional: a writer without it answers 501 NotImplemented (as for the two below).
+   */
+  readonly listParts?: (request: {
+    readonly key: string
+    readonly uploadId: string
+    readonly maxParts: number
+    readonly partNumberMarker: number
+  }) => Effect.Effect<PartsPage, WriteError | NoSuchUpload>
+  /**
+   * ListMultipartUploads: the open uploads whose key begins with `prefix`, ordered by key then initiation,
+   * after (`keyMarker`, `uploadIdMarker`) as S3 reads them, at most `maxUploads`.
+   */
+  readonly listUploads?: (request: {
+    readonly prefix: string
+    readonly keyMarker: string | undefined
+    readonly uploadIdMarker: string | undefined
+    readonly maxUploads: number
+  }) => Effect.Effect<UploadsPage, WriteError>
+  /**
+   * UploadPartCopy: a part taken from an object of this store, whole or the byte range `range`
+   * (`bytes=first-last`, as `x-amz-copy-source-range` says it); `headers` may carry the copy-source
+   * preconditions (`x-amz-copy-source-if-*`).
+   */
+  readonly uploadPartCopy?: (request: {
+    readonly sourceKey: string
+    readonly key: string
+    readonly uploadId: string
+    readonly partNumber: number
+    readonly range: string | undefined
+    readonly headers: Headers
+  }) => Effect.Effect<{ readonly etag: string; readonly lastModified: Date }, WriteError | NoSuchUpload | NoSuchKey>
 }
 
 /**

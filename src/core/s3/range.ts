@@ -26,3 +26,15 @@ export const resolveRange = (header: string | null, size: number): ByteRange => 
   const end = last === "" ? size - 1 : Number(last)
   return { _tag: "Partial", start, end: Math.min(end, size - 1) }
 }
+
+/**
+ * `x-amz-copy-source-range` (UploadPartCopy): exactly `bytes=first-last`, zero-based and inclusive, as S3
+ * takes it (no open or suffix forms). Undefined when it does not have that form.
+ */
+export const parseCopySourceRange = (header: string): { readonly start: number; readonly end: number } | undefined => {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(header.trim())
+  if (match === null) return undefined
+  const start = Number(match[1])
+  const end = Number(match[2])
+  return Number.isSafeInteger(start) && Number.isSafeInteger(end) && start <= end ? { start, end } : undefined
+}

@@ -29,7 +29,10 @@ const XML_BODY_LIMIT = 2 * 1024 * 1024
 const xmlReply = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })
 
 /** The headers a stored object keeps, and the write preconditions (`ObjectWrite.headers`). */
-const STORED = ["content-type", "cache-control", "content-disposition", "content-language", "expires", "if-match", "if-none-match"]
+const STORED = [
+  "content-type", "cache-control", "content-disposition", "content-language", "expires", "content-md5", "if-match",
+  "if-none-match"
+]
 
 export const storedHeaders = (client: Headers): Headers => {
   const headers = new Headers()

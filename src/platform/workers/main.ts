@@ -21,6 +21,11 @@ type Env = Readonly<Record<string, unknown>>
 const stringVars = (env: Env) =>
   new Map(Object.entries(env).flatMap(([name, value]) => (typeof value === "string" ? [[name, value] as const] : [])))
 
+/** workerd's FixedLengthStream global (not in the DOM types). */
+const fixedLengthStream = () =>
+  (globalThis as unknown as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> })
+    .FixedLengthStream
+
 /** A KV namespace binding, or undefined when the binding is missing (then signed requests are refused). */
 const kvNamespaceOf = (binding: unknown): KvNamespace | undefined =>
   typeof binding === "object" && binding !== null && "get" in binding && "put" in binding
@@ -37,7 +42,7 @@ const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
   const vars = stringVars(env)
   const platform = Layer.mergeAll(
     AppConfigLive,
-    FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false }),
+    FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false, fixedLengthStreams: fixedLengthStream() }),
     CacheApiEdgeCache,
     WebCryptoHmac
   )

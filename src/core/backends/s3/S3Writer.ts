@@ -19,9 +19,12 @@ import {
   completeBody,
   deleteBody,
   parseCompleteResult,
+  parseCopyPartResult,
   parseCopyResult,
   parseDeleteResult,
   parseError,
+  parseListParts,
+  parseListUploads,
   parseUploadId
 } from "./writeXml.js"
 
@@ -262,5 +265,75 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
       return yield* Effect.fail(response.status === 404 ? new NoSuchUpload({ uploadId: request.uploadId }) : error)
     }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  return { put, delete: remove, deleteMany, copy, createMultipart, uploadPart, completeMultipart, abortMultipart }
+  const listParts: NonNullable<ObjectWriter["listParts"]> = (request) =>
+    Effect.gen(function*() {
+      const params: Array<readonly [string, string]> = [["max-parts", String(request.maxParts)]]
+      if (request.partNumberMarker > 0) params.push(["part-number-marker", String(request.partNumberMarker)])
+      params.push(["uploadId", request.uploadId])
+      const response = yield* send({ method: "GET", path: objectPath(request.key), query: query(params), headers: new Headers() })
+      const text = yield* textOf(response, "ListParts")
+      if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListParts", request.uploadId))
+      const page = parseListParts(text)
+      if (page === undefined) return yield* new BackendUnavailable({ reason: "ListParts: not a ListPartsResult" })
+      return page
+    }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const listUploads: NonNullable<ObjectWriter["listUploads"]> = (request) =>
+    Effect.gen(function*() {
+      const params: Array<readonly [string, string]> = []
+      if (request.keyMarker !== undefined) params.push(["key-marker", request.keyMarker])
+      params.push(["max-uploads", String(request.maxUploads)])
+      params.push(["prefix", request.prefix])
+      if (request.keyMarker !== undefined && request.uploadIdMarker !== undefined) {
+        params.push(["upload-id-marker", request.uploadIdMarker])
+      }
+      const response = yield* send({ method: "GET", path: "", query: `uploads&${query(params)}`, headers: new Headers() })
+      const text = yield* textOf(response, "ListMultipartUploads")
+      if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListMultipartUploads"))
+      const page = parseListUploads(text)
+      if (page === undefined) return yield* new BackendUnavailable({ reason: "ListMultipartUploads: not a ListMultipartUploadsResult" })
+      return page
+    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const uploadPartCopy: NonNullable<ObjectWriter["uploadPartCopy"]> = (request) =>
+    Effect.gen(function*() {
+      const headers = forward(request.headers, (name) => COPY_HEADERS.has(name) && name !== "x-amz-metadata-directive")
+      headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
+      if (request.range !== undefined) headers.set("x-amz-copy-source-range", request.range)
+      const response = yield* send({
+        method: "PUT",
+        path: objectPath(request.key),
+        query: query([["partNumber", String(request.partNumber)], ["uploadId", request.uploadId]]),
+        headers: dialect.writeHeaders(headers)
+      })
+      // As for CopyObject, a 200 may carry an <Error>: read the body to its end.
+      const text = yield* textOf(response, "UploadPartCopy")
+      if (response.status !== 200) {
+        const error = parseError(text)
+        if (error?.code === "NoSuchKey") return yield* new NoSuchKey({ key: request.sourceKey })
+        if (error?.code === "InvalidRange" || error?.code === "InvalidArgument") {
+          return yield* new InvalidRequest({ message: `${error.code}: ${error.message}` })
+        }
+        return yield* Effect.fail(failed(response.status, error, "UploadPartCopy", request.uploadId))
+      }
+      const result = parseCopyPartResult(text)
+      if ("error" in result) {
+        return yield* new BackendUnavailable({ reason: `UploadPartCopy failed in the backend: ${result.error?.code ?? "unreadable answer"}` })
+      }
+      return result
+    }).pipe(Effect.catchTag("InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  return {
+    put,
+    delete: remove,
+    deleteMany,
+    copy,
+    createMultipart,
+    uploadPart,
+    completeMultipart,
+    abortMultipart,
+    listParts,
+    listUploads,
+    uploadPartCopy
+  }
 }

@@ -1,15 +1,18 @@
 import { Either, Schema } from "effect"
 import { XMLParser } from "fast-xml-parser"
-import type { CompletedPart, DeleteOutcome } from "../ObjectStore.js"
+import type { CompletedPart, DeleteOutcome, PartsPage, UploadsPage } from "../ObjectStore.js"
 
 /*
  * The small XML documents of S3's write API: the request bodies the proxy builds (Delete,
  * CompleteMultipartUpload) and the answers it reads (InitiateMultipartUploadResult, DeleteResult,
- * CopyObjectResult, CompleteMultipartUploadResult, Error). Off the read hot path, so a general parser reads
+ * CopyObjectResult, CompleteMultipartUploadResult, ListPartsResult, ListMultipartUploadsResult,
+ * CopyPartResult, Error). Off the read hot path, so a general parser reads
  * them; every answer is decoded by Schema at this boundary.
  */
 
-const LISTS = new Set(["DeleteResult.Deleted", "DeleteResult.Error"])
+const LISTS = new Set([
+  "DeleteResult.Deleted", "DeleteResult.Error", "ListPartsResult.Part", "ListMultipartUploadsResult.Upload"
+])
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
@@ -141,6 +144,94 @@ export const parseCompleteResult = (
       ? decoded.right.CompleteMultipartUploadResult
       : decoded.right.CompleteMultipartUploadResponse
     return { etag: quoteEtag(result.ETag) }
+  }
+  return { error: errorOf(doc) }
+}
+
+/** `true`/`false` as S3 writes it; anything else (absent) is false. */
+const Flag = Schema.transform(Schema.String, Schema.Boolean, {
+  strict: true,
+  decode: (text) => text.trim().toLowerCase() === "true",
+  encode: (flag) => String(flag)
+})
+/** An element that may be absent or empty (`<NextKeyMarker/>`): undefined then. */
+const OptionalText = Schema.optional(Schema.String)
+const present = (text: string | undefined) => (text === undefined || text === "" ? undefined : text)
+
+const ListPartsResult = Schema.Struct({
+  ListPartsResult: Schema.Union(
+    Schema.Literal(""),
+    Schema.Struct({
+      IsTruncated: Schema.optional(Flag),
+      NextPartNumberMarker: OptionalText,
+      Part: Schema.optional(Schema.Array(Schema.Struct({
+        PartNumber: Schema.NumberFromString,
+        ETag: Schema.String,
+        Size: Schema.NumberFromString,
+        LastModified: Schema.DateFromString
+      })))
+    })
+  )
+})
+
+/** A ListPartsResult as a page of parts; undefined if it is not one. */
+export const parseListParts = (xml: string): PartsPage | undefined => {
+  const decoded = Schema.decodeUnknownEither(ListPartsResult)(parse(xml), { onExcessProperty: "ignore" })
+  if (Either.isLeft(decoded)) return undefined
+  const result = decoded.right.ListPartsResult
+  if (result === "") return { parts: [], isTruncated: false, nextPartNumberMarker: undefined }
+  const isTruncated = result.IsTruncated ?? false
+  const next = present(result.NextPartNumberMarker)
+  return {
+    parts: (result.Part ?? []).map((p) => ({ partNumber: p.PartNumber, etag: quoteEtag(p.ETag), size: p.Size, lastModified: p.LastModified })),
+    isTruncated,
+    nextPartNumberMarker: isTruncated && next !== undefined && /^\d+$/.test(next) ? Number(next) : undefined
+  }
+}
+
+const ListUploadsResult = Schema.Struct({
+  ListMultipartUploadsResult: Schema.Union(
+    Schema.Literal(""),
+    Schema.Struct({
+      IsTruncated: Schema.optional(Flag),
+      NextKeyMarker: OptionalText,
+      NextUploadIdMarker: OptionalText,
+      Upload: Schema.optional(Schema.Array(Schema.Struct({
+        Key: Schema.String,
+        UploadId: Schema.String,
+        Initiated: Schema.DateFromString
+      })))
+    })
+  )
+})
+
+/** A ListMultipartUploadsResult as a page of uploads (keys as the backend has them); undefined if it is not one. */
+export const parseListUploads = (xml: string): UploadsPage | undefined => {
+  const decoded = Schema.decodeUnknownEither(ListUploadsResult)(parse(xml), { onExcessProperty: "ignore" })
+  if (Either.isLeft(decoded)) return undefined
+  const result = decoded.right.ListMultipartUploadsResult
+  if (result === "") return { uploads: [], isTruncated: false, nextKeyMarker: undefined, nextUploadIdMarker: undefined }
+  const isTruncated = result.IsTruncated ?? false
+  return {
+    uploads: (result.Upload ?? []).map((u) => ({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated })),
+    isTruncated,
+    nextKeyMarker: isTruncated ? present(result.NextKeyMarker) : undefined,
+    nextUploadIdMarker: isTruncated ? present(result.NextUploadIdMarker) : undefined
+  }
+}
+
+const CopyPartResult = Schema.Struct({
+  CopyPartResult: Schema.Struct({ ETag: Schema.String, LastModified: Schema.DateFromString })
+})
+
+/** A CopyPartResult, or the `<Error>` S3 may send inside a 200. */
+export const parseCopyPartResult = (
+  xml: string
+): { readonly etag: string; readonly lastModified: Date } | { readonly error: BackendError | undefined } => {
+  const doc = parse(xml)
+  const decoded = Schema.decodeUnknownEither(CopyPartResult)(doc, { onExcessProperty: "ignore" })
+  if (Either.isRight(decoded)) {
+    return { etag: quoteEtag(decoded.right.CopyPartResult.ETag), lastModified: decoded.right.CopyPartResult.LastModified }
   }
   return { error: errorOf(doc) }
 }
