@@ -13,7 +13,15 @@ import type { Payload } from "../identity/resolveIdentity.js"
 import { readBounded } from "../http/readBounded.js"
 import { keyProblem } from "../routing/keys.js"
 import type { ObjectTarget, Operation } from "../routing/Operation.js"
-import { AccessDenied, InvalidRequest, MalformedXML, NoSuchKey, NotImplemented, type S3Error } from "./errors.js"
+import {
+  AccessDenied,
+  type BackendAuthenticationFailed,
+  InvalidRequest,
+  MalformedXML,
+  NoSuchKey,
+  NotImplemented,
+  type S3Error
+} from "./errors.js"
 import {
   completeMultipartXml,
   copyObjectXml,
@@ -79,7 +87,11 @@ export const authorizedProduct = (
       return yield* new AccessDenied({ reason: "anonymous callers cannot write" })
     }
     const caller = callerOf(identity)
-    const resolved = yield* resolveProduct(account, product, caller)
+    const resolved = yield* resolveProduct(account, product, caller).pipe(
+      // A connection whose authentication cannot sign fails closed: 502 for a read, 403 for a write (TARGET §3).
+      Effect.catchTag("BackendAuthenticationFailed", (e): Effect.Effect<never, AccessDenied | BackendAuthenticationFailed> =>
+        action === "write" ? Effect.fail(new AccessDenied({ reason: `connection auth: ${e.code}` })) : Effect.fail(e))
+    )
     const publicRead = isPublic(resolved.meta)
     const accountPermissions = caller !== undefined && (action === "write" || !publicRead)
       ? yield* (yield* Catalog).permissions(account, product, caller)

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { Storage } from "../../src/core/backends/ObjectStore.js"
+import { S3Provider } from "../../src/core/backends/s3/S3Store.js"
+import { storageOf } from "../../src/core/backends/Storage.js"
+import type { Identity } from "../../src/core/identity/Identity.js"
+import { authorizedProduct, executeWrite } from "../../src/core/s3/writes.js"
+import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
+import { catalogDocument } from "../fixtures/catalog.js"
+import { s3Request } from "../fixtures/requests.js"
+import { NoFederation } from "../fixtures/services.js"
+import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+
+/** A session of the owning account whose Role ceiling is everything. */
+const session: Identity = {
+  _tag: "Session",
+  claims: {
+    iss: "https://proxy.test", sub: "sc::demo::role/_default", aud: "https://proxy.test", account_id: "demo",
+    role_name: "_default", assumed_by: "someone", assumed_by_issuer: "https://idp.test", session_name: "s",
+    access_key_id: "SCSTS1AAAAAAAAAAAAAAAAAAAA", permissions: [{ actions: ["read", "write"], resources: ["*"] }],
+    iat: 0, nbf: 0, exp: 9_999_999_999, jti: "j"
+  }
+}
+
+const backend = stubUpstream(() => new Response("unexpected", { status: 500 }))
+const Live = Layer.mergeAll(
+  LocalCatalog(catalogDocument),
+  Layer.effect(Storage, Effect.map(S3Provider, (s3) => storageOf({ s3 }))).pipe(
+    Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))
+  )
+)
+
+describe("writes: a connection whose authentication cannot be used fails closed", () => {
+  // demo/azure-key: an S3 connection carrying Azure SAS credentials (ProviderMismatch).
+  it.effect("a read answers 502 BackendAuthenticationFailed, a write 403 AccessDenied, and nothing reaches the backend", () =>
+    Effect.gen(function*() {
+      const read = yield* Effect.flip(authorizedProduct(session, "demo", "azure-key", "read", "k"))
+      expect(read._tag).toBe("BackendAuthenticationFailed")
+      const put = s3Request("PUT", "/demo/azure-key/k", { body: "data", headers: { "content-length": "4" } })
+      const write = yield* Effect.flip(executeWrite(put, { _tag: "PutObject", target: { account: "demo", product: "azure-key", key: "k" } }, session, {
+        body: put.body,
+        contentLength: 4,
+        trailers: () => new Map()
+      }))
+      expect(write._tag).toBe("AccessDenied")
+      expect(backend.calls).toHaveLength(0)
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("anonymous writes are refused before any lookup", () =>
+    Effect.gen(function*() {
+      const put = s3Request("PUT", "/demo/sample/k", { body: "x" })
+      const error = yield* Effect.flip(executeWrite(put, { _tag: "PutObject", target: { account: "demo", product: "sample", key: "k" } }, { _tag: "Anonymous" }, {
+        body: put.body,
+        contentLength: 1,
+        trailers: () => new Map()
+      }))
+      expect(error._tag).toBe("AccessDenied")
+    }).pipe(Effect.provide(Live)))
+})
