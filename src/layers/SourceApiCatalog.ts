@@ -15,6 +15,7 @@ const segment = (text: string) =>
 const TOKEN_TTL_SECONDS = 60
 const MAX_TOKENS = 10_000
 const Permissions = Schema.Array(Schema.String)
+const MAX_DECODED = 10_000
 
 /**
  * The Source API (reference spec-dsc §3): GETs with a timeout, JSON decoded at the boundary, successful
@@ -29,6 +30,8 @@ export const SourceApiCatalog = Layer.effect(
     const base = Option.getOrElse(config.sourceApiUrl, () => "")
 
     const oidc = yield* OidcProvider
+    /** The last decoded value of each cache key with the text it came from (finished values only). */
+    const decoded = new Map<string, { readonly text: string; readonly value: unknown }>()
     /** Minted bearer tokens by subject, reused until 10 s before they expire (RSA signing costs ~1 ms). */
     const tokens = new Map<string, { readonly token: string; readonly until: number }>()
 
@@ -66,11 +69,21 @@ export const SourceApiCatalog = Layer.effect(
         ? undefined
         : `subject=${segment(caller.accountId)}&role=${segment(caller.roleName)}&assumed_by=${segment(caller.assumedBy)}`
       const cacheKey = subject === undefined ? url : `${url}?${subject}`
-      const decode = (text: string) =>
-        Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => "invalid JSON" }).pipe(
+      const decode = (text: string): Effect.Effect<A, CatalogFailure> => {
+        // A cache hit returns the very text decoded last time: reuse that value (the EdgeCache owns expiry).
+        const known = decoded.get(cacheKey)
+        if (known !== undefined && known.text === text) return Effect.succeed(known.value as A)
+        return Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => "invalid JSON" }).pipe(
           Effect.flatMap((json) => Effect.mapError(Schema.decodeUnknown(schema)(json), (e) => e.message)),
-          Effect.mapError((reason) => new CatalogFailure({ reason: `${url}: ${reason}` }))
+          Effect.mapError((reason) => new CatalogFailure({ reason: `${url}: ${reason}` })),
+          Effect.tap((value) =>
+            Effect.sync(() => {
+              if (decoded.size >= MAX_DECODED) decoded.delete(decoded.keys().next().value ?? "")
+              decoded.set(cacheKey, { text, value })
+            })
+          )
         )
+      }
       const fetchFresh = Effect.gen(function*() {
         const headers = new Headers()
         if (caller !== undefined && subject !== undefined) {
