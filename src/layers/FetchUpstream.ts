@@ -41,7 +41,11 @@ export const FetchUpstream = (options: FetchOptions) =>
           body: request.body ?? null,
           redirect: "follow"
         }
-        if (request.noStore === true && options.supportsCacheOption) init.cache = "no-store"
+        // Reads only: on a write, workerd's `no-store` adds `Cache-Control: no-cache` and `Pragma: no-cache`
+        // to the request, which S3 would store as the object's own Cache-Control. Writes are never cached anyway.
+        if (request.noStore === true && options.supportsCacheOption && (request.method === "GET" || request.method === "HEAD")) {
+          init.cache = "no-store"
+        }
         if (options.keepEncodedBodies) init.decompress = false
         const timeoutMs = Duration.toMillis(request.timeout)
         return Effect.async<Response, UpstreamFailure>((resume) => {
