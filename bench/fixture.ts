@@ -19,6 +19,32 @@ export const connectionJson = (endpoint: string) => ({
   details: { provider: "s3", bucket: BUCKET, endpoint }
 })
 
+/**
+ * The writable product of section 7 (uploads): its own connection to the same bucket, signed with static keys
+ * (the upstream does not check them) and not read-only, and `/permissions` answering read+write. Kept apart
+ * from `PRODUCT` so that sections 1–6 keep reading an unsigned connection.
+ */
+export const WRITE_PRODUCT = "rw"
+export const WRITE_CONNECTION = "cw"
+export const UPLOAD_PREFIX = "up/"
+/** Keys `repeat/{bytes}.bin` answer `bytes` bytes streamed from the upstream's one buffer (no 1 GiB in memory). */
+export const REPEAT_PREFIX = "repeat/"
+
+export const writeProductJson = {
+  product_id: WRITE_PRODUCT,
+  account_id: ACCOUNT,
+  visibility: "public",
+  disabled: false,
+  metadata: { primary_mirror: "m", mirrors: { m: { connection_id: WRITE_CONNECTION, prefix: "" } } }
+}
+
+export const writeConnectionJson = (endpoint: string) => ({
+  data_connection_id: WRITE_CONNECTION,
+  read_only: false,
+  details: { provider: "s3", bucket: BUCKET, endpoint, region: "us-east-1" },
+  authentication: { type: "s3_access_key", access_key_id: "bench-upstream", secret_access_key: "bench-upstream-secret" }
+})
+
 /** A ListObjectsV2 `ListBucketResult` with `count` keys under `{prefix}`, each `size` bytes. */
 export const listBucketResult = (count: number, prefix: string, size: number): string => {
   const contents = Array.from({ length: count }, (_, i) =>

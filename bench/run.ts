@@ -6,24 +6,27 @@
  *   3. CPU per request of the core (`handle`, in-process, stub upstream, warm catalog cache);
  *   4. the proxy's memory while it streams the large object, and while a slow client reads it;
  *   5. authentication, in-process: SigV4 verification vs aws4fetch signing, session tokens, outbound federation;
- *   6. listing 10 000 keys (10 pages of ListObjectsV2) through the proxy and directly from the upstream.
+ *   6. listing 10 000 keys (10 pages of ListObjectsV2) through the proxy and directly from the upstream;
+ *   7. uploads (signed PUTs with session credentials from the proxy's /.sts) of 16 MiB and 1 GiB: the proxy's
+ *      peak RSS for each, throughput proxy / direct; and the proxy's peak RSS while a 1 GiB object downloads.
  *
  * Everything runs on loopback: a Bun fake upstream (bench/upstream.ts) and the real proxy
  * (src/platform/bun/main.ts) as child processes, the clients in this process (and curl, if installed).
  * Results: a table on stdout and JSON in $BENCH_OUT (default /tmp/sdp-bench/latest.json).
  * `BENCH_QUICK=1` shrinks every count for a smoke run. This is a benchmark: nothing here asserts timings.
  */
-import { mkdirSync, writeFileSync } from "node:fs"
-import { cpus, loadavg } from "node:os"
-import { dirname, resolve } from "node:path"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
 import { type FederationResults, type LoopOptions, type Rate, runFederationBench, runSessionBench, runSigV4Bench,
   generateKeys, type SigV4Results } from "./auth.js"
 import { CPU_CASES, type CpuRow, runCpuBench } from "./cpu.js"
-import { ACCOUNT, BUCKET, LIST_KEYS, OBJECT_KEY, PRODUCT } from "./fixture.js"
+import { ACCOUNT, BUCKET, LIST_KEYS, OBJECT_KEY, PRODUCT, REPEAT_PREFIX, UPLOAD_PREFIX, WRITE_PRODUCT } from "./fixture.js"
 import { curlSlow, curlWhole, fetchWhole, hasCurl, latencySummary, listAll, type Listing, rangeBytes, ranged,
   type Transfer } from "./http.js"
 import { cpuSecondsOf, memoryOf, sampleRss, start, type Started } from "./processes.js"
 import { median, round, seededRandom, table } from "./stats.js"
+import { exchangeAtSts, mintApiKey, prepareKeys, rssOf, sampled, type SessionCredentials, signedPut, type UploadRun } from "./uploads.js"
 
 const quick = (process.env.BENCH_QUICK ?? "") !== ""
 const root = resolve(import.meta.dir, "..")
@@ -47,7 +50,14 @@ const settings = {
   sigv4Pool: quick ? 64 : 256,
   listKeys: LIST_KEYS,
   listReps: quick ? 2 : 5,
-  listTimeoutMs: 15_000
+  listTimeoutMs: 15_000,
+  uploadSmallBytes: 16 * MiB,
+  uploadLargeBytes: Number(process.env.BENCH_UPLOAD_MIB ?? (quick ? 128 : 1024)) * MiB,
+  uploadSmallReps: 3,
+  uploadLargeReps: quick ? 1 : 3,
+  downloadLargeReps: quick ? 1 : 2,
+  uploadTimeoutMs: 120_000,
+  rssSampleMs: 3
 }
 
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds
@@ -195,6 +205,99 @@ const rangedBench = async (
   }
 }
 
+interface UploadSize {
+  readonly bytes: number
+  readonly reps: number
+  /** Median MB/s (10^6 B/s) directly to the upstream and through the proxy, same client. */
+  readonly directMBps: number
+  readonly proxyMBps: number
+  readonly proxyOverDirect: number
+  readonly allMBps: { readonly direct: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
+  /** Highest VmRSS (MiB) of the proxy sampled during any of its transfers of this size. */
+  readonly proxyPeakRssMiB: number
+}
+
+interface Uploads {
+  /** The proxy's RSS (MiB) after a warm-up upload, before the measured ones. */
+  readonly proxyRssBeforeMiB: number
+  readonly small: UploadSize
+  readonly large: UploadSize
+  /** Peak RSS of the large upload / of the 16 MiB one, and the difference (MiB). */
+  readonly largeOverSmallPeakRss: number
+  readonly largeMinusSmallPeakRssMiB: number
+  /** A GET of the large size through the proxy (bytes streamed from the upstream's buffer, repeated). */
+  readonly download: UploadSize
+  readonly downloadOverSmallUploadPeakRss: number
+  readonly proxyRssAfterMiB: number
+}
+
+/** Direct and proxied transfers take turns; the proxy's RSS is sampled while it carries each. */
+const transfers = async (
+  bytes: number,
+  reps: number,
+  direct: () => Promise<Transfer>,
+  proxied: () => Promise<Transfer>,
+  proxyPid: number
+): Promise<UploadSize> => {
+  const runs = { direct: [] as Array<UploadRun>, proxy: [] as Array<UploadRun> }
+  for (let i = 0; i < reps; i++) {
+    runs.direct.push(await sampled(undefined, direct))
+    runs.proxy.push(await sampled(proxyPid, proxied, settings.rssSampleMs))
+  }
+  const directMBps = median(runs.direct.map((r) => r.mbps))
+  const proxyMBps = median(runs.proxy.map((r) => r.mbps))
+  return {
+    bytes,
+    reps,
+    directMBps,
+    proxyMBps,
+    proxyOverDirect: proxyMBps / directMBps,
+    allMBps: { direct: runs.direct.map((r) => Math.round(r.mbps)), proxy: runs.proxy.map((r) => Math.round(r.mbps)) },
+    proxyPeakRssMiB: Math.max(...runs.proxy.map((r) => r.peakRssMiB))
+  }
+}
+
+const uploadsBench = async (upstreamOrigin: string, proxyOrigin: string, proxyPid: number, credentials: SessionCredentials): Promise<Uploads> => {
+  const put = (origin: string, path: string, bytes: number) => async () => {
+    const t = await signedPut(`${origin}${path}`, bytes, credentials, settings.uploadTimeoutMs)
+    if (t.bytes !== bytes) throw new Error(`PUT ${path}: ${t.bytes} bytes`)
+    return t
+  }
+  const direct = (bytes: number) => put(upstreamOrigin, `/${BUCKET}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
+  const proxied = (bytes: number) => put(proxyOrigin, `/${ACCOUNT}/${WRITE_PRODUCT}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
+  // Warm-up: the catalog, the permissions and the session key caches, and both connections.
+  for (let i = 0; i < 3; i++) {
+    await direct(MiB)()
+    await proxied(MiB)()
+  }
+  const proxyRssBeforeMiB = rssOf(proxyPid)
+  const { uploadSmallBytes: small, uploadLargeBytes: large } = settings
+  const smallStats = await transfers(small, settings.uploadSmallReps, direct(small), proxied(small), proxyPid)
+  const largeStats = await transfers(large, settings.uploadLargeReps, direct(large), proxied(large), proxyPid)
+  const get = (url: string) => async () => {
+    const t = await fetchWhole(url, settings.uploadTimeoutMs)
+    if (t.bytes !== large) throw new Error(`GET ${url}: ${t.bytes} bytes, expected ${large}`)
+    return t
+  }
+  const download = await transfers(
+    large,
+    settings.downloadLargeReps,
+    get(`${upstreamOrigin}/${BUCKET}/${REPEAT_PREFIX}${large}.bin`),
+    get(`${proxyOrigin}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`),
+    proxyPid
+  )
+  return {
+    proxyRssBeforeMiB,
+    small: smallStats,
+    large: largeStats,
+    largeOverSmallPeakRss: largeStats.proxyPeakRssMiB / smallStats.proxyPeakRssMiB,
+    largeMinusSmallPeakRssMiB: largeStats.proxyPeakRssMiB - smallStats.proxyPeakRssMiB,
+    download,
+    downloadOverSmallUploadPeakRss: download.proxyPeakRssMiB / smallStats.proxyPeakRssMiB,
+    proxyRssAfterMiB: rssOf(proxyPid)
+  }
+}
+
 const gitCommit = (): string => {
   const result = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: root, stdout: "pipe", stderr: "ignore" })
   return result.exitCode === 0 ? result.stdout.toString().trim() : "unknown"
@@ -295,6 +398,7 @@ interface Results {
   readonly auth: Auth
   readonly listing: ListingStats
   readonly memory: Memory
+  readonly uploads: Uploads
   readonly loadAverage1m: { readonly before: number; readonly after: number }
   readonly totalSeconds: number
 }
@@ -318,7 +422,10 @@ const main = async () => {
   }
 
   const started: Array<Started> = []
+  // Section 7's keys: a dev key file of its own (deleted at the end), so API keys can be minted here.
+  const keyDir = mkdtempSync(join(tmpdir(), "sdp-bench-keys-"))
   try {
+    const { proxyEnv, keys: devKeys } = await prepareKeys(join(keyDir, "keys.json"))
     log("starting the upstream, the bare pass-through and the proxy…")
     const upstream = await start("upstream", "bench/upstream.ts", {
       PORT: "0",
@@ -331,7 +438,8 @@ const main = async () => {
       PORT: "0",
       HOST: "127.0.0.1",
       SOURCE_API_URL: upstream.origin,
-      LOG_LEVEL: "error"
+      LOG_LEVEL: "error",
+      ...proxyEnv
     }, root)
     started.push(proxy)
 
@@ -404,6 +512,12 @@ const main = async () => {
       proxy.pid
     )
 
+    // 7: uploads with session credentials (an API key exchanged at the proxy's /.sts), and a large download.
+    log(`uploads (${settings.uploadSmallBytes / MiB} MiB, ${settings.uploadLargeBytes / MiB} MiB) and a `
+      + `${settings.uploadLargeBytes / MiB} MiB download…`)
+    const credentials = await exchangeAtSts(proxy.origin, await mintApiKey(devKeys))
+    const uploads = await uploadsBench(upstream.origin, proxy.origin, proxy.pid, credentials)
+
     const results = {
       date: new Date().toISOString(),
       commit: gitCommit(),
@@ -428,6 +542,7 @@ const main = async () => {
         proxyRssAfterAllMiB: memoryOf(proxy.pid).rss,
         slowClient: slow
       },
+      uploads,
       loadAverage1m: { before: round(loadBefore), after: round(loadavg()[0] ?? 0) },
       totalSeconds: (performance.now() - began) / 1000
     }
@@ -442,6 +557,7 @@ const main = async () => {
     }
   } finally {
     for (const s of started.reverse()) await s.stop()
+    rmSync(keyDir, { recursive: true, force: true })
   }
 }
 
@@ -533,6 +649,21 @@ const report = (r: Results) => {
     ["proxy", round(l.proxyMs, 1), l.allMs.proxy.join(" "), round(l.proxyCpuMsPerListing, 0)]
   ]))
   console.log(`   proxy/direct: ${round(l.proxyOverDirect, 2)}×`)
+  const u = r.uploads
+  const mib = (bytes: number) => `${bytes / MiB} MiB`
+  console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `
+    + `Content-Length), the upstream drains them; proxy VmRSS sampled every ${settings.rssSampleMs} ms`)
+  console.log(table([
+    ["transfer", "reps", "direct MB/s", "proxy MB/s", "proxy/direct", "runs direct", "runs proxy", "proxy peak RSS MiB"],
+    ...([["PUT", u.small], ["PUT", u.large], ["GET", u.download]] as const).map(([verb, x]) => [
+      `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
+      x.allMBps.direct.join(" "), x.allMBps.proxy.join(" "), round(x.proxyPeakRssMiB, 1)
+    ])
+  ]))
+  console.log(`   proxy RSS before the uploads ${round(u.proxyRssBeforeMiB, 1)} MiB, after ${round(u.proxyRssAfterMiB, 1)} MiB; `
+    + `peak RSS PUT ${mib(u.large.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.largeOverSmallPeakRss, 2)}× `
+    + `(${u.largeMinusSmallPeakRssMiB >= 0 ? "+" : ""}${round(u.largeMinusSmallPeakRssMiB, 1)} MiB); `
+    + `GET ${mib(u.download.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.downloadOverSmallUploadPeakRss, 2)}×`)
 }
 
 // Exit explicitly: pending AbortSignal.timeout timers would otherwise keep the process alive for seconds.

@@ -4,6 +4,10 @@
  * - the Source API JSON routes (one public product `bench/data` whose mirror points at bucket `b` here);
  * - path-style S3 objects `/b/{key}`: every key is the same in-memory buffer of random bytes (size from
  *   `UPSTREAM_SIZE`, default 256 MiB), with HEAD, `Range: bytes=a-b | a- | -n` → 206 + Content-Range, 416;
+ * - `repeat/{bytes}.bin`: `bytes` bytes (GET, no Range) streamed from that buffer over and over, for objects
+ *   larger than the buffer (the 1 GiB download of section 7) without holding them;
+ * - `PUT /b/{key}`: the body is drained and counted, never kept (200, an ETag naming the byte count);
+ *   `x-bench-bytes` in the answer says how many bytes arrived;
  * - ListObjectsV2 for `GET /b?list-type=2&prefix=&max-keys=&continuation-token=&start-after=` over
  *   `LIST_KEYS` synthetic keys (default 10 000: `k/00000.bin`…), at most 1000 per page, with opaque
  *   continuation tokens (no delimiter support: every key is returned flat).
@@ -11,7 +15,8 @@
  * Run: `bun bench/upstream.ts` (PORT=0 picks a free port); prints `upstream listening on http://127.0.0.1:PORT`.
  */
 import { randomFillSync } from "node:crypto"
-import { ACCOUNT, BUCKET, CONNECTION, connectionJson, LIST_KEYS, listPage, PRODUCT, productJson, syntheticKeys } from "./fixture.js"
+import { ACCOUNT, BUCKET, CONNECTION, connectionJson, LIST_KEYS, listPage, PRODUCT, productJson, REPEAT_PREFIX, syntheticKeys,
+  WRITE_CONNECTION, WRITE_PRODUCT, writeConnectionJson, writeProductJson } from "./fixture.js"
 
 const size = Number(process.env.UPSTREAM_SIZE ?? 256 * 1024 * 1024)
 const port = Number(process.env.PORT ?? 0)
@@ -77,23 +82,68 @@ const object = (request: Request): Response => {
   })
 }
 
+/** `bytes` bytes of `data`, repeated, 1 MiB a chunk (views, not copies), pulled as the client reads. */
+const repeated = (bytes: number): Response => {
+  let sent = 0
+  const piece = Math.min(1024 * 1024, size)
+  const body = new ReadableStream<Uint8Array>({
+    pull: (controller) => {
+      if (sent >= bytes) return controller.close()
+      const at = sent % (size - piece + 1)
+      const n = Math.min(piece, bytes - sent)
+      controller.enqueue(data.subarray(at, at + n))
+      sent += n
+    }
+  }, { highWaterMark: 0 })
+  return new Response(body, { status: 200, headers: { ...objectHeaders(bytes), etag: `"repeat-${bytes.toString(16)}"` } })
+}
+
+/** A PUT's body read to the end and counted, each chunk dropped at once (a /dev/null sink). */
+const drain = async (request: Request): Promise<Response> => {
+  let bytes = 0
+  if (request.body !== null) {
+    const reader = request.body.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      bytes += value.byteLength
+    }
+  }
+  const declared = request.headers.get("content-length")
+  if (declared !== null && Number(declared) !== bytes) {
+    return new Response(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>IncompleteBody</Code><Message>${bytes} of ${declared} bytes</Message></Error>`,
+      { status: 400, headers: { "content-type": "application/xml" } })
+  }
+  return new Response(null, { status: 200, headers: { etag: `"put-${bytes.toString(16)}"`, "x-bench-bytes": String(bytes) } })
+}
+
 const server = Bun.serve({
   port,
   hostname: "127.0.0.1",
   idleTimeout: 60,
+  // PUT bodies are drained, never kept: allow what S3 allows in one PUT (Bun's default is 128 MiB).
+  maxRequestBodySize: 5 * 1024 ** 3,
   fetch: (request, self) => {
     const url = new URL(request.url)
     const path = url.pathname
+    if (request.method === "PUT" && path.startsWith(`/${BUCKET}/`) && path.length > BUCKET.length + 2) return drain(request)
     if (request.method !== "GET" && request.method !== "HEAD") return new Response(null, { status: 405 })
     if (path === `/api/v1/products/${ACCOUNT}/${PRODUCT}`) return json(productJson)
+    if (path === `/api/v1/products/${ACCOUNT}/${WRITE_PRODUCT}`) return json(writeProductJson)
+    if (path === `/api/v1/products/${ACCOUNT}/${WRITE_PRODUCT}/permissions`) return json(["read", "write"])
     if (path === `/api/v1/products/${ACCOUNT}`) return json({ products: [productJson] })
     if (path === `/api/v1/data-connections/${CONNECTION}`) {
       return json(connectionJson(`http://127.0.0.1:${self.port}`))
+    }
+    if (path === `/api/v1/data-connections/${WRITE_CONNECTION}`) {
+      return json(writeConnectionJson(`http://127.0.0.1:${self.port}`))
     }
     if (path.startsWith("/api/")) return json({ error: "not found" }, 404)
     if (path === `/${BUCKET}` || path === `/${BUCKET}/`) {
       return listing(url.searchParams)
     }
+    const repeat = path.match(new RegExp(`^/${BUCKET}/${REPEAT_PREFIX}(\\d+)\\.bin$`))
+    if (repeat?.[1] !== undefined && request.method === "GET" && !request.headers.has("range")) return repeated(Number(repeat[1]))
     if (path.startsWith(`/${BUCKET}/`) && path.length > BUCKET.length + 2) return object(request)
     return new Response(
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchBucket</Code><Message>no such bucket</Message></Error>`,

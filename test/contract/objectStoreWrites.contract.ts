@@ -1,5 +1,5 @@
 import { Effect, Either } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest"
 import type { ObjectStore, ObjectWrite, ObjectWriter, Written } from "../../src/core/backends/ObjectStore.js"
 import type { Reply } from "../../src/core/http/Reply.js"
 
@@ -19,6 +19,10 @@ import type { Reply } from "../../src/core/http/Reply.js"
  * back through `store.read` / `store.list`, in the store's own key space (no prefix). Every test uses its
  * own keys, so the order of tests does not matter. Backend-neutral: ETags are only compared with what the
  * same store answers, never with an MD5 the suite computes.
+ *
+ * The multipart bookkeeping members (`listParts`, `listUploads`, `uploadPartCopy`) are optional in
+ * `ObjectWriter`: their checks skip themselves at run time (reported as skipped, with the member's name)
+ * when the writer under test lacks the member, since the writer exists only once `open` has run.
  */
 export interface WritesContractTarget {
   readonly open: () => Promise<ObjectStore>
@@ -36,12 +40,15 @@ export const PUT_IF_NONE_MATCH = "put if-none-match"
 export const COMPLETE_WRONG_ETAG = "complete with a wrong part ETag"
 /** The backend answers a part or a complete for an upload id it never issued with a server error, not NoSuchUpload (moto). */
 export const UNKNOWN_UPLOAD_ID = "unknown upload id"
+/** The backend ignores `max-uploads` and the key/upload-id markers of ListMultipartUploads, or does not order by key (moto). */
+export const LIST_UPLOADS_PAGING = "list uploads paging"
 export type WriteGap =
   | typeof METADATA_ROUND_TRIP
   | typeof PUT_IF_MATCH
   | typeof PUT_IF_NONE_MATCH
   | typeof COMPLETE_WRONG_ETAG
   | typeof UNKNOWN_UPLOAD_ID
+  | typeof LIST_UPLOADS_PAGING
 
 const MiB = 1024 * 1024
 const utf8 = (text: string) => new TextEncoder().encode(text)
@@ -407,6 +414,160 @@ export const objectStoreWritesContract = (name: string, target: WritesContractTa
         }))
         expect(error).toMatchObject({ _tag: "InvalidPart" })
         await run(Effect.ignore(writer.abortMultipart({ key, uploadId })))
+      })
+    })
+
+    describe("multipart bookkeeping (optional members: skipped when the writer lacks them)", () => {
+      type Optional = "listParts" | "listUploads" | "uploadPartCopy"
+      /** The member, or the test is skipped (vitest's `ctx.skip` throws). */
+      const member = <K extends Optional>(ctx: TestContext, name: K): NonNullable<ObjectWriter[K]> => {
+        const found = writer[name]
+        if (found === undefined) return ctx.skip(`the writer has no ${name}`)
+        return found as NonNullable<ObjectWriter[K]>
+      }
+      const upload = (key: string, uploadId: string, partNumber: number, body: Uint8Array) =>
+        run(writer.uploadPart({ ...writeRequest(key, body), uploadId, partNumber }))
+      const parts5MiB = pattern(5 * MiB, 12)
+
+      it("listParts: the uploaded parts ascending with their ETags and sizes, paged by part number", async (ctx) => {
+        const listParts = member(ctx, "listParts")
+        const key = "b/parts list=1+ü.bin"
+        const uploadId = await run(writer.createMultipart({ key, headers: new Headers() }))
+        try {
+          const bodies = [utf8("part three"), utf8("first part"), utf8("the second part")]
+          const third = await upload(key, uploadId, 3, bodies[0]!)
+          const first = await upload(key, uploadId, 1, bodies[1]!)
+          const second = await upload(key, uploadId, 2, bodies[2]!)
+          const all = await run(listParts({ key, uploadId, maxParts: 1000, partNumberMarker: 0 }))
+          expect(all.parts.map((p) => [p.partNumber, p.etag, p.size])).toStrictEqual([
+            [1, first.etag, bodies[1]!.length],
+            [2, second.etag, bodies[2]!.length],
+            [3, third.etag, bodies[0]!.length]
+          ])
+          for (const p of all.parts) expect(Number.isNaN(p.lastModified.getTime())).toBe(false)
+          expect(all.isTruncated).toBe(false)
+
+          const page1 = await run(listParts({ key, uploadId, maxParts: 2, partNumberMarker: 0 }))
+          expect(page1.parts.map((p) => p.partNumber)).toStrictEqual([1, 2])
+          expect([page1.isTruncated, page1.nextPartNumberMarker]).toStrictEqual([true, 2])
+          const page2 = await run(listParts({ key, uploadId, maxParts: 2, partNumberMarker: 2 }))
+          expect(page2.parts.map((p) => p.partNumber)).toStrictEqual([3])
+          expect(page2.isTruncated).toBe(false)
+        } finally {
+          await run(Effect.ignore(writer.abortMultipart({ key, uploadId })))
+        }
+      })
+
+      it("listParts of an upload with no parts: empty; of an aborted upload: NoSuchUpload", async (ctx) => {
+        const listParts = member(ctx, "listParts")
+        const key = "b/parts-empty.bin"
+        const uploadId = await run(writer.createMultipart({ key, headers: new Headers() }))
+        const none = await run(listParts({ key, uploadId, maxParts: 1000, partNumberMarker: 0 }))
+        expect([none.parts, none.isTruncated]).toStrictEqual([[], false])
+        await run(writer.abortMultipart({ key, uploadId }))
+        expect(await failure(listParts({ key, uploadId, maxParts: 1000, partNumberMarker: 0 }))).toMatchObject({ _tag: "NoSuchUpload" })
+      })
+
+      it("listUploads: the open uploads under a prefix (two of one key), none after abort", async (ctx) => {
+        const listUploads = member(ctx, "listUploads")
+        const keys = ["u/a.bin", "u/b c=d+e.bin", "u/b c=d+e.bin", "u/sub/ü.bin"]
+        const created: Array<{ key: string; uploadId: string }> = []
+        for (const key of [...keys, "ux/outside.bin"]) {
+          created.push({ key, uploadId: await run(writer.createMultipart({ key, headers: new Headers() })) })
+        }
+        try {
+          const page = await run(listUploads({ prefix: "u/", keyMarker: undefined, uploadIdMarker: undefined, maxUploads: 1000 }))
+          const inside = created.filter((c) => c.key.startsWith("u/"))
+          const byId = (a: { uploadId: string }, b: { uploadId: string }) => a.uploadId.localeCompare(b.uploadId)
+          expect(page.uploads.map((u) => ({ key: u.key, uploadId: u.uploadId })).sort(byId)).toStrictEqual([...inside].sort(byId))
+          for (const u of page.uploads) expect(Number.isNaN(u.initiated.getTime())).toBe(false)
+          expect(page.isTruncated).toBe(false)
+        } finally {
+          for (const c of created) await run(Effect.ignore(writer.abortMultipart(c)))
+        }
+        const after = await run(listUploads({ prefix: "u/", keyMarker: undefined, uploadIdMarker: undefined, maxUploads: 1000 }))
+        expect(after.uploads).toStrictEqual([])
+      })
+
+      check(LIST_UPLOADS_PAGING)("listUploads pages by key then upload id: every upload once, in key order", async (ctx) => {
+        const listUploads = member(ctx, "listUploads")
+        const keys = ["p/1.bin", "p/2.bin", "p/2.bin", "p/2.bin", "p/3.bin"]
+        const created: Array<{ key: string; uploadId: string }> = []
+        for (const key of keys) created.push({ key, uploadId: await run(writer.createMultipart({ key, headers: new Headers() })) })
+        try {
+          const seen: Array<{ key: string; uploadId: string }> = []
+          let keyMarker: string | undefined
+          let uploadIdMarker: string | undefined
+          for (let pages = 0; pages < 10; pages++) {
+            const page = await run(listUploads({ prefix: "p/", keyMarker, uploadIdMarker, maxUploads: 2 }))
+            expect(page.uploads.length).toBeLessThanOrEqual(2)
+            seen.push(...page.uploads.map((u) => ({ key: u.key, uploadId: u.uploadId })))
+            if (!page.isTruncated) break
+            keyMarker = page.nextKeyMarker
+            uploadIdMarker = page.nextUploadIdMarker
+            expect(keyMarker).toBeDefined()
+          }
+          expect(seen.map((u) => u.key)).toStrictEqual(keys)
+          expect(new Set(seen.map((u) => u.uploadId))).toStrictEqual(new Set(created.map((c) => c.uploadId)))
+        } finally {
+          for (const c of created) await run(Effect.ignore(writer.abortMultipart(c)))
+        }
+      })
+
+      it("uploadPartCopy: two ranges of a 6 MiB object, then complete → the same bytes; a whole-object part too", async (ctx) => {
+        const uploadPartCopy = member(ctx, "uploadPartCopy")
+        const source = pattern(6 * MiB + 77, 11)
+        await put("b/copy source=1.bin", source)
+        const key = "b/copied parts+ü.bin"
+        const uploadId = await run(writer.createMultipart({ key, headers: new Headers() }))
+        const first = await run(uploadPartCopy({
+          sourceKey: "b/copy source=1.bin", key, uploadId, partNumber: 1, range: `bytes=0-${5 * MiB - 1}`, headers: new Headers()
+        }))
+        const second = await run(uploadPartCopy({
+          sourceKey: "b/copy source=1.bin", key, uploadId, partNumber: 2, range: `bytes=${5 * MiB}-${source.length - 1}`, headers: new Headers()
+        }))
+        expect(first.etag).toMatch(/^"[^"]+"$/)
+        expect(Number.isNaN(second.lastModified.getTime())).toBe(false)
+        await run(writer.completeMultipart({
+          key,
+          uploadId,
+          parts: [{ partNumber: 1, etag: first.etag }, { partNumber: 2, etag: second.etag }],
+          headers: new Headers()
+        }))
+        expectBytes((await getObject(store, key))?.bytes, source, "ranged part copy")
+
+        // A small object copied whole as the last part, after an uploaded first part.
+        await put("b/tail.txt", utf8("the tail"))
+        const whole = "b/whole-part.bin"
+        const wholeId = await run(writer.createMultipart({ key: whole, headers: new Headers() }))
+        const head = await upload(whole, wholeId, 1, parts5MiB)
+        const tail = await run(uploadPartCopy({
+          sourceKey: "b/tail.txt", key: whole, uploadId: wholeId, partNumber: 2, range: undefined, headers: new Headers()
+        }))
+        await run(writer.completeMultipart({
+          key: whole,
+          uploadId: wholeId,
+          parts: [{ partNumber: 1, etag: head.etag }, { partNumber: 2, etag: tail.etag }],
+          headers: new Headers()
+        }))
+        const expected = new Uint8Array(parts5MiB.length + 8)
+        expected.set(parts5MiB, 0)
+        expected.set(utf8("the tail"), parts5MiB.length)
+        expectBytes((await getObject(store, whole))?.bytes, expected, "whole part copy")
+      })
+
+      it("uploadPartCopy of a missing source → NoSuchKey", async (ctx) => {
+        const uploadPartCopy = member(ctx, "uploadPartCopy")
+        const key = "b/from-missing.bin"
+        const uploadId = await run(writer.createMultipart({ key, headers: new Headers() }))
+        try {
+          const error = await failure(uploadPartCopy({
+            sourceKey: "b/no such source.bin", key, uploadId, partNumber: 1, range: undefined, headers: new Headers()
+          }))
+          expect(error).toMatchObject({ _tag: "NoSuchKey" })
+        } finally {
+          await run(Effect.ignore(writer.abortMultipart({ key, uploadId })))
+        }
       })
     })
   })

@@ -16,7 +16,13 @@ import { motoClient } from "../e2e/harness/s3.js"
 import { settings } from "../fixtures/stubUpstream.js"
 import { describe, expect, it } from "vitest"
 import { installBunFileStandIn } from "./bunFileStandIn.js"
-import { failingStream, objectStoreWritesContract, UNKNOWN_UPLOAD_ID, writeRequest } from "./objectStoreWrites.contract.js"
+import {
+  failingStream,
+  LIST_UPLOADS_PAGING,
+  objectStoreWritesContract,
+  UNKNOWN_UPLOAD_ID,
+  writeRequest
+} from "./objectStoreWrites.contract.js"
 
 /** Real HTTP (Node's fetch), node:crypto HMAC, a 10 s backend timeout; federation is never reached. */
 const live = Layer.mergeAll(
@@ -42,8 +48,9 @@ const openS3 = (endpoint: string, bucket: string, authentication: BackendAuth) =
 // S3 over moto, signed with stored keys (moto does not check signatures).
 let moto: RunningMoto | undefined
 objectStoreWritesContract("S3 provider over moto (s3_access_key)", {
-  // moto answers a part or a complete for an unknown upload id with a 500 (a KeyError), where S3 says NoSuchUpload.
-  knownGaps: [UNKNOWN_UPLOAD_ID],
+  // moto answers a part or a complete for an unknown upload id with a 500 (a KeyError), where S3 says NoSuchUpload;
+  // its ListMultipartUploads ignores max-uploads and the markers, and lists in creation order.
+  knownGaps: [UNKNOWN_UPLOAD_ID, LIST_UPLOADS_PAGING],
   open: async () => {
     moto = await startMoto()
     await motoClient(moto.endpoint).send(new CreateBucketCommand({ Bucket: "writes" }))

@@ -4,7 +4,15 @@ import { request as httpRequest } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Readable } from "node:stream"
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ServiceException } from "@aws-sdk/client-s3"
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ServiceException
+} from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { AwsClient } from "aws4fetch"
 import { exportPKCS8 } from "jose"
@@ -369,6 +377,133 @@ describe("@aws-sdk/client-s3", () => {
     } finally {
       client.destroy()
     }
+  })
+})
+
+describe("multipart bookkeeping: ListParts, ListMultipartUploads, UploadPartCopy", () => {
+  it("boto3: upload_part_copy (two ranges of a 6 MiB object), list_parts, list_multipart_uploads, complete, read back", async () => {
+    const data = randomBytes(6 * 1024 * 1024 + 4321)
+    const file = join(workDir, "mpa-source.bin")
+    writeFileSync(file, data)
+    const out = await runBoto3<Record<string, unknown>>(`
+      w = boto3.client("s3", endpoint_url=inp["endpoint"], region_name="us-east-1",
+          aws_access_key_id=inp["akid"], aws_secret_access_key=inp["secret"], aws_session_token=inp["token"],
+          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"}))
+      with open(inp["file"], "rb") as f:
+          w.put_object(Bucket="acme", Key="rw/mpa/source file.bin", Body=f.read())
+      n = inp["size"]
+      five = 5 * 1024 * 1024
+      key = "rw/mpa/copied=1+x.bin"
+      uid = w.create_multipart_upload(Bucket="acme", Key=key)["UploadId"]
+      other = w.create_multipart_upload(Bucket="acme", Key="rw/mpa/other upload.bin")["UploadId"]
+      src = {"Bucket": "acme", "Key": "rw/mpa/source file.bin"}
+      p1 = w.upload_part_copy(Bucket="acme", Key=key, UploadId=uid, PartNumber=1, CopySource=src,
+          CopySourceRange="bytes=0-%d" % (five - 1))["CopyPartResult"]
+      p2 = w.upload_part_copy(Bucket="acme", Key=key, UploadId=uid, PartNumber=2, CopySource=src,
+          CopySourceRange="bytes=%d-%d" % (five, n - 1))["CopyPartResult"]
+      listed = w.list_parts(Bucket="acme", Key=key, UploadId=uid)
+      page1 = w.list_parts(Bucket="acme", Key=key, UploadId=uid, MaxParts=1)
+      page2 = w.list_parts(Bucket="acme", Key=key, UploadId=uid, MaxParts=1, PartNumberMarker=page1["NextPartNumberMarker"])
+      by_prefix = w.list_multipart_uploads(Bucket="acme", Prefix="rw/mpa/")
+      by_product = w.list_multipart_uploads(Bucket="acme", Prefix="rw")
+      no_prefix = w.list_multipart_uploads(Bucket="acme")
+      done = w.complete_multipart_upload(Bucket="acme", Key=key, UploadId=uid,
+          MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+      w.abort_multipart_upload(Bucket="acme", Key="rw/mpa/other upload.bin", UploadId=other)
+      after = w.list_multipart_uploads(Bucket="acme", Prefix="rw/")
+      h = hashlib.sha256()
+      for chunk in w.get_object(Bucket="acme", Key=key)["Body"].iter_chunks(1024 * 1024):
+          h.update(chunk)
+      uploads = lambda r: sorted([u["Key"], u["UploadId"]] for u in r.get("Uploads", []))
+      out = {
+          "uid": uid, "other": other, "etags": [p1["ETag"], p2["ETag"]],
+          "listed": [[p["PartNumber"], p["ETag"], p["Size"]] for p in listed["Parts"]],
+          "listedMeta": [listed["Bucket"], listed["Key"], listed["UploadId"], listed["IsTruncated"]],
+          "page1": [[p["PartNumber"] for p in page1["Parts"]], page1["IsTruncated"], page1["NextPartNumberMarker"]],
+          "page2": [[p["PartNumber"] for p in page2["Parts"]], page2["IsTruncated"]],
+          "byPrefix": uploads(by_prefix), "byPrefixMeta": [by_prefix["Bucket"], by_prefix["Prefix"], by_prefix["IsTruncated"]],
+          "byProduct": uploads(by_product), "noPrefix": uploads(no_prefix),
+          "after": uploads(after), "completeEtag": done["ETag"], "sha256": h.hexdigest()
+      }
+    `, { endpoint: proxy.url, akid: full.accessKeyId, secret: full.secretAccessKey, token: full.sessionToken, file, size: data.length }, 90_000)
+    const md5 = (bytes: Uint8Array) => `"${createHash("md5").update(bytes).digest("hex")}"`
+    const five = 5 * 1024 * 1024
+    const etags = [md5(data.subarray(0, five)), md5(data.subarray(five))]
+    expect(out["etags"]).toStrictEqual(etags)
+    expect(out["listed"]).toStrictEqual([[1, etags[0], five], [2, etags[1], data.length - five]])
+    expect(out["listedMeta"]).toStrictEqual(["acme", "rw/mpa/copied=1+x.bin", out["uid"], false])
+    expect(out["page1"]).toStrictEqual([[1], true, 1])
+    expect(out["page2"]).toStrictEqual([[2], false])
+    const open = [["rw/mpa/copied=1+x.bin", out["uid"]], ["rw/mpa/other upload.bin", out["other"]]]
+    expect(out["byPrefix"]).toStrictEqual(open)
+    expect(out["byPrefixMeta"]).toStrictEqual(["acme", "rw/mpa/", false])
+    expect(out["byProduct"]).toStrictEqual(open)
+    expect(out["noPrefix"]).toStrictEqual([])
+    expect(out["after"]).toStrictEqual([])
+    expect(out["completeEtag"]).toMatch(/-2"$/)
+    expect(out["sha256"]).toBe(sha256(data))
+    expect(sha256(await readFromMoto(motoS3, BUCKET, "rw-data/mpa/copied=1+x.bin"))).toBe(sha256(data))
+  }, 90_000)
+
+  it("product-level ListMultipartUploads (GET /acme/rw?uploads&prefix=…), signed by hand; keys in the account's namespace", async () => {
+    const client = sdkClient(full)
+    const signer = new AwsClient({ ...full, service: "s3", region: "us-east-1", retries: 0 })
+    try {
+      const created = await client.send(new CreateMultipartUploadCommand({ Bucket: ACCOUNT, Key: "rw/mpa-pl/one.bin" }))
+      try {
+        const response = await signer.fetch(`${proxy.url}/${ACCOUNT}/rw?uploads&prefix=mpa-pl%2F`)
+        const body = await response.text()
+        expect(response.status, body).toBe(200)
+        expect(body).toContain("<ListMultipartUploadsResult")
+        expect([...body.matchAll(/<Upload><Key>([^<]*)<\/Key><UploadId>([^<]*)<\/UploadId>/g)].map((m) => [m[1], m[2]]))
+          .toStrictEqual([["rw/mpa-pl/one.bin", created.UploadId]])
+        const parts = await signer.fetch(`${proxy.url}/${ACCOUNT}/rw/mpa-pl/one.bin?uploadId=${encodeURIComponent(created.UploadId!)}`)
+        const partsBody = await parts.text()
+        expect(parts.status, partsBody).toBe(200)
+        expect(partsBody).toContain("<Key>rw/mpa-pl/one.bin</Key>")
+        expect(partsBody).not.toContain("<Part>")
+      } finally {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: ACCOUNT, Key: "rw/mpa-pl/one.bin", UploadId: created.UploadId }))
+      }
+    } finally {
+      client.destroy()
+    }
+  })
+
+  it("denials: anonymous, outside the Role ceiling, a part copied from outside the ceiling → 403, nothing copied", async () => {
+    const out = await runBoto3<Array<[string, number, string | null]>>(`
+      limited = boto3.client("s3", endpoint_url=inp["endpoint"], region_name="us-east-1",
+          aws_access_key_id=inp["akid"], aws_secret_access_key=inp["secret"], aws_session_token=inp["token"],
+          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"}))
+      def attempt(name, call):
+          try:
+              call()
+              return [name, 200, None]
+          except ClientError as e:
+              return [name, e.response["ResponseMetadata"]["HTTPStatusCode"], e.response.get("Error", {}).get("Code")]
+      uid = limited.create_multipart_upload(Bucket="acme", Key="rw/allowed/mpa.bin")["UploadId"]
+      out = [
+          attempt("anonymous list uploads", lambda: s3.list_multipart_uploads(Bucket="acme", Prefix="rw/")),
+          attempt("anonymous list parts", lambda: s3.list_parts(Bucket="acme", Key="rw/allowed/mpa.bin", UploadId=uid)),
+          attempt("limited list uploads outside", lambda: limited.list_multipart_uploads(Bucket="acme", Prefix="rw/other/")),
+          attempt("limited list uploads inside", lambda: limited.list_multipart_uploads(Bucket="acme", Prefix="rw/allowed/")),
+          attempt("limited part copy from outside", lambda: limited.upload_part_copy(Bucket="acme", Key="rw/allowed/mpa.bin",
+              UploadId=uid, PartNumber=1, CopySource={"Bucket": "acme", "Key": "rw/other/x"})),
+          attempt("limited list parts inside", lambda: limited.list_parts(Bucket="acme", Key="rw/allowed/mpa.bin", UploadId=uid)),
+      ]
+      parts = limited.list_parts(Bucket="acme", Key="rw/allowed/mpa.bin", UploadId=uid).get("Parts", [])
+      limited.abort_multipart_upload(Bucket="acme", Key="rw/allowed/mpa.bin", UploadId=uid)
+      out.append(["parts after the denied copy", len(parts), None])
+    `, { endpoint: proxy.url, akid: limited.accessKeyId, secret: limited.secretAccessKey, token: limited.sessionToken })
+    expect(out).toStrictEqual([
+      ["anonymous list uploads", 403, "AccessDenied"],
+      ["anonymous list parts", 403, "AccessDenied"],
+      ["limited list uploads outside", 403, "AccessDenied"],
+      ["limited list uploads inside", 200, null],
+      ["limited part copy from outside", 403, "AccessDenied"],
+      ["limited list parts inside", 200, null],
+      ["parts after the denied copy", 0, null]
+    ])
   })
 })
 

@@ -78,3 +78,66 @@ export const deleteResultXml = (outcomes: ReadonlyArray<DeleteOutcome>, quiet: b
           : [`<Error>${element("Key", o.key)}${element("Code", o.error.code)}${element("Message", o.error.message)}</Error>`]
       ).join("")
   )
+
+/** An element only when there is a value. */
+const optional = (name: string, text: string | undefined) => (text === undefined ? "" : element(name, text))
+
+export interface ListPartsView {
+  readonly bucket: string
+  /** In the client's namespace (`{product}/{key}`). */
+  readonly key: string
+  readonly uploadId: string
+  readonly partNumberMarker: number
+  readonly nextPartNumberMarker: number | undefined
+  readonly maxParts: number
+  readonly isTruncated: boolean
+  readonly parts: ReadonlyArray<{ readonly partNumber: number; readonly lastModified: Date; readonly etag: string; readonly size: number }>
+}
+
+/** ListPartsResult, element order as S3 writes it. */
+export const listPartsXml = (view: ListPartsView) =>
+  document(
+    "ListPartsResult",
+    element("Bucket", view.bucket) + element("Key", view.key) + element("UploadId", view.uploadId)
+      + `<StorageClass>STANDARD</StorageClass>`
+      + `<PartNumberMarker>${view.partNumberMarker}</PartNumberMarker>`
+      + optional("NextPartNumberMarker", view.nextPartNumberMarker === undefined ? undefined : String(view.nextPartNumberMarker))
+      + `<MaxParts>${view.maxParts}</MaxParts><IsTruncated>${view.isTruncated}</IsTruncated>`
+      + view.parts.map((p) =>
+        `<Part><PartNumber>${p.partNumber}</PartNumber><LastModified>${p.lastModified.toISOString()}</LastModified>`
+        + `${element("ETag", p.etag)}<Size>${p.size}</Size></Part>`
+      ).join("")
+  )
+
+export interface ListUploadsView {
+  readonly bucket: string
+  /** Everything below in the client's namespace; `encode` applied (encoding-type=url) when asked. */
+  readonly keyMarker: string
+  readonly uploadIdMarker: string
+  readonly nextKeyMarker: string | undefined
+  readonly nextUploadIdMarker: string | undefined
+  readonly prefix: string
+  readonly maxUploads: number
+  readonly isTruncated: boolean
+  readonly encodingType: string | undefined
+  readonly uploads: ReadonlyArray<{ readonly key: string; readonly uploadId: string; readonly initiated: Date }>
+}
+
+/** ListMultipartUploadsResult, element order as S3 writes it; keys, prefix and markers URL-encoded for `encoding-type=url`. */
+export const listUploadsXml = (view: ListUploadsView, encode: (text: string) => string) =>
+  document(
+    "ListMultipartUploadsResult",
+    element("Bucket", view.bucket) + element("KeyMarker", encode(view.keyMarker)) + element("UploadIdMarker", view.uploadIdMarker)
+      + optional("NextKeyMarker", view.nextKeyMarker === undefined ? undefined : encode(view.nextKeyMarker))
+      + optional("NextUploadIdMarker", view.nextUploadIdMarker)
+      + optional("EncodingType", view.encodingType)
+      + element("Prefix", encode(view.prefix))
+      + `<MaxUploads>${view.maxUploads}</MaxUploads><IsTruncated>${view.isTruncated}</IsTruncated>`
+      + view.uploads.map((u) =>
+        `<Upload>${element("Key", encode(u.key))}${element("UploadId", u.uploadId)}`
+        + `<StorageClass>STANDARD</StorageClass><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`
+      ).join("")
+  )
+
+export const copyPartXml = (etag: string, lastModified: Date) =>
+  document("CopyPartResult", element("LastModified", lastModified.toISOString()) + element("ETag", etag))

@@ -13,6 +13,7 @@ import type { Payload } from "../identity/resolveIdentity.js"
 import { readBounded } from "../http/readBounded.js"
 import { keyProblem } from "../routing/keys.js"
 import type { ObjectTarget, Operation } from "../routing/Operation.js"
+import { type Authorizer, listParts, listUploads, uploadPartCopy } from "./multipartAdmin.js"
 import {
   AccessDenied,
   type BackendAuthenticationFailed,
@@ -203,6 +204,12 @@ const copyObject = (identity: Identity, request: S3Request, target: ObjectTarget
     return xmlReply(copyObjectXml(copied.etag, copied.lastModified))
   })
 
+/** How the multipart bookkeeping (multipartAdmin.ts) authorizes: as the writes here do. */
+const authorizer = (identity: Identity): Authorizer => ({
+  writable: (target) => writableProduct(identity, target),
+  readable: (source) => authorizedProduct(identity, source.account, source.product, "read", source.key)
+})
+
 /** The write operations (TARGET §7), each streamed end to end and authorized first. */
 export const executeWrite = (
   request: S3Request,
@@ -260,6 +267,12 @@ export const executeWrite = (
       return Effect.flatMap(write(op.target), ({ writer, key }) => writer.abortMultipart({ key, uploadId: op.uploadId })).pipe(
         Effect.as({ status: 204, headers: new Headers(), body: null })
       )
+    case "ListParts":
+      return listParts(authorizer(identity), request, op.target, op.uploadId)
+    case "ListMultipartUploads":
+      return listUploads(authorizer(identity), request, op.account, op.product)
+    case "UploadPartCopy":
+      return uploadPartCopy(authorizer(identity), request, op)
     case "CreateBucket":
       // Nothing is created: an existing account or product answers 200 (so `aws s3 sync` needs no flags).
       return Effect.gen(function*() {

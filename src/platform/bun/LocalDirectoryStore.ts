@@ -3,7 +3,15 @@ import { createReadStream } from "node:fs"
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises"
 import { dirname, join, resolve, sep } from "node:path"
 import { Effect, Either, Schema } from "effect"
-import type { ListedObject, ObjectStore, ObjectWriter, ReadError, WriteError } from "../../core/backends/ObjectStore.js"
+import type {
+  ListedObject,
+  ListedPart,
+  ListedUpload,
+  ObjectStore,
+  ObjectWriter,
+  ReadError,
+  WriteError
+} from "../../core/backends/ObjectStore.js"
 import { listSorted } from "../../core/backends/listSorted.js"
 import type { DataConnection } from "../../core/catalog/schema.js"
 import type { Reply } from "../../core/http/Reply.js"
@@ -18,7 +26,7 @@ import {
   PreconditionFailed
 } from "../../core/s3/errors.js"
 import { evaluatePreconditions } from "../../core/s3/preconditions.js"
-import { resolveRange } from "../../core/s3/range.js"
+import { parseCopySourceRange, resolveRange } from "../../core/s3/range.js"
 
 const CONTENT_TYPES: Record<string, string> = {
   json: "application/json", geojson: "application/geo+json", csv: "text/csv", txt: "text/plain",
@@ -308,19 +316,25 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
         onFailure: (e) => ({ key, error: { code: e._tag === "InvalidRequest" ? "InvalidArgument" : "InternalError", message: e._tag } })
       }))
 
+  /** A copy's source file, once it exists and the `x-amz-copy-source-if-*` preconditions hold. */
+  const copySource = async (sourceKey: string, headers: Headers) => {
+    const path = target(sourceKey)
+    const current = await fileEtag(path)
+    if (current === undefined) throw new Outcome(new NoSuchKey({ key: sourceKey }))
+    const conditions = new Headers()
+    for (const name of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]) {
+      const value = headers.get(`x-amz-copy-source-${name}`)
+      if (value !== null) conditions.set(name, value)
+    }
+    if (evaluatePreconditions(conditions, { etag: current.etag, lastModified: current.mtime }) !== "Proceed") {
+      throw new Outcome(new PreconditionFailed())
+    }
+    return { path, current }
+  }
+
   const copy: ObjectWriter["copy"] = (request) =>
     attempt(async (_signal, temps) => {
-      const source = target(request.sourceKey)
-      const current = await fileEtag(source)
-      if (current === undefined) throw new Outcome(new NoSuchKey({ key: request.sourceKey }))
-      const conditions = new Headers()
-      for (const name of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]) {
-        const value = request.headers.get(`x-amz-copy-source-${name}`)
-        if (value !== null) conditions.set(name, value)
-      }
-      if (evaluatePreconditions(conditions, { etag: current.etag, lastModified: current.mtime }) !== "Proceed") {
-        throw new Outcome(new PreconditionFailed())
-      }
+      const { path: source, current } = await copySource(request.sourceKey, request.headers)
       const replace = request.headers.get("x-amz-metadata-directive")?.toUpperCase() === "REPLACE"
       const metadata = replace ? storedHeaders(request.headers) : Object.fromEntries(await readSidecar(root, request.sourceKey, current.etag) ?? [])
       const temp = tempPath()
@@ -409,5 +423,108 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
       await rm(dir, { recursive: true, force: true })
     }).pipe(Effect.catchTag("NoSuchKey", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  return { put, delete: remove, deleteMany, copy, createMultipart, uploadPart, completeMultipart, abortMultipart }
+  /** The parts of an upload directory: `{n}.{md5}` files, by number. */
+  const partsOf = async (dir: string): Promise<Array<ListedPart>> => {
+    const parts: Array<ListedPart> = []
+    for (const name of await readdir(dir)) {
+      const match = /^(\d+)\.([0-9a-f]{32})$/.exec(name)
+      if (match === null) continue
+      const info = await stat(join(dir, name)).catch(() => undefined)
+      if (info === undefined) continue // replaced meanwhile
+      parts.push({ partNumber: Number(match[1]), etag: `"${match[2]}"`, size: info.size, lastModified: info.mtime })
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber)
+  }
+
+  const listParts: NonNullable<ObjectWriter["listParts"]> = (request) =>
+    attempt(async () => {
+      const { dir } = await uploadDir(request.uploadId, request.key)
+      const after = (await partsOf(dir)).filter((p) => p.partNumber > request.partNumberMarker)
+      const parts = after.slice(0, Math.max(0, request.maxParts))
+      const isTruncated = after.length > parts.length
+      return { parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber ?? request.partNumberMarker : undefined }
+    }).pipe(Effect.catchTag("NoSuchKey", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  /** When an upload began: its record's birth time, or its mtime where the filesystem keeps no birth time. */
+  const initiatedAt = (info: { readonly birthtime: Date; readonly mtime: Date }) =>
+    info.birthtime.getTime() > 0 ? info.birthtime : info.mtime
+
+  const listUploads: NonNullable<ObjectWriter["listUploads"]> = (request) =>
+    attempt(async () => {
+      const base = join(root, UPLOADS_DIR)
+      const uploads: Array<ListedUpload> = []
+      for (const uploadId of await readdir(base).catch(() => [])) {
+        const path = join(base, uploadId, "upload.json")
+        const [text, info] = await Promise.all([readFile(path, "utf8").catch(() => undefined), stat(path).catch(() => undefined)])
+        const upload = text === undefined ? undefined : decodeUpload(text)
+        if (upload === undefined || info === undefined || Either.isLeft(upload)) continue // completed or aborted meanwhile
+        if (upload.right.key.startsWith(request.prefix)) uploads.push({ key: upload.right.key, uploadId, initiated: initiatedAt(info) })
+      }
+      // S3's order: by key, then by initiation (the upload id breaks ties, so the order is total).
+      uploads.sort((a, b) =>
+        compareUtf8(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime() || compareUtf8(a.uploadId, b.uploadId))
+      const { keyMarker, uploadIdMarker } = request
+      let from = 0
+      if (keyMarker !== undefined) {
+        const marked = uploadIdMarker === undefined
+          ? -1
+          : uploads.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker)
+        // With an upload-id marker: after that upload; without one (or an unknown one): after every upload of the key.
+        from = marked >= 0 ? marked + 1 : uploads.filter((u) => compareUtf8(u.key, keyMarker) <= 0).length
+      }
+      const rest = uploads.slice(from)
+      const page = rest.slice(0, Math.max(0, request.maxUploads))
+      const isTruncated = rest.length > page.length
+      const last = page.at(-1)
+      return {
+        uploads: page,
+        isTruncated,
+        nextKeyMarker: isTruncated ? last?.key : undefined,
+        nextUploadIdMarker: isTruncated ? last?.uploadId : undefined
+      }
+    }).pipe(Effect.catchTag("NoSuchKey", "NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  const uploadPartCopy: NonNullable<ObjectWriter["uploadPartCopy"]> = (request) =>
+    attempt(async (signal, temps) => {
+      if (!Number.isInteger(request.partNumber) || request.partNumber < 1 || request.partNumber > 10_000) {
+        throw new Outcome(new InvalidRequest({ message: "part numbers are 1 to 10000" }))
+      }
+      const { dir } = await uploadDir(request.uploadId, request.key)
+      const { path: source } = await copySource(request.sourceKey, request.headers)
+      const size = (await stat(source)).size
+      let start = 0
+      let end = size - 1
+      if (request.range !== undefined) {
+        const range = parseCopySourceRange(request.range)
+        if (range === undefined || range.end >= size) {
+          throw new Outcome(new InvalidRequest({ message: `InvalidRange: the copy range is not within the source object of ${size} bytes` }))
+        }
+        ;({ start, end } = range)
+      }
+      const temp = tempPath()
+      temps.push(temp)
+      const body = end < start
+        ? null
+        : Bun.file(source).slice(start, end + 1).stream()
+      const { md5 } = await streamToFile(body, temp, end - start + 1, signal)
+      const partPrefix = `${request.partNumber}.`
+      for (const old of (await readdir(dir)).filter((name) => name.startsWith(partPrefix))) await rm(join(dir, old), { force: true })
+      const part = join(dir, `${partPrefix}${md5}`)
+      await rename(temp, part)
+      return { etag: `"${md5}"`, lastModified: (await stat(part)).mtime }
+    }).pipe(Effect.catchTag("InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+
+  return {
+    put,
+    delete: remove,
+    deleteMany,
+    copy,
+    createMultipart,
+    uploadPart,
+    completeMultipart,
+    abortMultipart,
+    listParts,
+    listUploads,
+    uploadPartCopy
+  }
 }

@@ -52,7 +52,7 @@ export const AwsS3: S3Dialect = {
   signingRegion: (region) => region ?? "us-east-1",
   listVersion: 2,
   replyHeaders: (headers) => headers,
-  writes: { batchDelete: true, writeHeaders: (headers) => headers },
+  writes: { batchDelete: true, writeHeaders: (headers) => headers, partCopy: true, etagPreconditions: true },
   credentials: (auth, connection) => {
     switch (auth.type) {
       case "unsigned":
@@ -81,6 +81,10 @@ export const GoogleCloudStorage: S3Dialect = {
   writes: {
     // The XML API has no DeleteObjects (`POST ?delete`): one DELETE per key.
     batchDelete: false,
+    // Its multipart uploads take parts as bodies only (no UploadPartCopy): answered 501 NotImplemented.
+    partCopy: false,
+    // GCS ignores If-Match on writes (its preconditions are on generations): refused rather than ignored.
+    etagPreconditions: false,
     // Create-only is `x-goog-if-generation-match: 0` there; `If-None-Match` is for reads only.
     writeHeaders: (headers) => {
       if (headers.get("if-none-match") === "*") {

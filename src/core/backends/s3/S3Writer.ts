@@ -48,6 +48,13 @@ export interface WriteDialect {
   readonly batchDelete: boolean
   /** The core's write headers as this backend takes them (e.g. GCS's `x-goog-if-generation-match`). */
   readonly writeHeaders: (headers: Headers) => Headers
+  /** UploadPartCopy (`PUT ?partNumber&uploadId` with `x-amz-copy-source`); without it the writer has no `uploadPartCopy`. */
+  readonly partCopy: boolean
+  /**
+   * Whether writes conditional on an ETag (`If-Match`, `If-None-Match` other than `*`) are enforced. A backend
+   * that would silently ignore them answers 501 instead of overwriting.
+   */
+  readonly etagPreconditions: boolean
 }
 
 /** Headers a write forwards from `ObjectWrite.headers` (the core filtered them already; this is the fence). */
@@ -140,8 +147,17 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
   }
   const bodyOf = (request: ObjectWrite) => (request.contentLength === 0 ? null : request.body)
 
+  /** Refuses a write precondition the backend would ignore, rather than overwrite unconditionally. */
+  const preconditionsHonoured = (headers: Headers) => {
+    const ifNoneMatch = headers.get("if-none-match")
+    return dialect.etagPreconditions || (!headers.has("if-match") && (ifNoneMatch === null || ifNoneMatch.trim() === "*"))
+      ? Effect.void
+      : Effect.fail(new NotImplemented({ message: "Writes conditional on an ETag are not supported by this storage backend" }))
+  }
+
   const put: ObjectWriter["put"] = (request) =>
     Effect.gen(function*() {
+      yield* preconditionsHonoured(request.headers)
       const headers = withLength(dialect.writeHeaders(forward(request.headers, isForwarded)), request)
       const response = yield* send({ method: "PUT", path: objectPath(request.key), headers, body: bodyOf(request) })
       if (response.status !== 200) return yield* Effect.flatMap(failure(response, "PutObject"), Effect.fail)
@@ -230,6 +246,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
 
   const completeMultipart: ObjectWriter["completeMultipart"] = (request) =>
     Effect.gen(function*() {
+      yield* preconditionsHonoured(request.headers)
       const headers = dialect.writeHeaders(forward(request.headers, (name) => name === "if-match" || name === "if-none-match"))
       headers.set("content-type", "application/xml")
       const response = yield* send({
@@ -310,7 +327,10 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
       const text = yield* textOf(response, "UploadPartCopy")
       if (response.status !== 200) {
         const error = parseError(text)
-        if (error?.code === "NoSuchKey") return yield* new NoSuchKey({ key: request.sourceKey })
+        // A 404 without a code (moto) is taken as the source: S3 names a missing upload NoSuchUpload.
+        if (error?.code === "NoSuchKey" || (response.status === 404 && error === undefined)) {
+          return yield* new NoSuchKey({ key: request.sourceKey })
+        }
         if (error?.code === "InvalidRange" || error?.code === "InvalidArgument") {
           return yield* new InvalidRequest({ message: `${error.code}: ${error.message}` })
         }
@@ -334,6 +354,6 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
     abortMultipart,
     listParts,
     listUploads,
-    uploadPartCopy
+    ...(dialect.partCopy ? { uploadPartCopy } : {})
   }
 }

@@ -11,7 +11,7 @@ import type { CompletedPart, DeleteOutcome, PartsPage, UploadsPage } from "../Ob
  */
 
 const LISTS = new Set([
-  "DeleteResult.Deleted", "DeleteResult.Error", "ListPartsResult.Part", "ListMultipartUploadsResult.Upload"
+  "DeleteResult.Deleted", "DeleteResult.Error", "ListPartsResult.Part", "ListPartsResponse.Part", "ListMultipartUploadsResult.Upload"
 ])
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -158,27 +158,27 @@ const Flag = Schema.transform(Schema.String, Schema.Boolean, {
 const OptionalText = Schema.optional(Schema.String)
 const present = (text: string | undefined) => (text === undefined || text === "" ? undefined : text)
 
-const ListPartsResult = Schema.Struct({
-  ListPartsResult: Schema.Union(
-    Schema.Literal(""),
-    Schema.Struct({
-      IsTruncated: Schema.optional(Flag),
-      NextPartNumberMarker: OptionalText,
-      Part: Schema.optional(Schema.Array(Schema.Struct({
-        PartNumber: Schema.NumberFromString,
-        ETag: Schema.String,
-        Size: Schema.NumberFromString,
-        LastModified: Schema.DateFromString
-      })))
-    })
-  )
-})
+const Parts = Schema.Union(
+  Schema.Literal(""),
+  Schema.Struct({
+    IsTruncated: Schema.optional(Flag),
+    NextPartNumberMarker: OptionalText,
+    Part: Schema.optional(Schema.Array(Schema.Struct({
+      PartNumber: Schema.NumberFromString,
+      ETag: Schema.String,
+      Size: Schema.NumberFromString,
+      LastModified: Schema.DateFromString
+    })))
+  })
+)
+/** `ListPartsResult` as S3 names it; moto says `ListPartsResponse`. */
+const ListPartsResult = Schema.Union(Schema.Struct({ ListPartsResult: Parts }), Schema.Struct({ ListPartsResponse: Parts }))
 
 /** A ListPartsResult as a page of parts; undefined if it is not one. */
 export const parseListParts = (xml: string): PartsPage | undefined => {
   const decoded = Schema.decodeUnknownEither(ListPartsResult)(parse(xml), { onExcessProperty: "ignore" })
   if (Either.isLeft(decoded)) return undefined
-  const result = decoded.right.ListPartsResult
+  const result = "ListPartsResult" in decoded.right ? decoded.right.ListPartsResult : decoded.right.ListPartsResponse
   if (result === "") return { parts: [], isTruncated: false, nextPartNumberMarker: undefined }
   const isTruncated = result.IsTruncated ?? false
   const next = present(result.NextPartNumberMarker)
