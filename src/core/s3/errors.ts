@@ -31,6 +31,8 @@ export class NoSuchUpload extends Data.TaggedError("NoSuchUpload")<{ readonly up
 export class InvalidPart extends Data.TaggedError("InvalidPart")<{ readonly message: string }> {}
 /** A DeleteObjects or CompleteMultipartUpload body that is not the XML S3 expects. */
 export class MalformedXML extends Data.TaggedError("MalformedXML")<{ readonly message: string }> {}
+/** A checksum sent with the upload does not match its bytes. */
+export class BadDigest extends Data.TaggedError("BadDigest")<{ readonly algorithm: string }> {}
 export class PreconditionFailed extends Data.TaggedError("PreconditionFailed")<{}> {}
 export class InvalidRange extends Data.TaggedError("InvalidRange")<{ readonly size: number }> {}
 /** A bug or an unexpected failure inside the proxy (a defect); details go to the log only. */
@@ -62,6 +64,7 @@ export type S3Error =
   | NoSuchUpload
   | InvalidPart
   | MalformedXML
+  | BadDigest
   | PreconditionFailed
   | InvalidRange
   | InternalError

@@ -20,6 +20,7 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
   NoSuchUpload: [404, "NoSuchUpload", "The specified multipart upload does not exist."],
   InvalidPart: [400, "InvalidPart", ""],
   MalformedXML: [400, "MalformedXML", ""],
+  BadDigest: [400, "BadDigest", "The checksum you specified did not match the calculated checksum."],
   PreconditionFailed: [412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"],
   InvalidRange: [416, "InvalidRange", "The requested range is not satisfiable"],
   InternalError: [500, "InternalError", "Internal server error"],

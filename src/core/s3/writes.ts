@@ -14,9 +14,11 @@ import { readBounded } from "../http/readBounded.js"
 import { keyProblem } from "../routing/keys.js"
 import type { ObjectTarget, Operation } from "../routing/Operation.js"
 import { type Authorizer, listParts, listUploads, uploadPartCopy } from "./multipartAdmin.js"
+import { type ChecksumOutcome, verifyTrailingChecksum } from "./trailerChecksum.js"
 import {
   AccessDenied,
   type BackendAuthenticationFailed,
+  BadDigest,
   InvalidRequest,
   MalformedXML,
   NoSuchKey,
@@ -220,16 +222,34 @@ export const executeWrite = (
   // Anonymous callers never write (ADR-005); refused before any lookup, as one 403 for the whole request.
   if (identity._tag === "Anonymous") return Effect.fail(new AccessDenied({ reason: "anonymous callers cannot write" }))
   const write = (target: ObjectTarget) => writableProduct(identity, target)
+  const checksum: ChecksumOutcome = { mismatch: undefined }
   const object = (key: string) => ({
     key,
-    body: payload.body,
+    body: payload.body === null
+      ? null
+      : verifyTrailingChecksum(payload.body, request.headers.get("x-amz-trailer"), payload.trailers, checksum),
     contentLength: payload.contentLength,
     headers: storedHeaders(request.headers),
     trailers: payload.trailers
   })
+  /** A failed upload whose trailing checksum did not match is the client's BadDigest, whatever the backend said. */
+  const checked = <A, E>(upload: Effect.Effect<A, E>): Effect.Effect<A, E | BadDigest> =>
+    Effect.catchAll(upload, (e): Effect.Effect<never, E | BadDigest> =>
+      checksum.mismatch === undefined ? Effect.fail(e) : Effect.fail(new BadDigest({ algorithm: checksum.mismatch })))
+  /** The verified trailing checksum is echoed, as S3 does. */
+  const echoed = (written: Written): Written => {
+    const trailer = (request.headers.get("x-amz-trailer") ?? "").trim().toLowerCase()
+    const value = [...payload.trailers()].find(([name]) => name.trim().toLowerCase() === trailer)?.[1]
+    if (value === undefined || !trailer.startsWith("x-amz-checksum-")) return written
+    const headers = new Headers(written.headers)
+    headers.set(trailer, value)
+    return { ...written, headers }
+  }
   switch (op._tag) {
     case "PutObject":
-      return Effect.flatMap(write(op.target), ({ writer, key }) => writer.put(object(key))).pipe(Effect.map(writtenReply))
+      return Effect.flatMap(write(op.target), ({ writer, key }) => checked(writer.put(object(key)))).pipe(
+        Effect.map((written) => writtenReply(echoed(written)))
+      )
     case "DeleteObject":
       return Effect.flatMap(write(op.target), ({ writer, key }) => writer.delete(key)).pipe(
         Effect.as({ status: 204, headers: new Headers(), body: null })
@@ -247,8 +267,8 @@ export const executeWrite = (
         )
     case "UploadPart":
       return Effect.flatMap(write(op.target), ({ writer, key }) =>
-        writer.uploadPart({ ...object(key), uploadId: op.uploadId, partNumber: op.partNumber })).pipe(
-          Effect.map(writtenReply)
+        checked(writer.uploadPart({ ...object(key), uploadId: op.uploadId, partNumber: op.partNumber }))).pipe(
+          Effect.map((written) => writtenReply(echoed(written)))
         )
     case "CompleteMultipartUpload":
       return Effect.gen(function*() {
