@@ -1,8 +1,6 @@
-import { createReadStream } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { Readable } from "node:stream"
 import { Duration, Effect, Layer } from "effect"
 import { AzureProvider } from "../../src/core/backends/azure/AzureStore.js"
 import type { ObjectStore } from "../../src/core/backends/ObjectStore.js"
@@ -19,6 +17,7 @@ import { type RunningMoto, startMoto } from "../e2e/harness/moto.js"
 import { motoClient, seedBucket } from "../e2e/harness/s3.js"
 import { settings } from "../fixtures/stubUpstream.js"
 import { afterAll, describe, expect, it } from "vitest"
+import { installBunFileStandIn } from "./bunFileStandIn.js"
 import {
   contractFixture,
   type ContractTarget,
@@ -150,26 +149,10 @@ describe("Azure provider over Azurite: credentials are enforced, never bypassed"
 
 // -------------------------------------------------------------------------------------------------
 // (c) The local directory provider. It streams with `Bun.file(…).slice(…).stream()`; under vitest on
-// Node there is no `Bun`, so a stand-in with exactly that surface (over node:fs) is installed here.
+// Node there is no `Bun`, so a stand-in with exactly that surface (over node:fs) is installed.
 // -------------------------------------------------------------------------------------------------
 
-interface BunFileSurface {
-  readonly file: (path: string) => { slice: (start: number, end: number) => { stream: () => ReadableStream<Uint8Array> } }
-}
-const globals = globalThis as { Bun?: unknown }
-if (globals.Bun === undefined) {
-  const surface: BunFileSurface = {
-    file: (path) => ({
-      slice: (start, end) => ({
-        stream: () =>
-          end <= start
-            ? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
-            : (Readable.toWeb(createReadStream(path, { start, end: end - 1 })) as unknown as ReadableStream<Uint8Array>)
-      })
-    })
-  }
-  globals.Bun = surface
-}
+installBunFileStandIn()
 
 let localRoot: string | undefined
 objectStoreContract("local directory provider", {
