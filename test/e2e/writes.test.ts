@@ -15,15 +15,14 @@ import {
 } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { AwsClient } from "aws4fetch"
-import { exportPKCS8 } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runAws, runBoto3 } from "./harness/clients.js"
 import { startMoto, type RunningMoto } from "./harness/moto.js"
-import { makeKey, signToken, startIssuer, type TestIssuer, type TestKey } from "./harness/oidcIssuer.js"
 import { sleep } from "./harness/processes.js"
-import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
+import type { RunningProxy } from "./harness/proxy.js"
 import { motoClient, readFromMoto, seedBucket } from "./harness/s3.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
+import { credsEnv, type SessionCredentials as Creds, startStsProxy, type StsProxy } from "./harness/sts.js"
 import { parseError } from "./harness/xml.js"
 
 /**
@@ -40,7 +39,6 @@ const CONN_RW = "conn-writes-rw"
 const CONN_RO = "conn-writes-ro"
 const DEFAULT_ROLE = `arn:aws:iam::${ACCOUNT}:role/_default`
 const LIMITED_ROLE = `sc::${ACCOUNT}::role/limited`
-const PROXY_ISSUER = "http://127.0.0.1:1"
 
 /** Product → its prefix in the moto bucket. */
 const PREFIX = { rw: "rw-data/", ro: "ro-data/", nowrite: "nowrite-data/" } as const
@@ -75,48 +73,17 @@ const connection = (id: string, readOnly: boolean, endpoint: string) => ({
   authentication: { type: "s3_access_key", access_key_id: "testing", secret_access_key: "testing" }
 })
 
-interface Creds {
-  readonly accessKeyId: string
-  readonly secretAccessKey: string
-  readonly sessionToken: string
-}
-
 let moto: RunningMoto
 let motoS3: S3Client
 let api: RunningSourceApi
-let issuer: TestIssuer
-let userKey: TestKey
+let sts: StsProxy
 let proxy: RunningProxy
 let workDir: string
 let full: Creds
 let limited: Creds
 
-const assume = async (roleArn: string, sessionName: string): Promise<Creds> => {
-  const response = await fetch(`${proxy.url}/.sts`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
-    body: new URLSearchParams({
-      Action: "AssumeRoleWithWebIdentity",
-      Version: "2011-06-15",
-      RoleArn: roleArn,
-      RoleSessionName: sessionName,
-      WebIdentityToken: await signToken(userKey, { iss: issuer.url, aud: AUDIENCE, sub: "writer-1" })
-    }).toString()
-  })
-  const body = await response.text()
-  expect(response.status, body).toBe(200)
-  const tag = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(body)![1]!
-  return { accessKeyId: tag("AccessKeyId"), secretAccessKey: tag("SecretAccessKey"), sessionToken: tag("SessionToken") }
-}
-
 const sdkClient = (creds: Creds) =>
   new S3Client({ endpoint: proxy.url, region: "us-east-1", forcePathStyle: true, credentials: creds, maxAttempts: 1 })
-
-const credsEnv = (creds: Creds) => ({
-  AWS_ACCESS_KEY_ID: creds.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-  AWS_SESSION_TOKEN: creds.sessionToken
-})
 
 /** The object's bytes in moto, or undefined when it is not there. */
 const inMoto = async (key: string): Promise<string | undefined> => {
@@ -142,9 +109,7 @@ const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "sdp-e2e-writes-"))
-  userKey = await makeKey("RS256", "writes-user-1")
-  const proxyKey = await makeKey("RS256", "writes-proxy-1")
-  ;[moto, issuer] = await Promise.all([startMoto(), startIssuer([userKey])])
+  moto = await startMoto()
   motoS3 = motoClient(moto.endpoint)
   await seedBucket(motoS3, BUCKET, ORIGINALS, false)
   const rw = product("rw", CONN_RW)
@@ -172,22 +137,15 @@ beforeAll(async () => {
       }
     }
   })
-  proxy = await startBunProxy({
-    SOURCE_API_URL: api.url,
-    AUTH_ISSUER: issuer.url,
-    AUTH_AUDIENCE: AUDIENCE,
-    OIDC_PROVIDER_ISSUER: PROXY_ISSUER,
-    OIDC_PROVIDER_KID: proxyKey.kid,
-    OIDC_PROVIDER_KEY: await exportPKCS8(proxyKey.privateKey)
-  })
-  ;[full, limited] = await Promise.all([assume(DEFAULT_ROLE, "writer"), assume(LIMITED_ROLE, "limited")])
+  sts = await startStsProxy({ sourceApiUrl: api.url, audience: AUDIENCE, name: "writes" })
+  proxy = sts.proxy
+  ;[full, limited] = await Promise.all([sts.assume(DEFAULT_ROLE, "writer"), sts.assume(LIMITED_ROLE, "limited")])
 })
 
 afterAll(async () => {
   motoS3?.destroy()
-  await proxy?.stop()
+  await sts?.stop()
   await api?.stop()
-  await issuer?.stop()
   await moto?.stop()
 })
 
