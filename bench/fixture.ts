@@ -101,3 +101,42 @@ export const listPage = (
     + (truncated && last !== undefined ? `<NextContinuationToken>${tokenOf(last)}</NextContinuationToken>` : "")
     + `${contents.join("")}</ListBucketResult>`
 }
+
+/**
+ * Section 6's other backends: products whose connections name an Azurite container (Shared Key) and a bucket
+ * of the in-test GCS XML API server, each seeded with the same `syntheticKeys`. The upstream serves them only
+ * when it is told their endpoints (`AZURE_ENDPOINT`, `GCS_ENDPOINT`).
+ */
+export const AZURE_PRODUCT = "az"
+export const AZURE_CONNECTION = "caz"
+export const AZURE_ACCOUNT_NAME = "devstoreaccount1"
+export const AZURE_CONTAINER = "bench"
+export const GCS_PRODUCT = "gcs"
+export const GCS_CONNECTION = "cgcs"
+export const GCS_BUCKET = "bench"
+
+const readProductJson = (product: string, connection: string) => ({
+  product_id: product,
+  account_id: ACCOUNT,
+  visibility: "public",
+  disabled: false,
+  metadata: { primary_mirror: "m", mirrors: { m: { connection_id: connection, prefix: "" } } }
+})
+
+export const azureProductJson = readProductJson(AZURE_PRODUCT, AZURE_CONNECTION)
+export const gcsProductJson = readProductJson(GCS_PRODUCT, GCS_CONNECTION)
+
+/** `endpoint`: `http://127.0.0.1:PORT/devstoreaccount1` (Azurite, path style). */
+export const azureConnectionJson = (endpoint: string, accountKey: string) => ({
+  data_connection_id: AZURE_CONNECTION,
+  read_only: true,
+  details: { provider: "az", account_name: AZURE_ACCOUNT_NAME, container_name: AZURE_CONTAINER, endpoint },
+  authentication: { type: "az_shared_key", account_key: accountKey }
+})
+
+/** A public bucket: no authentication. */
+export const gcsConnectionJson = (endpoint: string) => ({
+  data_connection_id: GCS_CONNECTION,
+  read_only: true,
+  details: { provider: "gcs", bucket: GCS_BUCKET, endpoint }
+})

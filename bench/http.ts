@@ -125,26 +125,67 @@ export interface Listing {
   readonly seconds: number
 }
 
+const unescapeXml = (text: string): string =>
+  text.replace(/&(amp|lt|gt|quot|apos);/g, (_, name: string) =>
+    ({ amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" })[name] ?? "")
+
+/** How one listing API pages: the query parameter that resumes it, what marks one key, where the next token is. */
+export interface ListingDialect {
+  readonly name: string
+  readonly tokenParam: string
+  /** A substring that occurs once per listed key. */
+  readonly keyMarker: string
+  /** The token of the next page, undefined on the last page. */
+  readonly nextToken: (text: string) => string | undefined
+}
+
+const element = (text: string, name: string): string | undefined => {
+  const value = text.match(new RegExp(`<${name}>([^<]*)</${name}>`))?.[1]
+  return value === undefined || value === "" ? undefined : unescapeXml(value)
+}
+
+/** S3 ListObjectsV2 (the fake upstream, and the proxy for every backend). */
+export const listObjectsV2: ListingDialect = {
+  name: "ListObjectsV2",
+  tokenParam: "continuation-token",
+  keyMarker: "<Key>",
+  nextToken: (text) => text.includes("<IsTruncated>true</IsTruncated>") ? element(text, "NextContinuationToken") : undefined
+}
+
+/** S3 / GCS V1 listing: `marker`, and `NextMarker` (GCS sends it on every truncated page). */
+export const listObjectsV1: ListingDialect = {
+  name: "ListObjects (V1)",
+  tokenParam: "marker",
+  keyMarker: "<Key>",
+  nextToken: (text) => text.includes("<IsTruncated>true</IsTruncated>") ? element(text, "NextMarker") : undefined
+}
+
+/** Azure List Blobs: `marker`, and a non-empty `NextMarker` until the last page. */
+export const azureListBlobs: ListingDialect = {
+  name: "List Blobs",
+  tokenParam: "marker",
+  keyMarker: "<Blob>",
+  nextToken: (text) => element(text, "NextMarker")
+}
+
 /**
- * Pages through a ListObjectsV2 listing: `firstUrl` (which carries `list-type=2` and the prefix), then the
- * same URL with each `NextContinuationToken`, until `IsTruncated` is false. Keys are counted, not kept.
+ * Pages through a listing: `firstUrl` (which carries the prefix and the page size), then the same URL with
+ * each next token (`dialect`: ListObjectsV2 by default), until there is none. Keys are counted, not kept.
  */
-export const listAll = async (firstUrl: string, timeoutMs: number): Promise<Listing> => {
+export const listAll = async (firstUrl: string, timeoutMs: number, dialect: ListingDialect = listObjectsV2): Promise<Listing> => {
   const t0 = performance.now()
   let keys = 0
   let pages = 0
   let token: string | undefined
   do {
     const url = new URL(firstUrl)
-    if (token !== undefined) url.searchParams.set("continuation-token", token)
+    if (token !== undefined) url.searchParams.set(dialect.tokenParam, token)
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
     const text = await response.text()
     if (response.status !== 200) throw new Error(`list ${url}: status ${response.status}: ${text.slice(0, 300)}`)
     pages++
-    keys += text.split("<Key>").length - 1
-    token = text.includes("<IsTruncated>true</IsTruncated>")
-      ? text.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/)?.[1]
-      : undefined
+    keys += text.split(dialect.keyMarker).length - 1
+    token = dialect.nextToken(text)
     if (pages > 10_000) throw new Error(`list ${firstUrl}: more than 10 000 pages`)
   } while (token !== undefined)
   return { keys, pages, seconds: (performance.now() - t0) / 1000 }

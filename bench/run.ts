@@ -6,7 +6,8 @@
  *   3. CPU per request of the core (`handle`, in-process, stub upstream, warm catalog cache);
  *   4. the proxy's memory while it streams the large object, and while a slow client reads it;
  *   5. authentication, in-process: SigV4 verification vs aws4fetch signing, session tokens, outbound federation;
- *   6. listing 10 000 keys (10 pages of ListObjectsV2) through the proxy and directly from the upstream;
+ *   6. listing 10 000 keys (10 pages of ListObjectsV2) through the proxy and directly from the backend, for the
+ *      S3-shaped fake upstream, Azurite (Azure Blob) and the in-test GCS XML API server;
  *   7. uploads (signed PUTs with session credentials from the proxy's /.sts) of 16 MiB and 1 GiB: the proxy's
  *      peak RSS for each, throughput proxy / direct; and the proxy's peak RSS while a 1 GiB object downloads.
  *
@@ -21,9 +22,11 @@ import { dirname, join, resolve } from "node:path"
 import { type FederationResults, type LoopOptions, type Rate, runFederationBench, runSessionBench, runSigV4Bench,
   generateKeys, type SigV4Results } from "./auth.js"
 import { CPU_CASES, type CpuRow, runCpuBench } from "./cpu.js"
-import { ACCOUNT, BUCKET, LIST_KEYS, OBJECT_KEY, PRODUCT, REPEAT_PREFIX, UPLOAD_PREFIX, WRITE_PRODUCT } from "./fixture.js"
-import { curlSlow, curlWhole, fetchWhole, hasCurl, latencySummary, listAll, type Listing, rangeBytes, ranged,
-  type Transfer } from "./http.js"
+import { type AzureBackend, startAzureBackend } from "./azure.js"
+import { ACCOUNT, AZURE_PRODUCT, BUCKET, GCS_BUCKET, GCS_PRODUCT, LIST_KEYS, OBJECT_KEY, PRODUCT, REPEAT_PREFIX, UPLOAD_PREFIX,
+  WRITE_PRODUCT } from "./fixture.js"
+import { azureListBlobs, curlSlow, curlWhole, fetchWhole, hasCurl, latencySummary, listAll, type Listing, type ListingDialect,
+  listObjectsV1, listObjectsV2, rangeBytes, ranged, type Transfer } from "./http.js"
 import { cpuSecondsOf, memoryOf, sampleRss, start, type Started } from "./processes.js"
 import { median, round, seededRandom, table } from "./stats.js"
 import { exchangeAtSts, mintApiKey, prepareKeys, rssOf, sampled, type SessionCredentials, signedPut, type UploadRun } from "./uploads.js"
@@ -49,7 +52,10 @@ const settings = {
   auth: { warmup: quick ? 100 : 1_000, chunks: 5, maxMillis: quick ? 250 : 1_500 } satisfies LoopOptions,
   sigv4Pool: quick ? 64 : 256,
   listKeys: LIST_KEYS,
+  /** Keys seeded into Azurite and the GCS server (Azurite takes a few seconds per thousand). */
+  backendListKeys: quick ? 2_000 : LIST_KEYS,
   listReps: quick ? 2 : 5,
+  azureSeedConcurrency: 32,
   listTimeoutMs: 15_000,
   uploadSmallBytes: 16 * MiB,
   uploadLargeBytes: Number(process.env.BENCH_UPLOAD_MIB ?? (quick ? 128 : 1024)) * MiB,
@@ -329,6 +335,10 @@ interface Auth {
 }
 
 interface ListingStats {
+  /** `s3` (the fake upstream), `az` (Azurite) or `gcs` (the in-test GCS XML API server). */
+  readonly backend: string
+  /** The API the direct listing used (the proxy is always listed with ListObjectsV2). */
+  readonly directApi: string
   readonly keys: number
   readonly pages: number
   readonly reps: number
@@ -341,19 +351,28 @@ interface ListingStats {
   readonly proxyCpuMsPerListing: number
 }
 
+interface ListingCase {
+  readonly backend: string
+  readonly keys: number
+  readonly directUrl: string
+  readonly directDialect: ListingDialect
+  readonly proxyUrl: string
+}
+
 /** Direct and proxied listings take turns; each must return every key. */
-const listingBench = async (directUrl: string, proxyUrl: string, proxyPid: number): Promise<ListingStats> => {
+const listingBench = async (c: ListingCase, proxyPid: number): Promise<ListingStats> => {
+  const { directUrl, proxyUrl } = c
   const times = { direct: [] as Array<number>, proxy: [] as Array<number> }
   const cpu: Array<number> = []
   let pages = 0
   const check = (name: string, l: Listing) => {
-    if (l.keys !== settings.listKeys) throw new Error(`${name} listing: ${l.keys} keys, expected ${settings.listKeys}`)
+    if (l.keys !== c.keys) throw new Error(`${c.backend} ${name} listing: ${l.keys} keys, expected ${c.keys}`)
     pages = l.pages
   }
-  check("direct", await listAll(directUrl, settings.listTimeoutMs)) // warm-up (and the catalog cache)
+  check("direct", await listAll(directUrl, settings.listTimeoutMs, c.directDialect)) // warm-up (and the catalog cache)
   check("proxy", await listAll(proxyUrl, settings.listTimeoutMs))
   for (let i = 0; i < settings.listReps; i++) {
-    const direct = await listAll(directUrl, settings.listTimeoutMs)
+    const direct = await listAll(directUrl, settings.listTimeoutMs, c.directDialect)
     check("direct", direct)
     times.direct.push(direct.seconds * 1000)
     const cpu0 = cpuSecondsOf(proxyPid)
@@ -365,7 +384,9 @@ const listingBench = async (directUrl: string, proxyUrl: string, proxyPid: numbe
   const directMs = median(times.direct)
   const proxyMs = median(times.proxy)
   return {
-    keys: settings.listKeys,
+    backend: c.backend,
+    directApi: c.directDialect.name,
+    keys: c.keys,
     pages,
     reps: settings.listReps,
     directMs,
@@ -397,6 +418,7 @@ interface Results {
   readonly authCpu: AuthCpu
   readonly auth: Auth
   readonly listing: ListingStats
+  readonly listingBackends: { readonly az: ListingStats; readonly gcs: ListingStats }
   readonly memory: Memory
   readonly uploads: Uploads
   readonly loadAverage1m: { readonly before: number; readonly after: number }
@@ -422,14 +444,32 @@ const main = async () => {
   }
 
   const started: Array<Started> = []
+  let azure: AzureBackend | undefined
   // Section 7's keys: a dev key file of its own (deleted at the end), so API keys can be minted here.
   const keyDir = mkdtempSync(join(tmpdir(), "sdp-bench-keys-"))
   try {
     const { proxyEnv, keys: devKeys } = await prepareKeys(join(keyDir, "keys.json"))
+    // Section 6's other backends, seeded now (before anything is timed) since the upstream's Source API names them.
+    log(`starting Azurite and the GCS server, ${settings.backendListKeys} keys each…`)
+    const seeding = performance.now()
+    const [azureStarted, gcsStarted] = await Promise.allSettled([
+      startAzureBackend(settings.backendListKeys, settings.azureSeedConcurrency),
+      start("gcs", "bench/gcs-server.ts", { LIST_KEYS: String(settings.backendListKeys) }, root, 60_000)
+    ])
+    if (azureStarted.status === "fulfilled") azure = azureStarted.value
+    if (gcsStarted.status === "fulfilled") started.push(gcsStarted.value)
+    if (azureStarted.status === "rejected") throw azureStarted.reason
+    if (gcsStarted.status === "rejected") throw gcsStarted.reason
+    const gcs = gcsStarted.value
+    const azureBackend = azureStarted.value
+    log(`  seeded in ${round((performance.now() - seeding) / 1000, 1)} s`)
     log("starting the upstream, the bare pass-through and the proxy…")
     const upstream = await start("upstream", "bench/upstream.ts", {
       PORT: "0",
-      UPSTREAM_SIZE: String(settings.objectBytes)
+      UPSTREAM_SIZE: String(settings.objectBytes),
+      AZURE_ENDPOINT: azureBackend.endpoint,
+      AZURE_ACCOUNT_KEY: azureBackend.accountKey,
+      GCS_ENDPOINT: gcs.origin
     }, root)
     started.push(upstream)
     const bare = await start("passthrough", "bench/passthrough.ts", { PORT: "0", UPSTREAM: upstream.origin }, root)
@@ -504,13 +544,32 @@ const main = async () => {
       await rangedBench(settings.rangeConcurrency, offsets, targets, upstream.pid)
     ]
 
-    // 6: listing every key of the bucket, 1000 per page.
-    log(`listing ${settings.listKeys} keys…`)
-    const listing = await listingBench(
-      `${upstream.origin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
-      `${proxy.origin}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}%2Fk%2F&max-keys=1000`,
-      proxy.pid
-    )
+    // 6: listing every key of the bucket, 1000 per page, for each backend.
+    const proxyList = (product: string) => `${proxy.origin}/${ACCOUNT}?list-type=2&prefix=${product}%2Fk%2F&max-keys=1000`
+    log(`listing ${settings.listKeys} keys (S3-shaped upstream)…`)
+    const listing = await listingBench({
+      backend: "s3",
+      keys: settings.listKeys,
+      directUrl: `${upstream.origin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
+      directDialect: listObjectsV2,
+      proxyUrl: proxyList(PRODUCT)
+    }, proxy.pid)
+    log(`listing ${settings.backendListKeys} keys (Azurite)…`)
+    const listingAz = await listingBench({
+      backend: "az",
+      keys: settings.backendListKeys,
+      directUrl: azureBackend.listUrl("k/", 1000),
+      directDialect: azureListBlobs,
+      proxyUrl: proxyList(AZURE_PRODUCT)
+    }, proxy.pid)
+    log(`listing ${settings.backendListKeys} keys (GCS XML API server)…`)
+    const listingGcs = await listingBench({
+      backend: "gcs",
+      keys: settings.backendListKeys,
+      directUrl: `${gcs.origin}/${GCS_BUCKET}?prefix=k%2F&max-keys=1000`,
+      directDialect: listObjectsV1,
+      proxyUrl: proxyList(GCS_PRODUCT)
+    }, proxy.pid)
 
     // 7: uploads with session credentials (an API key exchanged at the proxy's /.sts), and a large download.
     log(`uploads (${settings.uploadSmallBytes / MiB} MiB, ${settings.uploadLargeBytes / MiB} MiB) and a `
@@ -532,6 +591,7 @@ const main = async () => {
       authCpu: authCpuOf(cpuRows),
       auth,
       listing,
+      listingBackends: { az: listingAz, gcs: listingGcs },
       memory: {
         proxyRssBeforeMiB: proxyBefore.rss,
         proxyVmHwmBeforeMiB: proxyBefore.hwm,
@@ -557,6 +617,7 @@ const main = async () => {
     }
   } finally {
     for (const s of started.reverse()) await s.stop()
+    await azure?.stop()
     rmSync(keyDir, { recursive: true, force: true })
   }
 }
@@ -641,14 +702,22 @@ const report = (r: Results) => {
   console.log(table([rateHeader, ...rateRows([...r.auth.session, ...r.auth.federation.rates])]))
   console.log(`   STS calls during the cache-hit loop: ${r.auth.federation.stsCallsDuringHits}`)
   const l = r.listing
-  console.log(`\n6. Listing ${l.keys} keys (ListObjectsV2, ${l.pages} pages of 1000, continuation tokens), `
-    + `median of ${l.reps}`)
+  const { az, gcs } = r.listingBackends
+  console.log(`\n6. Listing every key, 1000 per page, median of ${l.reps}: through the proxy (ListObjectsV2, continuation `
+    + "tokens) and directly from each backend")
+  const listingRows = (x: ListingStats, label: string) => [
+    [`${label} direct (${x.directApi})`, x.keys, x.pages, round(x.directMs, 1), x.allMs.direct.join(" "), "—", ""],
+    [`${label} proxy`, x.keys, x.pages, round(x.proxyMs, 1), x.allMs.proxy.join(" "), round(x.proxyCpuMsPerListing, 0),
+      `${round(x.proxyOverDirect, 2)}×`]
+  ]
   console.log(table([
-    ["target", "ms per full listing", "runs (ms)", "proxy CPU ms/listing"],
-    ["direct", round(l.directMs, 1), l.allMs.direct.join(" "), "—"],
-    ["proxy", round(l.proxyMs, 1), l.allMs.proxy.join(" "), round(l.proxyCpuMsPerListing, 0)]
+    ["target", "keys", "pages", "ms per full listing", "runs (ms)", "proxy CPU ms/listing", "proxy/direct"],
+    ...listingRows(l, "S3 upstream"),
+    ...listingRows(az, "Azurite"),
+    ...listingRows(gcs, "GCS server")
   ]))
-  console.log(`   proxy/direct: ${round(l.proxyOverDirect, 2)}×`)
+  console.log(`   proxy/direct: S3 ${round(l.proxyOverDirect, 2)}×, Azure ${round(az.proxyOverDirect, 2)}×, `
+    + `GCS ${round(gcs.proxyOverDirect, 2)}×`)
   const u = r.uploads
   const mib = (bytes: number) => `${bytes / MiB} MiB`
   console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `

@@ -10,13 +10,16 @@
  *   `x-bench-bytes` in the answer says how many bytes arrived;
  * - ListObjectsV2 for `GET /b?list-type=2&prefix=&max-keys=&continuation-token=&start-after=` over
  *   `LIST_KEYS` synthetic keys (default 10 000: `k/00000.bin`…), at most 1000 per page, with opaque
- *   continuation tokens (no delimiter support: every key is returned flat).
+ *   continuation tokens (no delimiter support: every key is returned flat);
+ * - with `AZURE_ENDPOINT` (+ `AZURE_ACCOUNT_KEY`) / `GCS_ENDPOINT`: the Source API entries of the products
+ *   `bench/az` (an Azurite container, Shared Key) and `bench/gcs` (a public bucket of the in-test GCS server).
  *
  * Run: `bun bench/upstream.ts` (PORT=0 picks a free port); prints `upstream listening on http://127.0.0.1:PORT`.
  */
 import { randomFillSync } from "node:crypto"
-import { ACCOUNT, BUCKET, CONNECTION, connectionJson, LIST_KEYS, listPage, PRODUCT, productJson, REPEAT_PREFIX, syntheticKeys,
-  WRITE_CONNECTION, WRITE_PRODUCT, writeConnectionJson, writeProductJson } from "./fixture.js"
+import { ACCOUNT, AZURE_CONNECTION, AZURE_PRODUCT, azureConnectionJson, azureProductJson, BUCKET, CONNECTION, connectionJson,
+  GCS_CONNECTION, GCS_PRODUCT, gcsConnectionJson, gcsProductJson, LIST_KEYS, listPage, PRODUCT, productJson, REPEAT_PREFIX,
+  syntheticKeys, WRITE_CONNECTION, WRITE_PRODUCT, writeConnectionJson, writeProductJson } from "./fixture.js"
 
 const size = Number(process.env.UPSTREAM_SIZE ?? 256 * 1024 * 1024)
 const port = Number(process.env.PORT ?? 0)
@@ -27,6 +30,11 @@ for (let offset = 0; offset < size; offset += 64 * 1024 * 1024) {
 }
 const etag = `"bench-${size.toString(16)}"`
 const lastModified = new Date(Date.UTC(2025, 0, 1)).toUTCString()
+
+/** Section 6's Azure and GCS products, served only when their endpoints are given. */
+const azureEndpoint = process.env.AZURE_ENDPOINT
+const azureKey = process.env.AZURE_ACCOUNT_KEY ?? ""
+const gcsEndpoint = process.env.GCS_ENDPOINT
 
 const json = (value: unknown, status = 200) =>
   new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } })
@@ -131,6 +139,14 @@ const server = Bun.serve({
     if (path === `/api/v1/products/${ACCOUNT}/${PRODUCT}`) return json(productJson)
     if (path === `/api/v1/products/${ACCOUNT}/${WRITE_PRODUCT}`) return json(writeProductJson)
     if (path === `/api/v1/products/${ACCOUNT}/${WRITE_PRODUCT}/permissions`) return json(["read", "write"])
+    if (azureEndpoint !== undefined) {
+      if (path === `/api/v1/products/${ACCOUNT}/${AZURE_PRODUCT}`) return json(azureProductJson)
+      if (path === `/api/v1/data-connections/${AZURE_CONNECTION}`) return json(azureConnectionJson(azureEndpoint, azureKey))
+    }
+    if (gcsEndpoint !== undefined) {
+      if (path === `/api/v1/products/${ACCOUNT}/${GCS_PRODUCT}`) return json(gcsProductJson)
+      if (path === `/api/v1/data-connections/${GCS_CONNECTION}`) return json(gcsConnectionJson(gcsEndpoint))
+    }
     if (path === `/api/v1/products/${ACCOUNT}`) return json({ products: [productJson] })
     if (path === `/api/v1/data-connections/${CONNECTION}`) {
       return json(connectionJson(`http://127.0.0.1:${self.port}`))
