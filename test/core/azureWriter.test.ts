@@ -1,16 +1,24 @@
 import { describe, expect, it } from "@effect/vitest"
+import { BlobSASPermissions, generateBlobSASQueryParameters, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob"
 import { Duration, Effect, Encoding, Layer } from "effect"
 import { AzureProvider } from "../../src/core/backends/azure/AzureStore.js"
 import {
   blockId,
   decodeUploadId,
+  encodeUploadId,
   parseUncommitted,
+  parseUncommittedBlocks,
   partTag,
+  readBlockId,
+  recordBlockIds,
+  recordedUploads,
   tombstoneTag
 } from "../../src/core/backends/azure/AzureWriter.js"
 import { azureMetadataName, s3MetadataName } from "../../src/core/backends/azure/metadata.js"
+import { blobReadSas, decodeAccountKey } from "../../src/core/backends/azure/sharedKey.js"
 import type { ObjectWrite, ObjectWriter } from "../../src/core/backends/ObjectStore.js"
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
+import { Hmac } from "../../src/core/services/Hmac.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { type Answer, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
@@ -298,7 +306,15 @@ describe("Azure writer: multipart", () => {
       const upload = decodeUploadId(uploadId)!
       expect(upload.k).toBe("m/big.bin")
       expect(upload.h).toStrictEqual([["x-ms-blob-content-type", "application/x-parts"], ["x-ms-meta-a_x2db", "1"]])
-      expect(calls).toHaveLength(0) // nothing sent to Azure at creation
+      // Creation stages the upload's record: 1-byte blocks carrying the headers, 16 bytes of JSON each.
+      const records = recordBlockIds(upload.n, upload.h)
+      expect(records).toHaveLength(Math.ceil(JSON.stringify(upload.h).length / 16))
+      expect(calls.map((c) => `${c.method} ${c.url}`).sort()).toStrictEqual(
+        records.map((id) => `PUT ${BLOB}/m/big.bin?comp=block&blockid=${encodeURIComponent(id)}`).sort()
+      )
+      for (const c of calls) expect([c.headers.get("content-length"), c.body]).toStrictEqual(["1", "x"])
+      expect(records.every((id) => id.length === 48)).toBe(true)
+      calls.length = 0
 
       const etags: Array<string> = []
       for (const [partNumber, text] of [[2, "second"], [1, "first"], [10000, "last"]] as const) {
@@ -356,7 +372,7 @@ describe("Azure writer: multipart", () => {
       expect(yield* complete([{ partNumber: 1, etag: "\"0123456789abcdef0123456789abcdef\"" }])).toMatchObject({ _tag: "InvalidPart" })
       const nonce = decodeUploadId(uploadId)!.n
       expect(yield* complete([{ partNumber: 3, etag: partTag(nonce, 3, "abcdefabcdef") }])).toMatchObject({ _tag: "InvalidPart" })
-      expect(fake.staged.size).toBe(2) // nothing committed
+      expect(fake.staged.size).toBe(3) // nothing committed: the record and two parts
     })
   })
 
@@ -389,6 +405,7 @@ describe("Azure writer: multipart", () => {
     return Effect.gen(function*() {
       const writer = yield* need
       const other = yield* writer.createMultipart({ key: "other", headers: new Headers() })
+      calls.length = 0
       for (const uploadId of ["bm90LWFuLXVwbG9hZA+/==", "", other]) {
         expect((yield* Effect.flip(writer.uploadPart({ ...write("k", "x"), uploadId, partNumber: 1 })))._tag).toBe("NoSuchUpload")
         expect((yield* Effect.flip(writer.abortMultipart({ key: "k", uploadId })))._tag).toBe("NoSuchUpload")
@@ -404,6 +421,7 @@ describe("Azure writer: multipart", () => {
     return Effect.gen(function*() {
       const writer = yield* need
       const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
+      calls.length = 0
       const one = (yield* writer.uploadPart({ ...write("k", "aaaaa"), uploadId, partNumber: 1 })).etag
       const empty = (yield* writer.uploadPart({ ...write("k", "", {}, 0), uploadId, partNumber: 2 })).etag
       expect(calls.filter((c) => c.method === "PUT")).toHaveLength(1)
@@ -422,6 +440,255 @@ describe("Azure writer: multipart", () => {
       for (const partNumber of [0, 10001, 1.5]) {
         expect((yield* Effect.flip(writer.uploadPart({ ...write("k", "x"), uploadId, partNumber })))._tag).toBe("InvalidRequest")
       }
+    })
+  })
+})
+
+describe("Azure writer: multipart bookkeeping (listParts, listUploads, uploadPartCopy)", () => {
+  /** Fake blobs: each key's uncommitted blocks (id and size), kept by Put Block; List Blobs lists every key. */
+  const azure = (extra: (request: UpstreamRequest) => Answer | undefined = () => undefined) => {
+    const blobs = new Map<string, Array<{ name: string; size: number }>>()
+    const keyOf = (url: URL) => decodeURIComponent(url.pathname.slice("/cont/".length))
+    return {
+      blobs,
+      answer: (request: UpstreamRequest): Answer => {
+        const special = extra(request)
+        if (special !== undefined) return special
+        const url = new URL(request.url)
+        const comp = url.searchParams.get("comp")
+        if (request.method === "GET" && comp === "list") {
+          const prefix = url.searchParams.get("prefix") ?? ""
+          const names = [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort()
+          return new Response(
+            `<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs>${
+              names.map((n) =>
+                `<Blob><Name>${n}</Name><Properties><Last-Modified>Thu, 01 Feb 2024 12:47:04 GMT</Last-Modified><Content-Length>0</Content-Length></Properties></Blob>`
+              ).join("")
+            }</Blobs><NextMarker /></EnumerationResults>`,
+            { status: 200 }
+          )
+        }
+        if (request.method === "PUT" && comp === "block") {
+          const staged = blobs.get(keyOf(url)) ?? []
+          staged.push({ name: url.searchParams.get("blockid")!, size: Number(request.headers.get("content-length")) })
+          blobs.set(keyOf(url), staged)
+          return created()
+        }
+        if (request.method === "GET" && comp === "blocklist") {
+          const staged = blobs.get(keyOf(url))
+          if (staged === undefined) return azureError(404, "BlobNotFound")
+          return new Response(
+            `<?xml version="1.0" encoding="utf-8"?><BlockList><CommittedBlocks /><UncommittedBlocks>${
+              staged.map((b) => `<Block><Name>${b.name}</Name><Size>${b.size}</Size></Block>`).join("")
+            }</UncommittedBlocks></BlockList>`,
+            { status: 200, headers: { date: "Fri, 02 Feb 2024 10:00:00 GMT" } }
+          )
+        }
+        return azureError(400, "Unexpected")
+      }
+    }
+  }
+
+  it.effect("listParts: Get Block List; this upload's parts by number with ETags and sizes, paged; others' blocks left out", () => {
+    const fake = azure()
+    const { calls, need } = open(SHARED_KEY, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers({ "content-type": "text/x-a" }) })
+      const other = yield* writer.createMultipart({ key: "k", headers: new Headers() })
+      const three = (yield* writer.uploadPart({ ...write("k", "333"), uploadId, partNumber: 3 })).etag
+      yield* writer.uploadPart({ ...write("k", "other upload"), uploadId: other, partNumber: 1 })
+      const one = (yield* writer.uploadPart({ ...write("k", "1"), uploadId, partNumber: 1 })).etag
+      const two = (yield* writer.uploadPart({ ...write("k", "22"), uploadId, partNumber: 2 })).etag
+      calls.length = 0
+      const listParts = writer.listParts!
+      const all = yield* listParts({ key: "k", uploadId, maxParts: 1000, partNumberMarker: 0 })
+      expect(calls.map((c) => `${c.method} ${c.url}`)).toStrictEqual([`GET ${BLOB}/k?comp=blocklist&blocklisttype=uncommitted`])
+      expect(all.parts.map((p) => [p.partNumber, p.etag, p.size])).toStrictEqual([[1, one, 1], [2, two, 2], [3, three, 3]])
+      expect(all.parts[0]!.lastModified).toStrictEqual(new Date("2024-02-02T10:00:00Z"))
+      expect([all.isTruncated, all.nextPartNumberMarker]).toStrictEqual([false, undefined])
+      const page1 = yield* listParts({ key: "k", uploadId, maxParts: 2, partNumberMarker: 0 })
+      expect([page1.parts.map((p) => p.partNumber), page1.isTruncated, page1.nextPartNumberMarker]).toStrictEqual([[1, 2], true, 2])
+      const page2 = yield* listParts({ key: "k", uploadId, maxParts: 2, partNumberMarker: 2 })
+      expect([page2.parts.map((p) => p.partNumber), page2.isTruncated]).toStrictEqual([[3], false])
+
+      // A part uploaded again: the attempt Azure lists last.
+      const again = (yield* writer.uploadPart({ ...write("k", "1111"), uploadId, partNumber: 1 })).etag
+      expect((yield* listParts({ key: "k", uploadId, maxParts: 1, partNumberMarker: 0 })).parts.map((p) => [p.etag, p.size]))
+        .toStrictEqual([[again, 4]])
+    })
+  })
+
+  it.effect("listParts: no parts yet → empty; aborted, never created, or another key → NoSuchUpload", () => {
+    const fake = azure()
+    const { calls, need } = open(SAS, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const listParts = writer.listParts!
+      const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
+      expect(yield* listParts({ key: "k", uploadId, maxParts: 1000, partNumberMarker: 0 }))
+        .toStrictEqual({ parts: [], isTruncated: false, nextPartNumberMarker: undefined })
+      const forged = encodeUploadId({ v: 1, k: "k", n: "0123456789ab", h: [] })
+      expect((yield* Effect.flip(listParts({ key: "k", uploadId: forged, maxParts: 1000, partNumberMarker: 0 })))._tag).toBe("NoSuchUpload")
+      expect((yield* Effect.flip(listParts({ key: "absent", uploadId: encodeUploadId({ v: 1, k: "absent", n: "0123456789ab", h: [] }), maxParts: 1000, partNumberMarker: 0 })))._tag)
+        .toBe("NoSuchUpload")
+      yield* writer.abortMultipart({ key: "k", uploadId })
+      expect((yield* Effect.flip(listParts({ key: "k", uploadId, maxParts: 1000, partNumberMarker: 0 })))._tag).toBe("NoSuchUpload")
+      calls.length = 0
+      expect((yield* Effect.flip(listParts({ key: "other", uploadId, maxParts: 1000, partNumberMarker: 0 })))._tag).toBe("NoSuchUpload")
+      expect(calls).toHaveLength(0)
+    })
+  })
+
+  it.effect("listUploads: List Blobs with uncommitted blobs, a block list per blob; ids rebuilt exactly; aborted left out; paged", () => {
+    const fake = azure()
+    const { calls, need } = open(SHARED_KEY, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const create = (key: string, headers: Record<string, string> = {}) =>
+        Effect.map(writer.createMultipart({ key, headers: new Headers(headers) }), (uploadId) => ({ key, uploadId }))
+      const a = yield* create("p/a", { "content-type": "application/x-long-content-type; charset=utf-8", "x-amz-meta-note": "ö \"q\"" })
+      const b1 = yield* create("p/b")
+      const b2 = yield* create("p/b", { "cache-control": "no-cache" })
+      const gone = yield* create("p/c")
+      yield* writer.abortMultipart(gone)
+      yield* create("q/outside")
+      calls.length = 0
+      const listUploads = writer.listUploads!
+      const all = yield* listUploads({ prefix: "p/", keyMarker: undefined, uploadIdMarker: undefined, maxUploads: 1000 })
+      expect(calls[0]!.url).toBe(`${BLOB}?restype=container&comp=list&include=uncommittedblobs&prefix=p%2F&maxresults=1000`)
+      expect(calls.slice(1).map((c) => c.url).sort()).toStrictEqual(
+        ["p/a", "p/b", "p/c"].map((k) => `${BLOB}/${k}?comp=blocklist&blocklisttype=uncommitted`)
+      )
+      const bs = [b1, b2].sort((x, y) => (x.uploadId < y.uploadId ? -1 : 1))
+      expect(all.uploads.map((u) => ({ key: u.key, uploadId: u.uploadId }))).toStrictEqual([a, ...bs])
+      expect(all.uploads[0]!.initiated).toStrictEqual(new Date("2024-02-01T12:47:04Z"))
+      expect([all.isTruncated, all.nextKeyMarker, all.nextUploadIdMarker]).toStrictEqual([false, undefined, undefined])
+
+      const page1 = yield* listUploads({ prefix: "p/", keyMarker: undefined, uploadIdMarker: undefined, maxUploads: 2 })
+      expect(page1.uploads.map((u) => u.uploadId)).toStrictEqual([a.uploadId, bs[0]!.uploadId])
+      expect([page1.isTruncated, page1.nextKeyMarker, page1.nextUploadIdMarker]).toStrictEqual([true, "p/b", bs[0]!.uploadId])
+      const page2 = yield* listUploads({ prefix: "p/", keyMarker: "p/b", uploadIdMarker: bs[0]!.uploadId, maxUploads: 2 })
+      expect([page2.uploads.map((u) => u.uploadId), page2.isTruncated]).toStrictEqual([[bs[1]!.uploadId], false])
+      // A key marker alone: uploads of later keys only.
+      const later = yield* listUploads({ prefix: "p/", keyMarker: "p/a", uploadIdMarker: undefined, maxUploads: 10 })
+      expect(later.uploads.map((u) => u.key)).toStrictEqual(["p/b", "p/b"])
+    })
+  })
+
+  it("upload records: pieces of 16 bytes, read back in any order; a tombstone or a broken record hides the upload", () => {
+    const headers: ReadonlyArray<readonly [string, string]> = [["x-ms-meta-k", "ü".repeat(20)], ["x-ms-blob-content-type", "a/b"]]
+    const ids = recordBlockIds("00112233aabb", headers)
+    expect(ids).toHaveLength(Math.ceil(new TextEncoder().encode(JSON.stringify(headers)).length / 16))
+    expect(readBlockId(ids[1]!)).toMatchObject({ _tag: "Record", nonce: "00112233aabb", seq: 1 })
+    expect(readBlockId(blockId(partTag("00112233aabb", 7, "abcdefabcdef")))).toStrictEqual({
+      _tag: "Part", nonce: "00112233aabb", partNumber: 7, tag: partTag("00112233aabb", 7, "abcdefabcdef")
+    })
+    expect(readBlockId("QQ==")).toBeUndefined()
+    const staged = [...ids].reverse().map((name) => ({ name, size: 1 }))
+    expect([...recordedUploads(staged)]).toStrictEqual([["00112233aabb", headers]])
+    expect(recordedUploads([...staged, { name: blockId(tombstoneTag("00112233aabb")), size: 1 }]).size).toBe(0)
+    expect(recordedUploads(staged.slice(1)).size).toBe(0)
+    expect(recordBlockIds("00112233aabb", [])).toHaveLength(1)
+  })
+
+  it.effect("uploadPartCopy (SAS): Put Block From URL, the SAS on the source, the range and source conditions forwarded", () => {
+    const fake = azure()
+    const { calls, need } = open(SAS, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "dst", headers: new Headers() })
+      calls.length = 0
+      const copied = yield* writer.uploadPartCopy!({
+        sourceKey: "dir/src 1.bin",
+        key: "dst",
+        uploadId,
+        partNumber: 2,
+        range: "bytes=0-99",
+        headers: new Headers({ "x-amz-copy-source-if-match": "\"0x8DA\"" })
+      })
+      expect(copied.etag).toMatch(/^"[0-9a-f]{32}"$/)
+      expect(copied.lastModified).toStrictEqual(new Date("2024-02-01T12:47:04Z"))
+      const put = calls.find((c) => c.method === "PUT")!
+      const tag = copied.etag.replace(/"/g, "")
+      expect(tag.slice(0, 20)).toBe(partTag(decodeUploadId(uploadId)!.n, 2, ""))
+      expect(put.url).toBe(`${BLOB}/dst?comp=block&blockid=${encodeURIComponent(blockId(tag))}&sv=2021-12-02&sp=racwdl&sig=abc%2B`)
+      expect(put.headers.get("x-ms-copy-source")).toBe(`${BLOB}/dir/src%201.bin?sv=2021-12-02&sp=racwdl&sig=abc%2B`)
+      expect(put.headers.get("x-ms-source-range")).toBe("bytes=0-99")
+      expect(put.headers.get("x-ms-source-if-match")).toBe("\"0x8DA\"")
+      expect(put.headers.get("content-length")).toBe("0")
+      expect(put.body ?? null).toBeNull()
+      // The part lists, and completes, like an uploaded one.
+      expect((yield* writer.listParts!({ key: "dst", uploadId, maxParts: 10, partNumberMarker: 0 })).parts.map((p) => p.etag)).toStrictEqual([copied.etag])
+    })
+  })
+
+  it.effect("uploadPartCopy (SharedKey): the source URL carries a read-only blob SAS", () => {
+    const fake = azure()
+    const { calls, need } = open(SHARED_KEY, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "dst", headers: new Headers() })
+      calls.length = 0
+      yield* writer.uploadPartCopy!({ sourceKey: "src", key: "dst", uploadId, partNumber: 1, range: undefined, headers: new Headers() })
+      const put = calls.find((c) => c.method === "PUT")!
+      const source = new URL(put.headers.get("x-ms-copy-source")!)
+      expect(`${source.origin}${source.pathname}`).toBe(`${BLOB}/src`)
+      expect([source.searchParams.get("sr"), source.searchParams.get("sp"), source.searchParams.get("sv")]).toStrictEqual(["b", "r", "2021-12-02"])
+      expect(source.searchParams.get("sig")).toMatch(/^[A-Za-z0-9+/]+=*$/)
+      expect(put.headers.has("x-ms-source-range")).toBe(false)
+      expect(put.headers.get("authorization")).toMatch(/^SharedKey acct:/)
+    })
+  })
+
+  it.effect("uploadPartCopy: missing source → NoSuchKey; a bad range or part number → InvalidRequest; after abort → NoSuchUpload", () => {
+    const fake = azure((request) =>
+      request.method === "PUT" && request.headers.get("x-ms-copy-source")?.includes("/missing") ? azureError(404, "CannotVerifyCopySource") : undefined
+    )
+    const { need } = open(SAS, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "dst", headers: new Headers() })
+      const copy = (sourceKey: string, range: string | undefined, partNumber = 1) =>
+        Effect.flip(writer.uploadPartCopy!({ sourceKey, key: "dst", uploadId, partNumber, range, headers: new Headers() }))
+      expect((yield* copy("missing", undefined))._tag).toBe("NoSuchKey")
+      expect((yield* copy("src", "bytes=5-"))._tag).toBe("InvalidRequest")
+      expect((yield* copy("src", undefined, 0))._tag).toBe("InvalidRequest")
+      yield* writer.abortMultipart({ key: "dst", uploadId })
+      expect((yield* copy("src", undefined))._tag).toBe("NoSuchUpload")
+    })
+  })
+
+  it.effect("uploadPartCopy where Put Block From URL answers 501 (Azurite): ranged Get Blob streamed into Put Block", () => {
+    const source = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        c.enqueue(new TextEncoder().encode("0123456789"))
+        c.close()
+      }
+    })
+    const fake = azure((request) => {
+      if (request.method === "PUT" && request.headers.has("x-ms-copy-source")) return azureError(501, "APINotImplemented")
+      if (request.method === "GET" && new URL(request.url).pathname === "/cont/src") {
+        return new Response(source, { status: 206, headers: { "content-length": "10", "last-modified": "Sat, 03 Feb 2024 00:00:00 GMT" } })
+      }
+      return undefined
+    })
+    const { calls, need } = open(SHARED_KEY, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "dst", headers: new Headers() })
+      calls.length = 0
+      const copied = yield* writer.uploadPartCopy!({
+        sourceKey: "src", key: "dst", uploadId, partNumber: 3, range: "bytes=10-19",
+        headers: new Headers({ "x-amz-copy-source-if-none-match": "\"0x8DB\"" })
+      })
+      const get = calls.find((c) => c.method === "GET" && c.url === `${BLOB}/src`)!
+      expect([get.headers.get("x-ms-range"), get.headers.get("if-none-match")]).toStrictEqual(["bytes=10-19", "\"0x8DB\""])
+      const block = calls.filter((c) => c.method === "PUT").at(-1)!
+      expect(block.url).toBe(`${BLOB}/dst?comp=block&blockid=${encodeURIComponent(blockId(copied.etag.replace(/"/g, "")))}`)
+      expect(block.headers.get("content-length")).toBe("10")
+      expect(block.body).toBeInstanceOf(ReadableStream)
+      expect(copied.lastModified).toStrictEqual(new Date("2024-02-03T00:00:00Z"))
     })
   })
 })
@@ -453,6 +720,29 @@ describe("Azure writer: pieces", () => {
     expect(calls).toHaveLength(1)
     expect(reply.headers.get("x-amz-meta-two-words")).toBe("a b")
     expect(reply.headers.get("x-amz-meta-plain")).toBe("p")
+  })
+
+  it("Get Block List: sizes kept in Azure's order", () => {
+    const xml = "<BlockList><UncommittedBlocks><Block><Name>QQ==</Name><Size>5</Size></Block><Block><Name>Qg==</Name><Size>12</Size></Block></UncommittedBlocks></BlockList>"
+    expect(parseUncommittedBlocks(xml)).toStrictEqual([{ name: "QQ==", size: 5 }, { name: "Qg==", size: 12 }])
+  })
+
+  it("the SharedKey copy-source SAS signs as the Azure SDK does", async () => {
+    const expiry = new Date("2030-01-02T03:04:05Z")
+    const query = await Effect.runPromise(Effect.flatMap(Hmac, (hmac) =>
+      blobReadSas(hmac, { account: "acct", key: decodeAccountKey(KEY)!, container: "cont", blob: "dir/ü x.bin", expiry, version: "2021-12-02" })
+    ).pipe(Effect.provide(NodeCryptoHmac)))
+    const sdk = generateBlobSASQueryParameters({
+      containerName: "cont",
+      blobName: "dir/ü x.bin",
+      permissions: BlobSASPermissions.parse("r"),
+      expiresOn: expiry,
+      protocol: SASProtocol.HttpsAndHttp,
+      version: "2021-12-02"
+    }, new StorageSharedKeyCredential("acct", KEY))
+    const ours = new URLSearchParams(query)
+    expect(ours.get("sig")).toBe(sdk.signature)
+    expect([ours.get("se"), ours.get("sp"), ours.get("sr"), ours.get("spr")]).toStrictEqual(["2030-01-02T03:04:05Z", "r", "b", "https,http"])
   })
 
   it("Get Block List: uncommitted names; a cut document is refused", () => {

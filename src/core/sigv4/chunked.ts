@@ -117,9 +117,10 @@ export const decodeAwsChunked = (
       if (!/^[0-9a-fA-F]{1,13}$/.test(sizeText)) fail(`bad chunk size line "${text.slice(0, 80)}"`)
       const size = parseInt(sizeText, 16)
       if (signing !== undefined) {
-        const ext = extensions.length === 1 ? extensions[0]!.split("=") : []
-        if (ext.length !== 2 || ext[0]!.trim() !== "chunk-signature") fail(`chunk ${chunkIndex} has no chunk-signature`)
-        chunkSignature = ext[1]!.trim()
+        // Exactly `chunk-signature=<64 hex>`: nothing tolerated around it, so a damaged line cannot pass as valid.
+        const ext = extensions.length === 1 ? /^chunk-signature=([0-9a-f]{64})$/.exec(extensions[0]!) : null
+        if (ext === null) fail(`chunk ${chunkIndex} has no well-formed chunk-signature`)
+        chunkSignature = ext?.[1] ?? ""
       }
       if (options.decodedContentLength !== undefined && total + size > options.decodedContentLength) {
         fail(`chunks exceed x-amz-decoded-content-length ${options.decodedContentLength}`)

@@ -20,7 +20,7 @@ import type { ListedObject, ListError, ListPage, ListRequest, ObjectRead, Object
 import { passthroughHeaders } from "../passthrough.js"
 import { type AzurePage, parseEnumerationResults } from "./listXml.js"
 import { s3MetadataName } from "./metadata.js"
-import { decodeAccountKey, sharedKeyAuthorization } from "./sharedKey.js"
+import { blobReadSas, decodeAccountKey, sharedKeyAuthorization } from "./sharedKey.js"
 import { azureWriter } from "./AzureWriter.js"
 
 /**
@@ -416,7 +416,16 @@ export const AzureProvider = Effect.gen(function*() {
       const writer = credentials._tag === "Anonymous" ? undefined : azureWriter({
         base,
         sourceQuery: credentials._tag === "Sas" ? credentials.query : undefined,
-        send: (method, url, headers, body) => send(method, url, headers, true, body)
+        send: (method, url, headers, body) => send(method, url, headers, true, body),
+        // Put Block From URL does not take the destination's SharedKey for its source: a 15-minute read SAS.
+        sourceUrl: credentials._tag === "SharedKey"
+          ? (key) =>
+            Effect.gen(function*() {
+              const expiry = new Date((yield* Clock.currentTimeMillis) + 15 * 60 * 1000)
+              const query = yield* blobReadSas(hmac, { account, key: credentials.key, container, blob: key, expiry, version: AZURE_API_VERSION })
+              return `${base}/${encodeKey(key)}?${query}`
+            })
+          : undefined
       })
       return { read, list, writer }
     })

@@ -1,4 +1,4 @@
-import { Duration, Effect, Either, Encoding, Random, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Encoding, Random, Schema } from "effect"
 import {
   AccessDenied,
   BackendUnavailable,
@@ -8,10 +8,21 @@ import {
   NoSuchUpload,
   PreconditionFailed
 } from "../../s3/errors.js"
+import { compareUtf8 } from "../../routing/keys.js"
 import type { UpstreamRequest } from "../../services/Upstream.js"
 import { encodeKey } from "../keys.js"
-import type { CompletedPart, DeleteOutcome, ObjectWrite, ObjectWriter, WriteError, Written } from "../ObjectStore.js"
+import type {
+  CompletedPart,
+  DeleteOutcome,
+  ListedPart,
+  ListedUpload,
+  ObjectWrite,
+  ObjectWriter,
+  WriteError,
+  Written
+} from "../ObjectStore.js"
 import { blocks, decodeText } from "../xmlScan.js"
+import { parseEnumerationResults } from "./listXml.js"
 import { azureMetadataName } from "./metadata.js"
 
 /**
@@ -32,7 +43,9 @@ import { azureMetadataName } from "./metadata.js"
  * - CopyObject → Copy Blob from the same container (a SAS connection puts its SAS on the source URL); a copy
  *   Azure runs asynchronously is polled for up to 10 s. `x-amz-metadata-directive: REPLACE` then sets the
  *   new metadata and content headers (Set Blob Metadata, Set Blob Properties).
- * - Multipart: see `createMultipart` below (upload ids, block ids, part ETags, abort).
+ * - Multipart: see `createMultipart` below (upload ids, block ids, part ETags, abort). ListParts,
+ *   ListMultipartUploads and UploadPartCopy read the blob's uncommitted block list (`listParts`,
+ *   `listUploads`, `uploadPartCopy` below: their limits are documented there).
  */
 
 /** Sends one signed request; `headers` carry content-length (and content-type) when there is a body. */
@@ -49,6 +62,11 @@ export interface AzureWriterOptions {
   /** A SAS connection's query, put on copy-source URLs; undefined with SharedKey (same account, same key). */
   readonly sourceQuery: string | undefined
   readonly send: AzureSend
+  /**
+   * A source URL Put Block From URL can read, for connections whose source needs its own authorization
+   * (SharedKey: a short-lived service SAS); undefined to use the blob URL with `sourceQuery`.
+   */
+  readonly sourceUrl?: ((key: string) => Effect.Effect<string>) | undefined
 }
 
 const MiB = 1024 * 1024
@@ -61,6 +79,8 @@ const DELETE_CONCURRENCY = 6
 /** How often, and how long apart, a pending Copy Blob is looked at. */
 const COPY_POLLS = 20
 const COPY_POLL_INTERVAL = Duration.millis(500)
+/** Blobs per List Blobs page of ListMultipartUploads. */
+const LIST_PAGE = 1000
 
 /** The S3 entity headers Azure stores, and the Put Blob / Put Block List / Set Blob Properties names for them. */
 const CONTENT_HEADERS = [
@@ -100,6 +120,17 @@ const headersOf = (pairs: ReadonlyArray<readonly [string, string]>) => {
 
 const quoted = (etag: string | null) =>
   etag === null || etag === "" ? "\"\"" : etag.startsWith("\"") ? etag : `"${etag}"`
+
+/** When Azure answered: its Last-Modified, else its Date, else now. */
+const answeredAt = (response: Response) =>
+  Effect.gen(function*() {
+    for (const name of ["last-modified", "date"]) {
+      const value = response.headers.get(name)
+      const at = value === null ? Number.NaN : new Date(value).getTime()
+      if (!Number.isNaN(at)) return new Date(at)
+    }
+    return new Date(yield* Clock.currentTimeMillis)
+  })
 
 /** Discard an unread backend body so the connection can be reused. */
 const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
@@ -186,27 +217,120 @@ const tagOfEtag = (etag: string): string | undefined => {
   return /^[0-9a-f]{32}$/.test(bare) ? bare : undefined
 }
 
-/** The names of a blob's uncommitted blocks, from Get Block List (`blocklisttype=uncommitted`). */
-export const parseUncommitted = (xml: string): Set<string> | undefined => {
+/** One uncommitted block as Get Block List names it: its base64 id and its size. */
+export interface StagedBlock {
+  readonly name: string
+  readonly size: number
+}
+
+/** A blob's uncommitted blocks in Azure's order, from Get Block List (`blocklisttype=uncommitted`). */
+export const parseUncommittedBlocks = (xml: string): ReadonlyArray<StagedBlock> | undefined => {
   if (!xml.includes("<BlockList")) return undefined
   const section = blocks(xml, "UncommittedBlocks")
   if (section === undefined) return undefined
-  const names = new Set<string>()
+  const staged: Array<StagedBlock> = []
   for (const inner of section) {
     const found = blocks(inner, "Block")
     if (found === undefined) return undefined
     for (const block of found) {
       const name = blocks(block, "Name")?.[0]
-      if (name !== undefined) names.add(decodeText(name).trim())
+      const size = Number(decodeText(blocks(block, "Size")?.[0] ?? "").trim())
+      if (name !== undefined) staged.push({ name: decodeText(name).trim(), size: Number.isSafeInteger(size) && size >= 0 ? size : 0 })
     }
   }
-  return names
+  return staged
+}
+
+/** The names of a blob's uncommitted blocks, from Get Block List (`blocklisttype=uncommitted`). */
+export const parseUncommitted = (xml: string): Set<string> | undefined => {
+  const staged = parseUncommittedBlocks(xml)
+  return staged === undefined ? undefined : new Set(staged.map((block) => block.name))
+}
+
+/**
+ * The upload's record blocks, staged by CreateMultipartUpload (one byte each): block id = base64 of the 36
+ * bytes `sdph` + nonce (12 hex digits) + sequence (4 hex digits) + 16 bytes of the upload's headers as
+ * JSON (UTF-8, the last piece padded with NUL bytes, which JSON text never holds). At least one is staged
+ * (`[]` when there are no headers): it tells an upload that exists from an id never issued, and lets
+ * ListMultipartUploads rebuild the upload id exactly (key from the blob, nonce and headers from here).
+ */
+const RECORD_PIECE = 16
+const RECORD_MAX_PIECES = 0x10000
+const ascii = (text: string) => new TextEncoder().encode(text)
+
+export const recordBlockIds = (nonce: string, headers: ReadonlyArray<readonly [string, string]>): Array<string> => {
+  const json = ascii(JSON.stringify(headers))
+  const ids: Array<string> = []
+  for (let seq = 0; seq * RECORD_PIECE < json.length; seq++) {
+    const raw = new Uint8Array(36)
+    raw.set(ascii(`sdph${nonce}${hex(seq, 4)}`), 0)
+    raw.set(json.subarray(seq * RECORD_PIECE, (seq + 1) * RECORD_PIECE), 20)
+    ids.push(Encoding.encodeBase64(raw))
+  }
+  return ids
+}
+
+/** What one of this proxy's block ids says: a part (or tombstone) tag, or a piece of an upload record. */
+type BlockName =
+  | { readonly _tag: "Part"; readonly nonce: string; readonly partNumber: number; readonly tag: string }
+  | { readonly _tag: "Record"; readonly nonce: string; readonly seq: number; readonly piece: Uint8Array }
+
+export const readBlockId = (name: string): BlockName | undefined => {
+  const decoded = Encoding.decodeBase64(name)
+  if (Either.isLeft(decoded) || decoded.right.length !== 36) return undefined
+  const raw = decoded.right
+  const head = String.fromCharCode(...raw.subarray(0, 20))
+  if (head.startsWith("sdp1")) {
+    const tag = String.fromCharCode(...raw.subarray(4))
+    return /^[0-9a-f]{32}$/.test(tag)
+      ? { _tag: "Part", nonce: tag.slice(0, 12), partNumber: Number.parseInt(tag.slice(12, 20), 16), tag }
+      : undefined
+  }
+  const match = /^sdph([0-9a-f]{12})([0-9a-f]{4})$/.exec(head)
+  return match === null ? undefined : { _tag: "Record", nonce: match[1]!, seq: Number.parseInt(match[2]!, 16), piece: raw.subarray(20) }
+}
+
+const HeaderPairs = Schema.parseJson(Schema.Array(Schema.Tuple(Schema.String, Schema.String)))
+
+/**
+ * The uploads a blob's uncommitted blocks record: nonce → headers, for every complete record whose upload
+ * has no tombstone. Record pieces are 1 byte each and sorted by their sequence number here.
+ */
+export const recordedUploads = (staged: ReadonlyArray<StagedBlock>): Map<string, ReadonlyArray<readonly [string, string]>> => {
+  const pieces = new Map<string, Map<number, Uint8Array>>()
+  const aborted = new Set<string>()
+  for (const block of staged) {
+    const read = readBlockId(block.name)
+    if (read === undefined) continue
+    if (read._tag === "Part") {
+      if (read.tag === tombstoneTag(read.nonce)) aborted.add(read.nonce)
+      continue
+    }
+    const known = pieces.get(read.nonce) ?? new Map<number, Uint8Array>()
+    known.set(read.seq, read.piece)
+    pieces.set(read.nonce, known)
+  }
+  const uploads = new Map<string, ReadonlyArray<readonly [string, string]>>()
+  for (const [nonce, known] of pieces) {
+    if (aborted.has(nonce)) continue
+    const bytes: Array<number> = []
+    for (let seq = 0; seq < known.size; seq++) {
+      const piece = known.get(seq)
+      if (piece === undefined) break
+      bytes.push(...piece)
+    }
+    const end = bytes.indexOf(0)
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(Uint8Array.from(end < 0 ? bytes : bytes.slice(0, end)))
+    const headers = Either.getOrUndefined(Schema.decodeUnknownEither(HeaderPairs)(text))
+    if (headers !== undefined) uploads.set(nonce, headers)
+  }
+  return uploads
 }
 
 const blockListXml = (ids: ReadonlyArray<string>) =>
   `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Uncommitted>${id}</Uncommitted>`).join("")}</BlockList>`
 
-export const azureWriter = ({ base, send, sourceQuery }: AzureWriterOptions): ObjectWriter => {
+export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterOptions): ObjectWriter => {
   const blobUrl = (key: string) => `${base}/${encodeKey(key)}`
 
   /** The length Azure needs; a stream without one is refused rather than buffered. */
@@ -337,43 +461,60 @@ export const azureWriter = ({ base, send, sourceQuery }: AzureWriterOptions): Ob
     return upload === undefined || upload.k !== key ? Effect.fail(new NoSuchUpload({ uploadId })) : Effect.succeed(upload)
   }
 
-  /** The blob's uncommitted block names; none when the blob does not exist. */
-  const uncommitted = (key: string) =>
+  /** The blob's uncommitted blocks, in Azure's order, and when Azure answered; none when the blob does not exist. */
+  const stagedBlocks = (key: string) =>
     Effect.gen(function*() {
       const response = yield* send("GET", `${blobUrl(key)}?comp=blocklist&blocklisttype=uncommitted`, new Headers())
+      const at = yield* answeredAt(response)
       if (response.status === 404) {
         yield* discard(response)
-        return new Set<string>()
+        return { staged: [] as ReadonlyArray<StagedBlock>, at }
       }
       if (response.status !== 200) return yield* refusal(response, "Get Block List")
       const text = yield* Effect.tryPromise({
         try: () => response.text(),
         catch: () => new BackendUnavailable({ reason: "block list could not be read" })
       })
-      const names = parseUncommitted(text)
-      if (names === undefined) return yield* new BackendUnavailable({ reason: "unexpected Get Block List document" })
-      return names
+      const staged = parseUncommittedBlocks(text)
+      if (staged === undefined) return yield* new BackendUnavailable({ reason: "unexpected Get Block List document" })
+      return { staged, at }
     })
+
+  /** The blob's uncommitted block names; none when the blob does not exist. */
+  const uncommitted = (key: string) => Effect.map(stagedBlocks(key), ({ staged }) => new Set(staged.map((block) => block.name)))
 
   /** Put Block: the body streamed under `tag`'s block id. */
   const putBlock = (key: string, tag: string, body: UpstreamRequest["body"], length: number, md5: string | null) =>
+    putBlockNamed(key, blockId(tag), body, length, md5)
+
+  const putBlockNamed = (key: string, id: string, body: UpstreamRequest["body"], length: number, md5: string | null) =>
     Effect.gen(function*() {
       const headers = new Headers({ "content-length": String(length) })
       // fetch labels a string body text/plain on its own; set here, it is signed.
       if (typeof body === "string") headers.set("content-type", "application/octet-stream")
       if (md5 !== null) headers.set("content-md5", md5)
-      const url = `${blobUrl(key)}?comp=block&blockid=${encodeURIComponent(blockId(tag))}`
+      const url = `${blobUrl(key)}?comp=block&blockid=${encodeURIComponent(id)}`
       const response = yield* send("PUT", url, headers, body)
       if (response.status !== 201) return yield* refusal(response, "Put Block")
       yield* discard(response)
     })
 
   /**
-   * CreateMultipartUpload: nothing is sent to Azure (a blob's uncommitted blocks need no session); the
-   * upload id carries the key, a nonce and the headers to set at completion.
+   * CreateMultipartUpload: the upload id carries the key, a nonce and the headers to set at completion;
+   * the upload's record blocks (`recordBlockIds`: one 1-byte Put Block per 16 bytes of the headers as
+   * JSON, at least one, six at a time) make the upload visible to ListParts and ListMultipartUploads.
    */
   const createMultipart: ObjectWriter["createMultipart"] = (request) =>
-    Effect.map(random48, (nonce) => encodeUploadId({ v: 1, k: request.key, n: nonce, h: storedHeaders(request.headers) }))
+    Effect.gen(function*() {
+      const nonce = yield* random48
+      const headers = storedHeaders(request.headers)
+      const ids = recordBlockIds(nonce, headers)
+      if (ids.length > RECORD_MAX_PIECES) {
+        return yield* new InvalidRequest({ message: "MetadataTooLarge: your metadata headers exceed the maximum allowed metadata size" })
+      }
+      yield* Effect.forEach(ids, (id) => putBlockNamed(request.key, id, "x", 1, null), { concurrency: DELETE_CONCURRENCY, discard: true })
+      return encodeUploadId({ v: 1, k: request.key, n: nonce, h: headers })
+    })
 
   /**
    * UploadPart: Put Block, streamed, with a fresh block id; at the same time the block list is read to
@@ -483,5 +624,203 @@ export const azureWriter = ({ base, send, sourceQuery }: AzureWriterOptions): Ob
       yield* putBlock(request.key, tombstone, "x", 1, null)
     })
 
-  return { put, delete: remove, deleteMany, copy, createMultipart, uploadPart, completeMultipart, abortMultipart }
+  /**
+   * ListParts: Get Block List, this upload's part blocks (its nonce; record blocks and the tombstone
+   * left out) as parts: number and ETag from the block id, size from the list. An aborted upload (its
+   * tombstone staged) or one with no block at all (completed, overwritten, or never created) answers
+   * NoSuchUpload. Limits: a part number uploaded more than once lists the attempt Azure lists last
+   * (Azure lists uncommitted blocks in staging order), where S3 lists the latest; empty parts stage no
+   * block and are not listed; Azure keeps no time per block, so every part's LastModified is the time of
+   * the Get Block List answer.
+   */
+  const listParts: NonNullable<ObjectWriter["listParts"]> = (request) =>
+    Effect.gen(function*() {
+      const upload = yield* uploadOf(request.uploadId, request.key)
+      const { at, staged } = yield* stagedBlocks(request.key)
+      const byNumber = new Map<number, ListedPart>()
+      let known = false
+      for (const block of staged) {
+        const read = readBlockId(block.name)
+        if (read === undefined || read.nonce !== upload.n) continue
+        known = true
+        if (read._tag !== "Part") continue
+        if (read.tag === tombstoneTag(upload.n)) return yield* new NoSuchUpload({ uploadId: request.uploadId })
+        if (read.partNumber < 1 || read.partNumber > 10000) continue
+        byNumber.set(read.partNumber, { partNumber: read.partNumber, etag: `"${read.tag}"`, size: block.size, lastModified: at })
+      }
+      if (!known) return yield* new NoSuchUpload({ uploadId: request.uploadId })
+      const after = [...byNumber.values()].filter((part) => part.partNumber > request.partNumberMarker).sort((a, b) => a.partNumber - b.partNumber)
+      const max = Math.max(0, request.maxParts)
+      const parts = after.slice(0, max)
+      const isTruncated = after.length > parts.length
+      return { parts, isTruncated, nextPartNumberMarker: isTruncated ? parts.at(-1)?.partNumber ?? request.partNumberMarker : undefined }
+    })
+
+  /** One List Blobs page under `prefix`, uncommitted blobs included. */
+  const listPage = (prefix: string, marker: string | undefined) =>
+    Effect.gen(function*() {
+      const query: Array<readonly [string, string]> = [["restype", "container"], ["comp", "list"], ["include", "uncommittedblobs"]]
+      if (prefix !== "") query.push(["prefix", prefix])
+      query.push(["maxresults", String(LIST_PAGE)])
+      if (marker !== undefined) query.push(["marker", marker])
+      const response = yield* send("GET", `${base}?${query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&")}`, new Headers())
+      if (response.status !== 200) return yield* refusal(response, "List Blobs")
+      const text = yield* Effect.tryPromise({
+        try: () => response.text(),
+        catch: () => new BackendUnavailable({ reason: "listing body could not be read" })
+      })
+      return yield* Effect.mapError(parseEnumerationResults(text), (reason) => new BackendUnavailable({ reason }))
+    })
+
+  /**
+   * ListMultipartUploads: List Blobs (`include=uncommittedblobs`) under the prefix, then Get Block List for
+   * every blob after the key marker (six at a time), whose record blocks give back each open upload's id
+   * exactly (`recordedUploads`). Uploads of one key are ordered by upload id (Azure keeps no initiation
+   * time per upload: `initiated` is the blob's Last-Modified as listed). Limits: one Get Block List per
+   * blob listed, committed or not, until the page is full, so a prefix with many objects and few uploads
+   * costs many requests; an upload created before record blocks existed (no record) is not listed.
+   */
+  const listUploads: NonNullable<ObjectWriter["listUploads"]> = (request) =>
+    Effect.gen(function*() {
+      const max = Math.max(0, request.maxUploads)
+      const found: Array<ListedUpload> = []
+      let marker: string | undefined
+      do {
+        const page = yield* listPage(request.prefix, marker)
+        marker = page.nextMarker
+        const blobs = page.objects.filter((blob) =>
+          request.keyMarker === undefined || compareUtf8(blob.key, request.keyMarker) > 0 ||
+          (blob.key === request.keyMarker && request.uploadIdMarker !== undefined)
+        )
+        const perBlob = yield* Effect.forEach(blobs, (blob) =>
+          Effect.map(stagedBlocks(blob.key), ({ staged }) => {
+            const uploads: Array<ListedUpload> = []
+            for (const [nonce, headers] of recordedUploads(staged)) {
+              const uploadId = encodeUploadId({ v: 1, k: blob.key, n: nonce, h: headers })
+              if (blob.key === request.keyMarker && uploadId <= (request.uploadIdMarker ?? "")) continue
+              uploads.push({ key: blob.key, uploadId, initiated: blob.lastModified })
+            }
+            return uploads.sort((a, b) => (a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0))
+          }), { concurrency: DELETE_CONCURRENCY })
+        for (const uploads of perBlob) found.push(...uploads)
+      } while (marker !== undefined && found.length <= max)
+      const uploads = found.slice(0, max)
+      const isTruncated = found.length > uploads.length
+      const last = uploads.at(-1)
+      return {
+        uploads,
+        isTruncated,
+        nextKeyMarker: isTruncated ? last?.key ?? request.keyMarker : undefined,
+        nextUploadIdMarker: isTruncated ? last?.uploadId ?? request.uploadIdMarker : undefined
+      }
+    })
+
+  /**
+   * UploadPartCopy: Put Block From URL under a fresh block id (as UploadPart), the source being a blob of
+   * this container (a SAS connection puts its SAS on the source URL; with SharedKey, `sourceUrl` signs
+   * one), `x-amz-copy-source-range` forwarded as `x-ms-source-range`, the copy-source preconditions as
+   * `x-ms-source-if-*`. A missing source is NoSuchKey; the block list is read meanwhile, as UploadPart does,
+   * to answer NoSuchUpload after an abort. The part's ETag is its 32 hex digits, as for UploadPart.
+   */
+  const uploadPartCopy: NonNullable<ObjectWriter["uploadPartCopy"]> = (request) =>
+    Effect.gen(function*() {
+      const upload = yield* uploadOf(request.uploadId, request.key)
+      if (!Number.isInteger(request.partNumber) || request.partNumber < 1 || request.partNumber > 10000) {
+        return yield* new InvalidRequest({ message: "Part number must be an integer between 1 and 10000, inclusive" })
+      }
+      const range = request.range?.trim()
+      if (range !== undefined && !/^bytes=\d+-\d+$/.test(range)) {
+        return yield* new InvalidRequest({ message: "The x-amz-copy-source-range value must be of the form bytes=first-last" })
+      }
+      const tag = partTag(upload.n, request.partNumber, yield* random48)
+      const [answer, names] = yield* Effect.all([
+        Effect.flatMap(blockFromUrl(request, tag, range), (answered) =>
+          answered === "NotImplemented" ? blockThroughProxy(request, tag, range) : Effect.succeed(answered)),
+        uncommitted(request.key)
+      ], { concurrency: 2 })
+      if (names.has(blockId(tombstoneTag(upload.n)))) return yield* new NoSuchUpload({ uploadId: request.uploadId })
+      return { etag: `"${answer.tag}"`, lastModified: answer.at }
+    })
+
+  type PartCopy = Parameters<NonNullable<ObjectWriter["uploadPartCopy"]>>[0]
+
+  /** The copy-source preconditions, under `prefix` (`x-ms-source-` for Put Block From URL, none for Get Blob). */
+  const sourceConditions = (client: Headers, headers: Headers, prefix: string) => {
+    for (const condition of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] as const) {
+      const value = client.get(`x-amz-copy-source-${condition}`)
+      if (value !== null) headers.set(`${prefix}${condition}`, value)
+    }
+  }
+
+  /** Put Block From URL; "NotImplemented" when the service has no such operation (Azurite). */
+  const blockFromUrl = (request: PartCopy, tag: string, range: string | undefined) =>
+    Effect.gen(function*() {
+      const source = sourceUrl === undefined
+        ? `${blobUrl(request.sourceKey)}${sourceQuery === undefined ? "" : `?${sourceQuery}`}`
+        : yield* sourceUrl(request.sourceKey)
+      const headers = new Headers({ "x-ms-copy-source": source, "content-length": "0" })
+      if (range !== undefined) headers.set("x-ms-source-range", range)
+      sourceConditions(request.headers, headers, "x-ms-source-")
+      const url = `${blobUrl(request.key)}?comp=block&blockid=${encodeURIComponent(blockId(tag))}`
+      const response = yield* send("PUT", url, headers)
+      if (response.status === 501) {
+        yield* discard(response)
+        return "NotImplemented" as const
+      }
+      if (response.status !== 201) {
+        // A missing source: 404 (CannotVerifyCopySource on Azure, BlobNotFound elsewhere).
+        if (response.status === 404) {
+          yield* discard(response)
+          return yield* new NoSuchKey({ key: request.sourceKey })
+        }
+        return yield* refusal(response, "Put Block From URL")
+      }
+      yield* discard(response)
+      return { tag, at: yield* answeredAt(response) }
+    })
+
+  /**
+   * Where Put Block From URL is not implemented (Azurite answers 501): Get Blob (ranged, with the
+   * copy-source preconditions) streamed into Put Block, the bytes passing through the proxy.
+   */
+  const blockThroughProxy = (request: PartCopy, tag: string, range: string | undefined) =>
+    Effect.gen(function*() {
+      const headers = new Headers()
+      if (range !== undefined) headers.set("x-ms-range", range)
+      sourceConditions(request.headers, headers, "")
+      const source = yield* send("GET", blobUrl(request.sourceKey), headers)
+      if (source.status !== 200 && source.status !== 206) {
+        yield* discard(source)
+        if (source.status === 404) return yield* new NoSuchKey({ key: request.sourceKey })
+        if (source.status === 304 || source.status === 412) return yield* new PreconditionFailed()
+        if (source.status === 416) return yield* new InvalidRequest({ message: "InvalidRange: the requested range is not satisfiable" })
+        return yield* refusal(source, "Get Blob for UploadPartCopy")
+      }
+      const length = Number(source.headers.get("content-length") ?? Number.NaN)
+      if (!Number.isSafeInteger(length) || length < 0) {
+        yield* discard(source)
+        return yield* new BackendUnavailable({ reason: "Get Blob answered without a Content-Length" })
+      }
+      if (length === 0) {
+        // An empty part stages nothing (as UploadPart does).
+        yield* discard(source)
+        return { tag: `${tag.slice(0, 20)}${ZERO_ATTEMPT}`, at: yield* answeredAt(source) }
+      }
+      yield* putBlock(request.key, tag, source.body, length, null)
+      return { tag, at: yield* answeredAt(source) }
+    })
+
+  return {
+    put,
+    delete: remove,
+    deleteMany,
+    copy,
+    createMultipart,
+    uploadPart,
+    completeMultipart,
+    abortMultipart,
+    listParts,
+    listUploads,
+    uploadPartCopy
+  }
 }

@@ -81,3 +81,51 @@ export const sharedKeyAuthorization = (
     hmac.sha256(key, stringToSign(request.method, request.url, request.headers, account)),
     (signature) => `SharedKey ${account}:${Encoding.encodeBase64(signature)}`
   )
+
+/**
+ * A read-only blob service SAS (version 2020-12-06 and later string to sign: permissions, start, expiry,
+ * `/blob/{account}/{container}/{blob}`, identifier, IP, protocol, version, resource `b`, snapshot time,
+ * encryption scope, then the five response-header overrides, all empty but `r`, the expiry, the version
+ * and `b`), as the query to put on a copy-source URL: Put Block From URL reads its source with the
+ * source's own authorization, which a SharedKey request does not carry over.
+ */
+export const blobReadSas = (
+  hmac: typeof Hmac.Service,
+  request: {
+    readonly account: string
+    readonly key: Bytes
+    readonly container: string
+    readonly blob: string
+    readonly expiry: Date
+    readonly version: string
+  }
+): Effect.Effect<string> => {
+  const expiry = request.expiry.toISOString().replace(/\.\d{3}Z$/, "Z")
+  const lines = [
+    "r",
+    "",
+    expiry,
+    `/blob/${request.account}/${request.container}/${request.blob}`,
+    "",
+    "",
+    "https,http",
+    request.version,
+    "b",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    ""
+  ]
+  return Effect.map(hmac.sha256(request.key, lines.join("\n")), (signature) =>
+    [
+      ["sv", request.version],
+      ["spr", "https,http"],
+      ["se", expiry],
+      ["sr", "b"],
+      ["sp", "r"],
+      ["sig", Encoding.encodeBase64(signature)]
+    ].map(([name, value]) => `${name}=${encodeURIComponent(value!)}`).join("&"))
+}
