@@ -1,39 +1,21 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { Duration, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { AzureProvider } from "../../src/core/backends/azure/AzureStore.js"
 import type { ObjectStore } from "../../src/core/backends/ObjectStore.js"
-import { Federation } from "../../src/core/backends/s3/Federation.js"
 import { S3Provider } from "../../src/core/backends/s3/S3Store.js"
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
-import { BackendAuthenticationFailed } from "../../src/core/s3/errors.js"
-import { AppConfig } from "../../src/core/services/AppConfig.js"
-import { FetchUpstream } from "../../src/layers/FetchUpstream.js"
-import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { LocalDirectoryProvider } from "../../src/platform/bun/LocalDirectoryStore.js"
 import { AZURITE_ACCOUNT, AZURITE_KEY, containerSas, type RunningAzurite, seedContainer, startAzurite } from "../e2e/harness/azurite.js"
 import { type RunningMoto, startMoto } from "../e2e/harness/moto.js"
 import { motoClient, seedBucket } from "../e2e/harness/s3.js"
-import { settings } from "../fixtures/stubUpstream.js"
 import { afterAll, describe, expect, it } from "vitest"
 import { installBunFileStandIn } from "./bunFileStandIn.js"
-import {
-  contractFixture,
-  type ContractTarget,
-  type FixtureObject,
-  objectStoreContract,
-  START_AFTER_INSIDE_FOLDER,
-  UNSATISFIABLE_SIZE
-} from "./objectStore.contract.js"
+import { contractFixture, type ContractTarget, type FixtureObject, objectStoreContract, START_AFTER_INSIDE_FOLDER, UNSATISFIABLE_SIZE } from "./objectStore.contract.js"
+import { liveStoreLayer } from "./liveStoreLayer.js"
 
-/** Real HTTP (Node's fetch), node:crypto HMAC, a 10 s backend timeout; federation is never reached (no role auth here). */
-const live = Layer.mergeAll(
-  FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: false }),
-  NodeCryptoHmac,
-  Layer.succeed(AppConfig, { ...settings, backendTimeout: Duration.seconds(10) }),
-  Layer.succeed(Federation, Federation.of({ credentials: () => Effect.fail(new BackendAuthenticationFailed({ code: "NoFederationInTests" })) }))
-)
+const live = liveStoreLayer
 
 const connection = (details: DataConnection["details"], authentication: BackendAuth): DataConnection => ({
   data_connection_id: "contract",

@@ -2,35 +2,18 @@ import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CreateBucketCommand } from "@aws-sdk/client-s3"
-import { Duration, Effect, Layer } from "effect"
-import { Federation } from "../../src/core/backends/s3/Federation.js"
+import { Effect } from "effect"
 import { S3Provider } from "../../src/core/backends/s3/S3Store.js"
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
-import { BackendAuthenticationFailed } from "../../src/core/s3/errors.js"
-import { AppConfig } from "../../src/core/services/AppConfig.js"
-import { FetchUpstream } from "../../src/layers/FetchUpstream.js"
-import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { LocalDirectoryProvider } from "../../src/platform/bun/LocalDirectoryStore.js"
 import { type RunningMoto, startMoto } from "../e2e/harness/moto.js"
 import { motoClient } from "../e2e/harness/s3.js"
-import { settings } from "../fixtures/stubUpstream.js"
 import { describe, expect, it } from "vitest"
 import { installBunFileStandIn } from "./bunFileStandIn.js"
-import {
-  failingStream,
-  LIST_UPLOADS_PAGING,
-  objectStoreWritesContract,
-  UNKNOWN_UPLOAD_ID,
-  writeRequest
-} from "./objectStoreWrites.contract.js"
+import { failingStream, LIST_UPLOADS_PAGING, objectStoreWritesContract, UNKNOWN_UPLOAD_ID, writeRequest } from "./objectStoreWrites.contract.js"
+import { liveStoreLayer } from "./liveStoreLayer.js"
 
-/** Real HTTP (Node's fetch), node:crypto HMAC, a 10 s backend timeout; federation is never reached. */
-const live = Layer.mergeAll(
-  FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: false }),
-  NodeCryptoHmac,
-  Layer.succeed(AppConfig, { ...settings, backendTimeout: Duration.seconds(10) }),
-  Layer.succeed(Federation, Federation.of({ credentials: () => Effect.fail(new BackendAuthenticationFailed({ code: "NoFederationInTests" })) }))
-)
+const live = liveStoreLayer
 
 const connection = (details: DataConnection["details"], authentication: BackendAuth): DataConnection => ({
   data_connection_id: "writes-contract",
