@@ -146,8 +146,11 @@ export const decodeAwsChunked = (
       if (text === "") return finish()
       const colon = text.indexOf(":")
       if (colon <= 0) fail(`bad trailer line "${text.slice(0, 80)}"`)
-      const name = text.slice(0, colon).trim().toLowerCase()
-      const value = text.slice(colon + 1).trim()
+      // Only spaces and tabs may surround a field (RFC 9110 OWS): a stray control byte is damage, not padding.
+      const name = text.slice(0, colon).toLowerCase()
+      const value = text.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "")
+      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) fail(`bad trailer name "${name.slice(0, 80)}"`)
+      if ([...value].some((c) => (c < " " && c !== "\t") || c === "\x7f")) fail("control character in a trailer value")
       if (name === "x-amz-trailer-signature" && signing !== undefined) {
         trailerSignature = value
         return
