@@ -9,6 +9,8 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     minWorkers: 1,
-    reporters: ["default", "./test/support/SummaryReporter.ts"]
+    reporters: ["default", "./test/support/SummaryReporter.ts"],
+    // Its ESM imports its JSON schema without an import attribute, which Node 20 refuses: let Vite load it.
+    server: { deps: { inline: ["@actions/workflow-parser"] } }
   }
 })

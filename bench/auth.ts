@@ -279,7 +279,8 @@ const FederationSettings = Layer.succeed(AppConfig, AppConfig.of({
   sourceApiTimeout: Duration.seconds(5),
   backendTimeout: Duration.seconds(15),
   awsStsEndpoint: "http://sts.invalid",
-  federationTimeout: Duration.seconds(10)
+  federationTimeout: Duration.seconds(10),
+  allowPrivateEndpoints: false
 }))
 
 export interface FederationResults {

@@ -17,7 +17,7 @@ import { MemoryEdgeCache } from "../src/layers/MemoryEdgeCache.js"
 import { BunServices } from "../src/platform/bun/live.js"
 import { NodeCryptoHmac } from "../src/platform/bun/NodeCryptoHmac.js"
 import { DEV_KEYS_FILE, ensureDevKeys } from "../src/platform/bun/devKeys.js"
-import { serve } from "../src/platform/web.js"
+import { randomRequestId, serve } from "../src/platform/web.js"
 import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, OBJECT_KEY, PRODUCT, productJson } from "./fixture.js"
 import { amzDate, benchGrant, signedS3Request } from "./auth.js"
 import { median } from "./stats.js"
@@ -70,7 +70,8 @@ const Settings = Layer.succeed(AppConfig, AppConfig.of({
   sourceApiTimeout: Duration.seconds(5),
   backendTimeout: Duration.seconds(15),
   awsStsEndpoint: "http://127.0.0.1:1",
-  federationTimeout: Duration.seconds(10)
+  federationTimeout: Duration.seconds(10),
+  allowPrivateEndpoints: false
 }))
 
 const Platform = Layer.mergeAll(Settings, StubUpstream, MemoryEdgeCache(10_000), NodeCryptoHmac)
@@ -183,7 +184,7 @@ export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<Cp
         name: "GET object via web.ts serve()",
         expect: 200,
         // The shell too: Request → URL, requestId (randomUUID), Reply → Response.
-        once: () => serve(runtime, new Request(`${PROXY}${objectPath}`)).then((response) => response.status)
+        once: () => serve(runtime, new Request(`${PROXY}${objectPath}`), randomRequestId).then((response) => response.status)
       }
     ]
 

@@ -66,6 +66,10 @@ const settings = {
   rssSampleMs: 3
 }
 
+/** `BENCH_SECTIONS=1,2` runs only the sections named (4's memory figures come with 1); all by default. */
+const sections = new Set((process.env.BENCH_SECTIONS ?? "1,2,3,4,5,6,7").split(",").map((name) => name.trim()))
+const runs = (section: number) => sections.has(String(section))
+
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds
 const log = (message: string) => console.error(`[bench] ${message}`)
 
@@ -411,16 +415,17 @@ const authCpuOf = (rows: ReadonlyArray<CpuRow>): AuthCpu => {
   }
 }
 
+/** A section left out by BENCH_SECTIONS is absent (its list empty). */
 interface Results {
   readonly throughput: ReadonlyArray<StreamStats>
   readonly ranged: ReadonlyArray<RangedStats>
   readonly cpu: ReadonlyArray<CpuRow>
-  readonly authCpu: AuthCpu
-  readonly auth: Auth
-  readonly listing: ListingStats
-  readonly listingBackends: { readonly az: ListingStats; readonly gcs: ListingStats }
-  readonly memory: Memory
-  readonly uploads: Uploads
+  readonly authCpu: AuthCpu | undefined
+  readonly auth: Auth | undefined
+  readonly listing: ListingStats | undefined
+  readonly listingBackends: { readonly az: ListingStats; readonly gcs: ListingStats } | undefined
+  readonly memory: Memory | undefined
+  readonly uploads: Uploads | undefined
   readonly loadAverage1m: { readonly before: number; readonly after: number }
   readonly totalSeconds: number
 }
@@ -428,19 +433,23 @@ interface Results {
 const main = async () => {
   const began = performance.now()
   const loadBefore = loadavg()[0] ?? 0
-  log(`quick=${quick}, object ${settings.objectBytes / MiB} MiB, ${cpus().length} CPUs, bun ${Bun.version}`)
+  log(`quick=${quick}, object ${settings.objectBytes / MiB} MiB, ${cpus().length} CPUs, bun ${Bun.version}, `
+    + `sections ${[...sections].join(",")}`)
 
   // 3 first, with nothing else of ours running: the core's CPU per request.
-  log("core CPU per request (in-process)…")
-  const cpuRows: ReadonlyArray<CpuRow> = await runCpuBench(settings.cpu)
+  if (runs(3)) log("core CPU per request (in-process)…")
+  const cpuRows: ReadonlyArray<CpuRow> = runs(3) ? await runCpuBench(settings.cpu) : []
 
   // 5: authentication, in-process too.
-  log("authentication (in-process): SigV4, session tokens, outbound federation…")
-  const keys = await generateKeys()
-  const auth: Auth = {
-    sigv4: await runSigV4Bench(settings.sigv4Pool, settings.auth),
-    session: await runSessionBench(keys, settings.auth),
-    federation: await runFederationBench(keys, settings.auth)
+  let auth: Auth | undefined
+  if (runs(5)) {
+    log("authentication (in-process): SigV4, session tokens, outbound federation…")
+    const keys = await generateKeys()
+    auth = {
+      sigv4: await runSigV4Bench(settings.sigv4Pool, settings.auth),
+      session: await runSessionBench(keys, settings.auth),
+      federation: await runFederationBench(keys, settings.auth)
+    }
   }
 
   const started: Array<Started> = []
@@ -450,26 +459,30 @@ const main = async () => {
   try {
     const { proxyEnv, keys: devKeys } = await prepareKeys(join(keyDir, "keys.json"))
     // Section 6's other backends, seeded now (before anything is timed) since the upstream's Source API names them.
-    log(`starting Azurite and the GCS server, ${settings.backendListKeys} keys each…`)
-    const seeding = performance.now()
-    const [azureStarted, gcsStarted] = await Promise.allSettled([
-      startAzureBackend(settings.backendListKeys, settings.azureSeedConcurrency),
-      start("gcs", "bench/gcs-server.ts", { LIST_KEYS: String(settings.backendListKeys) }, root, 60_000)
-    ])
-    if (azureStarted.status === "fulfilled") azure = azureStarted.value
-    if (gcsStarted.status === "fulfilled") started.push(gcsStarted.value)
-    if (azureStarted.status === "rejected") throw azureStarted.reason
-    if (gcsStarted.status === "rejected") throw gcsStarted.reason
-    const gcs = gcsStarted.value
-    const azureBackend = azureStarted.value
-    log(`  seeded in ${round((performance.now() - seeding) / 1000, 1)} s`)
+    let backends: { readonly azure: AzureBackend; readonly gcs: Started } | undefined
+    if (runs(6)) {
+      log(`starting Azurite and the GCS server, ${settings.backendListKeys} keys each…`)
+      const seeding = performance.now()
+      const [azureStarted, gcsStarted] = await Promise.allSettled([
+        startAzureBackend(settings.backendListKeys, settings.azureSeedConcurrency),
+        start("gcs", "bench/gcs-server.ts", { LIST_KEYS: String(settings.backendListKeys) }, root, 60_000)
+      ])
+      if (azureStarted.status === "fulfilled") azure = azureStarted.value
+      if (gcsStarted.status === "fulfilled") started.push(gcsStarted.value)
+      if (azureStarted.status === "rejected") throw azureStarted.reason
+      if (gcsStarted.status === "rejected") throw gcsStarted.reason
+      backends = { azure: azureStarted.value, gcs: gcsStarted.value }
+      log(`  seeded in ${round((performance.now() - seeding) / 1000, 1)} s`)
+    }
     log("starting the upstream, the bare pass-through and the proxy…")
     const upstream = await start("upstream", "bench/upstream.ts", {
       PORT: "0",
       UPSTREAM_SIZE: String(settings.objectBytes),
-      AZURE_ENDPOINT: azureBackend.endpoint,
-      AZURE_ACCOUNT_KEY: azureBackend.accountKey,
-      GCS_ENDPOINT: gcs.origin
+      ...(backends === undefined ? {} : {
+        AZURE_ENDPOINT: backends.azure.endpoint,
+        AZURE_ACCOUNT_KEY: backends.azure.accountKey,
+        GCS_ENDPOINT: backends.gcs.origin
+      })
     }, root)
     started.push(upstream)
     const bare = await start("passthrough", "bench/passthrough.ts", { PORT: "0", UPSTREAM: upstream.origin }, root)
@@ -516,16 +529,19 @@ const main = async () => {
     }
     const proxyBefore = memoryOf(proxy.pid)
     const bareBefore = memoryOf(bare.pid)
-    for (const t of targets) await fetchWhole(t.url, settings.streamTimeoutMs)
+    if (runs(1)) for (const t of targets) await fetchWhole(t.url, settings.streamTimeoutMs)
 
     // 1 + 4: streaming throughput and the proxy's memory meanwhile.
-    log("streaming…")
-    const streams = [await streamBench("bun fetch", fetchWhole, settings.streamReps, targets)]
-    if (hasCurl()) streams.push(await streamBench("curl", curlWhole, settings.curlReps, targets))
+    const streams: Array<StreamStats> = []
+    if (runs(1)) {
+      log("streaming…")
+      streams.push(await streamBench("bun fetch", fetchWhole, settings.streamReps, targets))
+      if (hasCurl()) streams.push(await streamBench("curl", curlWhole, settings.curlReps, targets))
+    }
     const afterStreams = memoryOf(proxy.pid)
 
     let slow: Memory["slowClient"]
-    if (hasCurl()) {
+    if (runs(1) && hasCurl()) {
       log(`slow client (${settings.slowClientBytesPerSecond / 1e6} MB/s for ${settings.slowClientSeconds} s)…`)
       const sampler = sampleRss(proxy.pid, 20)
       let peak = Number.NaN
@@ -538,44 +554,54 @@ const main = async () => {
     }
 
     // 2: small ranged reads.
-    log("16 KiB ranged GETs…")
-    const rangedRows = [
-      await rangedBench(1, offsets, targets, upstream.pid),
-      await rangedBench(settings.rangeConcurrency, offsets, targets, upstream.pid)
-    ]
+    if (runs(2)) log("16 KiB ranged GETs…")
+    const rangedRows = runs(2)
+      ? [
+        await rangedBench(1, offsets, targets, upstream.pid),
+        await rangedBench(settings.rangeConcurrency, offsets, targets, upstream.pid)
+      ]
+      : []
 
     // 6: listing every key of the bucket, 1000 per page, for each backend.
     const proxyList = (product: string) => `${proxy.origin}/${ACCOUNT}?list-type=2&prefix=${product}%2Fk%2F&max-keys=1000`
-    log(`listing ${settings.listKeys} keys (S3-shaped upstream)…`)
-    const listing = await listingBench({
-      backend: "s3",
-      keys: settings.listKeys,
-      directUrl: `${upstream.origin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
-      directDialect: listObjectsV2,
-      proxyUrl: proxyList(PRODUCT)
-    }, proxy.pid)
-    log(`listing ${settings.backendListKeys} keys (Azurite)…`)
-    const listingAz = await listingBench({
-      backend: "az",
-      keys: settings.backendListKeys,
-      directUrl: azureBackend.listUrl("k/", 1000),
-      directDialect: azureListBlobs,
-      proxyUrl: proxyList(AZURE_PRODUCT)
-    }, proxy.pid)
-    log(`listing ${settings.backendListKeys} keys (GCS XML API server)…`)
-    const listingGcs = await listingBench({
-      backend: "gcs",
-      keys: settings.backendListKeys,
-      directUrl: `${gcs.origin}/${GCS_BUCKET}?prefix=k%2F&max-keys=1000`,
-      directDialect: listObjectsV1,
-      proxyUrl: proxyList(GCS_PRODUCT)
-    }, proxy.pid)
+    let listing: ListingStats | undefined
+    let listingBackends: Results["listingBackends"]
+    if (backends !== undefined) {
+      log(`listing ${settings.listKeys} keys (S3-shaped upstream)…`)
+      listing = await listingBench({
+        backend: "s3",
+        keys: settings.listKeys,
+        directUrl: `${upstream.origin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
+        directDialect: listObjectsV2,
+        proxyUrl: proxyList(PRODUCT)
+      }, proxy.pid)
+      log(`listing ${settings.backendListKeys} keys (Azurite)…`)
+      const az = await listingBench({
+        backend: "az",
+        keys: settings.backendListKeys,
+        directUrl: backends.azure.listUrl("k/", 1000),
+        directDialect: azureListBlobs,
+        proxyUrl: proxyList(AZURE_PRODUCT)
+      }, proxy.pid)
+      log(`listing ${settings.backendListKeys} keys (GCS XML API server)…`)
+      const gcs = await listingBench({
+        backend: "gcs",
+        keys: settings.backendListKeys,
+        directUrl: `${backends.gcs.origin}/${GCS_BUCKET}?prefix=k%2F&max-keys=1000`,
+        directDialect: listObjectsV1,
+        proxyUrl: proxyList(GCS_PRODUCT)
+      }, proxy.pid)
+      listingBackends = { az, gcs }
+    }
 
     // 7: uploads with session credentials (an API key exchanged at the proxy's /.sts), and a large download.
-    log(`uploads (${settings.uploadSmallBytes / MiB} MiB, ${settings.uploadLargeBytes / MiB} MiB) and a `
-      + `${settings.uploadLargeBytes / MiB} MiB download…`)
-    const credentials = await exchangeAtSts(proxy.origin, await mintApiKey(devKeys))
-    const uploads = await uploadsBench(upstream.origin, proxy.origin, proxy.pid, credentials)
+    let uploads: Uploads | undefined
+    if (runs(7)) {
+      log(`uploads (${settings.uploadSmallBytes / MiB} MiB, ${settings.uploadLargeBytes / MiB} MiB) and a `
+        + `${settings.uploadLargeBytes / MiB} MiB download…`)
+      const credentials = await exchangeAtSts(proxy.origin, await mintApiKey(devKeys))
+      uploads = await uploadsBench(upstream.origin, proxy.origin, proxy.pid, credentials)
+    }
 
     const results = {
       date: new Date().toISOString(),
@@ -588,11 +614,11 @@ const main = async () => {
       throughput: streams,
       ranged: rangedRows,
       cpu: cpuRows,
-      authCpu: authCpuOf(cpuRows),
+      authCpu: runs(3) ? authCpuOf(cpuRows) : undefined,
       auth,
       listing,
-      listingBackends: { az: listingAz, gcs: listingGcs },
-      memory: {
+      listingBackends,
+      memory: streams.length === 0 ? undefined : {
         proxyRssBeforeMiB: proxyBefore.rss,
         proxyVmHwmBeforeMiB: proxyBefore.hwm,
         proxyVmHwmAfterStreamsMiB: afterStreams.hwm,
@@ -624,115 +650,130 @@ const main = async () => {
 
 const report = (r: Results) => {
   const size = `${settings.objectBytes / MiB} MiB`
-  console.log(`\n1. Streaming one ${size} object: median MB/s (10^6 B/s); bare = minimal Bun fetch→Response pass-through`)
-  console.log(table([
-    ["client", "reps", "direct", "bare", "proxy", "proxy/direct", "proxy/bare", "bare/direct", "CPU ms/transfer bare",
-      "CPU ms/transfer proxy"],
-    ...r.throughput.map((x) => [
-      x.client, x.reps, x.mbps.direct, x.mbps.bare, x.mbps.proxy,
-      round(x.proxyOverDirect, 3), round(x.proxyOverBare, 3), round(x.bareOverDirect, 3),
-      Math.round(x.serverCpuMsPerTransfer.bare), Math.round(x.serverCpuMsPerTransfer.proxy)
-    ])
-  ]))
-  console.log(`\n2. ${settings.rangeLength / 1024} KiB ranged GETs at random offsets (Bun fetch, keep-alive): req/s and latency (ms)`)
-  console.log(table([
-    ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "server CPU µs/req",
-      "upstream CPU µs/req"],
-    ...r.ranged.flatMap((x) =>
-      (["direct", "bare", "proxy"] as const).map((name) => {
-        const t = x.targets[name]
-        return [
-          name === "direct" ? x.mode : "",
-          name,
-          t.requests,
-          t.reqPerSec,
-          round(t.p50, 3),
-          round(t.p90, 3),
-          round(t.p99, 3),
-          round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
-          round(t.reqPerSec / x.targets.bare.reqPerSec, 3),
-          name === "direct" ? "—" : String(Math.round(t.serverCpuUsPerRequest)),
-          Math.round(t.upstreamCpuUsPerRequest)
-        ]
-      })
-    )
-  ]))
-  for (const x of r.ranged) {
-    console.log(`   ${x.mode}: proxy adds ${round(x.addedP50MsVsDirect, 3)} ms p50 over direct, `
-      + `${round(x.addedP50MsVsBare, 3)} ms over bare`)
+  if (r.throughput.length > 0) {
+    console.log(`\n1. Streaming one ${size} object: median MB/s (10^6 B/s); bare = minimal Bun fetch→Response pass-through`)
+    console.log(table([
+      ["client", "reps", "direct", "bare", "proxy", "proxy/direct", "proxy/bare", "bare/direct", "CPU ms/transfer bare",
+        "CPU ms/transfer proxy"],
+      ...r.throughput.map((x) => [
+        x.client, x.reps, x.mbps.direct, x.mbps.bare, x.mbps.proxy,
+        round(x.proxyOverDirect, 3), round(x.proxyOverBare, 3), round(x.bareOverDirect, 3),
+        Math.round(x.serverCpuMsPerTransfer.bare), Math.round(x.serverCpuMsPerTransfer.proxy)
+      ])
+    ]))
   }
-  console.log("\n3. Core CPU per request, in-process (handle + real layers, stub upstream, warm catalog cache)")
-  console.log(table([
-    ["case", "status", "iterations", "CPU µs/req (median)", "CPU µs/req (min)", "wall µs/req", "Source API calls"],
-    ...r.cpu.map((c) => [c.name, String(c.status), c.iterations, c.cpuUsPerRequest, c.cpuUsMin, c.wallUsPerRequest, c.apiCalls])
-  ]))
-  console.log("   (CPU = user+system of every thread of the bench process, GC threads included: it can exceed wall.)")
+  if (r.ranged.length > 0) {
+    console.log(`\n2. ${settings.rangeLength / 1024} KiB ranged GETs at random offsets (Bun fetch, keep-alive): req/s and latency (ms)`)
+    console.log(table([
+      ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "server CPU µs/req",
+        "upstream CPU µs/req"],
+      ...r.ranged.flatMap((x) =>
+        (["direct", "bare", "proxy"] as const).map((name) => {
+          const t = x.targets[name]
+          return [
+            name === "direct" ? x.mode : "",
+            name,
+            t.requests,
+            t.reqPerSec,
+            round(t.p50, 3),
+            round(t.p90, 3),
+            round(t.p99, 3),
+            round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
+            round(t.reqPerSec / x.targets.bare.reqPerSec, 3),
+            name === "direct" ? "—" : String(Math.round(t.serverCpuUsPerRequest)),
+            Math.round(t.upstreamCpuUsPerRequest)
+          ]
+        })
+      )
+    ]))
+    for (const x of r.ranged) {
+      console.log(`   ${x.mode}: proxy adds ${round(x.addedP50MsVsDirect, 3)} ms p50 over direct, `
+        + `${round(x.addedP50MsVsBare, 3)} ms over bare`)
+    }
+  }
   const a = r.authCpu
-  const us = (x: number) => Math.round(x)
-  console.log(`   signed / anonymous GET, CPU µs/req: header auth ${us(a.headerAuthUs)} / ${us(a.anonymousUs)} = `
-    + `${round(a.headerOverAnonymous, 2)}×, presigned ${us(a.presignedUs)} / ${us(a.anonymousUs)} = `
-    + `${round(a.presignedOverAnonymous, 2)}×`)
+  if (a !== undefined) {
+    console.log("\n3. Core CPU per request, in-process (handle + real layers, stub upstream, warm catalog cache)")
+    console.log(table([
+      ["case", "status", "iterations", "CPU µs/req (median)", "CPU µs/req (min)", "wall µs/req", "Source API calls"],
+      ...r.cpu.map((c) => [c.name, String(c.status), c.iterations, c.cpuUsPerRequest, c.cpuUsMin, c.wallUsPerRequest, c.apiCalls])
+    ]))
+    console.log("   (CPU = user+system of every thread of the bench process, GC threads included: it can exceed wall.)")
+    const us = (x: number) => Math.round(x)
+    console.log(`   signed / anonymous GET, CPU µs/req: header auth ${us(a.headerAuthUs)} / ${us(a.anonymousUs)} = `
+      + `${round(a.headerOverAnonymous, 2)}×, presigned ${us(a.presignedUs)} / ${us(a.anonymousUs)} = `
+      + `${round(a.presignedOverAnonymous, 2)}×`)
+  }
   const m = r.memory
-  console.log(`\n4. Memory (MiB) while streaming ${size}`)
-  console.log(table([
-    ["measure", "MiB"],
-    ["proxy RSS before the streams (warm)", m.proxyRssBeforeMiB],
-    ["proxy peak RSS sampled during its streams", m.proxyPeakRssDuringStreamsMiB],
-    ["proxy VmHWM before / after the streams", `${round(m.proxyVmHwmBeforeMiB, 1)} / ${round(m.proxyVmHwmAfterStreamsMiB, 1)}`],
-    ["bare pass-through RSS before / peak", `${round(m.bareRssBeforeMiB, 1)} / ${round(m.barePeakRssDuringStreamsMiB, 1)}`],
-    ...(m.slowClient === undefined ? [] : [[
-      `proxy peak RSS, slow client (${round(m.slowClient.bytesRead / 1e6, 0)} MB read in ${round(m.slowClient.seconds, 1)} s)`,
-      m.slowClient.proxyPeakRssMiB
-    ]]),
-    ["proxy RSS at the end", m.proxyRssAfterAllMiB]
-  ]))
-  const rateRows = (rates: ReadonlyArray<Rate>) =>
-    rates.map((x) => [x.name, x.iterations, Math.round(x.opsPerSec), round(x.usPerOp, 2), round(x.cpuUsPerOp, 2)])
-  const rateHeader = ["case", "calls", "per second (median)", "wall µs/call", "CPU µs/call"]
-  const s = r.auth.sigv4
-  console.log(`\n5. Authentication, in-process (median of ${settings.auth.chunks} slices of `
-    + `${settings.auth.maxMillis / settings.auth.chunks} ms)`)
-  console.log(`   SigV4 over ${s.poolSize} distinct signed GET/HEAD requests (node:crypto Hmac, fixed secret, runSync); `
-    + "aws4fetch signing the same requests (WebCrypto, async)")
-  console.log(table([rateHeader, ...rateRows(s.rates)]))
-  console.log(`   verify/sign: header auth cached ${round(s.ratios.headerCachedOverSignCached, 2)}×, `
-    + `uncached ${round(s.ratios.headerUncachedOverSignUncached, 2)}×; presigned cached `
-    + `${round(s.ratios.presignedCachedOverPresignCached, 2)}×`)
-  console.log("   Session tokens (JoseSessionKeys) and outbound federation (StsFederation, stub STS)")
-  console.log(table([rateHeader, ...rateRows([...r.auth.session, ...r.auth.federation.rates])]))
-  console.log(`   STS calls during the cache-hit loop: ${r.auth.federation.stsCallsDuringHits}`)
+  if (m !== undefined) {
+    console.log(`\n4. Memory (MiB) while streaming ${size}`)
+    console.log(table([
+      ["measure", "MiB"],
+      ["proxy RSS before the streams (warm)", m.proxyRssBeforeMiB],
+      ["proxy peak RSS sampled during its streams", m.proxyPeakRssDuringStreamsMiB],
+      ["proxy VmHWM before / after the streams", `${round(m.proxyVmHwmBeforeMiB, 1)} / ${round(m.proxyVmHwmAfterStreamsMiB, 1)}`],
+      ["bare pass-through RSS before / peak", `${round(m.bareRssBeforeMiB, 1)} / ${round(m.barePeakRssDuringStreamsMiB, 1)}`],
+      ...(m.slowClient === undefined ? [] : [[
+        `proxy peak RSS, slow client (${round(m.slowClient.bytesRead / 1e6, 0)} MB read in ${round(m.slowClient.seconds, 1)} s)`,
+        m.slowClient.proxyPeakRssMiB
+      ]]),
+      ["proxy RSS at the end", m.proxyRssAfterAllMiB]
+    ]))
+  }
+  const auth = r.auth
+  if (auth !== undefined) {
+    const rateRows = (rates: ReadonlyArray<Rate>) =>
+      rates.map((x) => [x.name, x.iterations, Math.round(x.opsPerSec), round(x.usPerOp, 2), round(x.cpuUsPerOp, 2)])
+    const rateHeader = ["case", "calls", "per second (median)", "wall µs/call", "CPU µs/call"]
+    const s = auth.sigv4
+    console.log(`\n5. Authentication, in-process (median of ${settings.auth.chunks} slices of `
+      + `${settings.auth.maxMillis / settings.auth.chunks} ms)`)
+    console.log(`   SigV4 over ${s.poolSize} distinct signed GET/HEAD requests (node:crypto Hmac, fixed secret, runSync); `
+      + "aws4fetch signing the same requests (WebCrypto, async)")
+    console.log(table([rateHeader, ...rateRows(s.rates)]))
+    console.log(`   verify/sign: header auth cached ${round(s.ratios.headerCachedOverSignCached, 2)}×, `
+      + `uncached ${round(s.ratios.headerUncachedOverSignUncached, 2)}×; presigned cached `
+      + `${round(s.ratios.presignedCachedOverPresignCached, 2)}×`)
+    console.log("   Session tokens (JoseSessionKeys) and outbound federation (StsFederation, stub STS)")
+    console.log(table([rateHeader, ...rateRows([...auth.session, ...auth.federation.rates])]))
+    console.log(`   STS calls during the cache-hit loop: ${auth.federation.stsCallsDuringHits}`)
+  }
   const l = r.listing
-  const { az, gcs } = r.listingBackends
-  console.log(`\n6. Listing every key, 1000 per page, median of ${l.reps}: through the proxy (ListObjectsV2, continuation `
-    + "tokens) and directly from each backend")
-  const listingRows = (x: ListingStats, label: string) => [
-    [`${label} direct (${x.directApi})`, x.keys, x.pages, round(x.directMs, 1), x.allMs.direct.join(" "), "—", ""],
-    [`${label} proxy`, x.keys, x.pages, round(x.proxyMs, 1), x.allMs.proxy.join(" "), round(x.proxyCpuMsPerListing, 0),
-      `${round(x.proxyOverDirect, 2)}×`]
-  ]
-  console.log(table([
-    ["target", "keys", "pages", "ms per full listing", "runs (ms)", "proxy CPU ms/listing", "proxy/direct"],
-    ...listingRows(l, "S3 upstream"),
-    ...listingRows(az, "Azurite"),
-    ...listingRows(gcs, "GCS server")
-  ]))
-  console.log(`   proxy/direct: S3 ${round(l.proxyOverDirect, 2)}×, Azure ${round(az.proxyOverDirect, 2)}×, `
-    + `GCS ${round(gcs.proxyOverDirect, 2)}×`)
+  if (l !== undefined && r.listingBackends !== undefined) {
+    const { az, gcs } = r.listingBackends
+    console.log(`\n6. Listing every key, 1000 per page, median of ${l.reps}: through the proxy (ListObjectsV2, continuation `
+      + "tokens) and directly from each backend")
+    const listingRows = (x: ListingStats, label: string) => [
+      [`${label} direct (${x.directApi})`, x.keys, x.pages, round(x.directMs, 1), x.allMs.direct.join(" "), "—", ""],
+      [`${label} proxy`, x.keys, x.pages, round(x.proxyMs, 1), x.allMs.proxy.join(" "), round(x.proxyCpuMsPerListing, 0),
+        `${round(x.proxyOverDirect, 2)}×`]
+    ]
+    console.log(table([
+      ["target", "keys", "pages", "ms per full listing", "runs (ms)", "proxy CPU ms/listing", "proxy/direct"],
+      ...listingRows(l, "S3 upstream"),
+      ...listingRows(az, "Azurite"),
+      ...listingRows(gcs, "GCS server")
+    ]))
+    console.log(`   proxy/direct: S3 ${round(l.proxyOverDirect, 2)}×, Azure ${round(az.proxyOverDirect, 2)}×, `
+      + `GCS ${round(gcs.proxyOverDirect, 2)}×`)
+  }
   const u = r.uploads
-  const mib = (bytes: number) => `${bytes / MiB} MiB`
-  console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `
-    + `Content-Length), the upstream drains them; proxy VmRSS sampled every ${settings.rssSampleMs} ms`)
-  console.log(table([
-    ["transfer", "reps", "direct MB/s", "proxy MB/s", "proxy/direct", "runs direct", "runs proxy", "proxy peak RSS MiB"],
-    ...([["PUT", u.small], ["PUT", u.large], ["GET", u.download]] as const).map(([verb, x]) => [
-      `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
-      x.allMBps.direct.join(" "), x.allMBps.proxy.join(" "), round(x.proxyPeakRssMiB, 1)
-    ])
-  ]))
-  console.log(`   proxy RSS before the uploads ${round(u.proxyRssBeforeMiB, 1)} MiB, after ${round(u.proxyRssAfterMiB, 1)} MiB; `
-    + `peak RSS PUT ${mib(u.large.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.largeOverSmallPeakRss, 2)}× `
-    + `(${u.largeMinusSmallPeakRssMiB >= 0 ? "+" : ""}${round(u.largeMinusSmallPeakRssMiB, 1)} MiB); `
-    + `GET ${mib(u.download.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.downloadOverSmallUploadPeakRss, 2)}×`)
+  if (u !== undefined) {
+    const mib = (bytes: number) => `${bytes / MiB} MiB`
+    console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `
+      + `Content-Length), the upstream drains them; proxy VmRSS sampled every ${settings.rssSampleMs} ms`)
+    console.log(table([
+      ["transfer", "reps", "direct MB/s", "proxy MB/s", "proxy/direct", "runs direct", "runs proxy", "proxy peak RSS MiB"],
+      ...([["PUT", u.small], ["PUT", u.large], ["GET", u.download]] as const).map(([verb, x]) => [
+        `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
+        x.allMBps.direct.join(" "), x.allMBps.proxy.join(" "), round(x.proxyPeakRssMiB, 1)
+      ])
+    ]))
+    console.log(`   proxy RSS before the uploads ${round(u.proxyRssBeforeMiB, 1)} MiB, after ${round(u.proxyRssAfterMiB, 1)} MiB; `
+      + `peak RSS PUT ${mib(u.large.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.largeOverSmallPeakRss, 2)}× `
+      + `(${u.largeMinusSmallPeakRssMiB >= 0 ? "+" : ""}${round(u.largeMinusSmallPeakRssMiB, 1)} MiB); `
+      + `GET ${mib(u.download.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.downloadOverSmallUploadPeakRss, 2)}×`)
+  }
 }
 
 // Exit explicitly: pending AbortSignal.timeout timers would otherwise keep the process alive for seconds.

@@ -1,7 +1,9 @@
-import { Cause, Effect } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import { backendKey } from "./backends/keys.js"
 import type { Storage } from "./backends/ObjectStore.js"
-import { type Caller, Catalog } from "./catalog/Catalog.js"
+import { Catalog } from "./catalog/Catalog.js"
+import { callerOf } from "./identity/caller.js"
 import type { Identity } from "./identity/Identity.js"
 import { resolveIdentity } from "./identity/resolveIdentity.js"
 import type { Hmac } from "./services/Hmac.js"
@@ -11,9 +13,10 @@ import { preflight, withCors } from "./http/cors.js"
 import type { Reply } from "./http/Reply.js"
 import type { S3Request } from "./http/S3Request.js"
 import { classify } from "./routing/classify.js"
+import { isS3Client } from "./routing/clients.js"
 import { isWrite, type ObjectTarget, type Operation } from "./routing/Operation.js"
 import { InternalError, NoSuchKey, NotImplemented, type S3Error } from "./s3/errors.js"
-import { listAccount, listProduct } from "./s3/listing.js"
+import { listAccount, listProductPath } from "./s3/listing.js"
 import { type ListResult, renderListResult } from "./s3/listResult.js"
 import { authorizedProduct, executeWrite } from "./s3/writes.js"
 import { ceilingAllows, ceilingReaches } from "./authz/authorize.js"
@@ -32,18 +35,19 @@ const json = (body: string): Reply => ({ status: 200, headers: new Headers({ "co
 const xml = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })
 const empty = (status: number): Reply => ({ status, headers: new Headers(), body: null })
 
-/** Catalog lookups on behalf of a session carry its subject; anonymous ones carry none. */
-const callerOf = (identity: Identity): Caller | undefined =>
-  identity._tag === "Anonymous"
-    ? undefined
-    : { accountId: identity.claims.account_id, roleName: identity.claims.role_name, assumedBy: identity.claims.assumed_by }
-
-/** `GET /` signed: the session's account is its one bucket, so `aws s3 ls` works (TARGET §2). */
-const listBuckets = (account: string): Reply =>
+/**
+ * `GET /` as S3's ListBuckets: signed, the session's account is its one bucket, so `aws s3 ls` works
+ * (TARGET §2); anonymous, from an S3 client, or a session that names no account, no bucket and no owner
+ * (TARGET §9).
+ */
+const listBuckets = (account: string | undefined): Reply =>
   xml(
-    `${XML_DECLARATION}<ListAllMyBucketsResult xmlns="${S3_NAMESPACE}"><Owner>${element("ID", account)}`
-      + `${element("DisplayName", account)}</Owner><Buckets><Bucket>${element("Name", account)}`
-      + "<CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket></Buckets></ListAllMyBucketsResult>"
+    `${XML_DECLARATION}<ListAllMyBucketsResult xmlns="${S3_NAMESPACE}"><Owner>${element("ID", account ?? "")}`
+      + `${element("DisplayName", account ?? "")}</Owner>`
+      + (account === undefined
+        ? "<Buckets/>"
+        : `<Buckets><Bucket>${element("Name", account)}<CreationDate>1970-01-01T00:00:00.000Z</CreationDate></Bucket></Buckets>`)
+      + "</ListAllMyBucketsResult>"
   )
 
 const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "HEAD", identity: Identity) =>
@@ -73,7 +77,9 @@ const execute = (request: S3Request, op: Operation, identity: Identity): Effect.
     case "Index":
       return Effect.succeed(
         identity._tag === "Session"
-          ? listBuckets(identity.claims.account_id)
+          ? listBuckets(identity.claims.account_id === "" ? undefined : identity.claims.account_id) // bare `_default`: none
+          : isS3Client(request.headers)
+          ? listBuckets(undefined)
           : json(JSON.stringify({ name: NAME, version: VERSION }))
       )
     case "OidcDiscovery":
@@ -96,7 +102,7 @@ const execute = (request: S3Request, op: Operation, identity: Identity): Effect.
       )
     case "ListProduct":
       return Effect.map(
-        listProduct(op.account, op.product, { ...op.list, prefix: `${op.product}/${op.list.prefix}` }, caller),
+        listProductPath(op.account, op.product, op.list, caller),
         (result) => xml(renderListResult(narrowed(identity, op.account)(result)))
       )
     case "GetBucketLocation":

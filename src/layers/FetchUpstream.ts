@@ -1,4 +1,6 @@
-import { Duration, Effect, Layer } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Upstream, UpstreamFailure } from "../core/services/Upstream.js"
 
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
@@ -39,7 +41,8 @@ export const FetchUpstream = (options: FetchOptions) =>
           method: request.method,
           headers: request.headers,
           body: request.body ?? null,
-          redirect: "follow"
+          // A redirect is the answer, for the caller to judge: no catalog entry may send the proxy elsewhere.
+          redirect: "manual"
         }
         // Reads only: on a write, workerd's `no-store` adds `Cache-Control: no-cache` and `Pragma: no-cache`
         // to the request, which S3 would store as the object's own Cache-Control. Writes are never cached anyway.

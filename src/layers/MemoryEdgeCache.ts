@@ -1,4 +1,8 @@
-import { Clock, Duration, Effect, Layer, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { EdgeCache } from "../core/services/EdgeCache.js"
 
 /** A bounded in-memory cache (least recently used out first) with expiry read from Effect's Clock. */

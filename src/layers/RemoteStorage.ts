@@ -1,4 +1,5 @@
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { AzureProvider } from "../core/backends/azure/AzureStore.js"
 import type { Providers } from "../core/backends/ObjectStore.js"
 import { Storage } from "../core/backends/ObjectStore.js"

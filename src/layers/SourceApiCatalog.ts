@@ -1,11 +1,16 @@
-import { Clock, Duration, Effect, Layer, Option, Schema } from "effect"
-import { type Caller, Catalog, type CatalogError, NoSuchRole } from "../core/catalog/Catalog.js"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { type Caller, Catalog, type CatalogError, NoSuchIdp, NoSuchRole } from "../core/catalog/Catalog.js"
 import { OidcProvider } from "../core/oidc/OidcProvider.js"
-import { DataConnectionJson, Product, ProductList, Role, toDataConnection } from "../core/catalog/schema.js"
-import { AccessDenied, CatalogFailure, CatalogUnavailable, NoSuchBucket } from "../core/s3/errors.js"
+import { AccountIdp, DataConnectionJson, Product, ProductList, Role, toDataConnection } from "../core/catalog/schema.js"
+import { AccessDenied, BackendInvalidResponse, CatalogFailure, CatalogUnavailable, NoSuchBucket } from "../core/s3/errors.js"
 import { AppConfig } from "../core/services/AppConfig.js"
 import { EdgeCache } from "../core/services/EdgeCache.js"
-import { Upstream } from "../core/services/Upstream.js"
+import { responseText, Upstream } from "../core/services/Upstream.js"
 
 /** Path segments: everything but `A-Za-z0-9-._~` encoded, so `?`, `#`, `/` and spaces cannot inject. */
 const segment = (text: string) =>
@@ -16,10 +21,13 @@ const TOKEN_TTL_SECONDS = 60
 const MAX_TOKENS = 10_000
 const Permissions = Schema.Array(Schema.String)
 const MAX_DECODED = 10_000
+/** The largest Source API answer read (a product list of a few thousand products); a larger one fails. */
+const MAX_ANSWER_BYTES = 1024 * 1024
 
 /**
  * The Source API (reference spec-dsc §3): GETs with a timeout, JSON decoded at the boundary, successful
- * answers cached as text (products and connections 300 s, product lists and roles 60 s), errors never cached.
+ * answers cached as text (products, connections and account IdPs 300 s, product lists and roles 60 s), errors
+ * never cached.
  */
 export const SourceApiCatalog = Layer.effect(
   Catalog,
@@ -40,11 +48,17 @@ export const SourceApiCatalog = Layer.effect(
         const now = yield* Clock.currentTimeMillis
         const held = tokens.get(key)
         if (held !== undefined && held.until > now) return Option.some(held.token)
+        // `sub` is whose rights apply (TARGET §3); the session's account, Role and user ride along as claims.
         const minted = yield* oidc.sign({
-          sub: caller.accountId,
+          sub: caller.principal,
           aud: base,
           ttlSeconds: TOKEN_TTL_SECONDS,
-          extra: { role: caller.roleName, assumed_by: caller.assumedBy }
+          extra: {
+            account_id: caller.accountId,
+            role: caller.roleName,
+            assumed_by: caller.assumedBy,
+            assumed_by_issuer: caller.assumedByIssuer
+          }
         }).pipe(Effect.option)
         if (Option.isSome(minted)) {
           if (tokens.size >= MAX_TOKENS) tokens.clear()
@@ -64,10 +78,13 @@ export const SourceApiCatalog = Layer.effect(
       caller?: Caller
     ): Effect.Effect<A, CatalogError> => {
       const url = `${base}${path}`
-      // Answers differ by subject, so the cache key names it (percent-encoded: injective, no collisions).
+      // Answers differ by principal (and whatever else the token says), so the cache key names all of the
+      // token's subject claims (percent-encoded: injective, no collisions).
       const subject = caller === undefined
         ? undefined
-        : `subject=${segment(caller.accountId)}&role=${segment(caller.roleName)}&assumed_by=${segment(caller.assumedBy)}`
+        : `principal=${segment(caller.principal)}&account_id=${segment(caller.accountId)}`
+          + `&role=${segment(caller.roleName)}&assumed_by=${segment(caller.assumedBy)}`
+          + `&assumed_by_issuer=${segment(caller.assumedByIssuer)}`
       const cacheKey = subject === undefined ? url : `${url}?${subject}`
       const decode = (text: string): Effect.Effect<A, CatalogFailure> => {
         // A cache hit returns the very text decoded last time: reuse that value (the EdgeCache owns expiry).
@@ -92,10 +109,11 @@ export const SourceApiCatalog = Layer.effect(
         }
         const response = yield* upstream.fetch({ method: "GET", url, headers, timeout: config.sourceApiTimeout })
           .pipe(Effect.mapError((f) => new CatalogUnavailable({ reason: `${f.reason} ${url}: ${f.detail}` })))
-        const text = yield* Effect.tryPromise({
-          try: () => response.text(),
-          catch: () => new CatalogUnavailable({ reason: `${url}: body could not be read` })
-        })
+        const text = yield* responseText(response, MAX_ANSWER_BYTES).pipe(Effect.mapError((e) =>
+          e._tag === "BodyTooLarge"
+            ? new BackendInvalidResponse({ reason: `${url}: answer larger than ${e.limit} bytes` })
+            : new CatalogUnavailable({ reason: `${url}: body could not be read` })
+        ))
         switch (response.status) {
           case 200: {
             const value = yield* decode(text)
@@ -143,6 +161,10 @@ export const SourceApiCatalog = Layer.effect(
       role: (account, name) =>
         fetchJson(`/api/v1/accounts/${segment(account)}/roles/${segment(name)}`, Role, Duration.minutes(1), account).pipe(
           Effect.catchTag("NoSuchBucket", () => Effect.fail(new NoSuchRole({ account, role: name })))
+        ),
+      idp: (account, name) =>
+        fetchJson(`/api/v1/accounts/${segment(account)}/idps/${segment(name)}`, AccountIdp, Duration.minutes(5), account).pipe(
+          Effect.catchTag("NoSuchBucket", () => Effect.fail(new NoSuchIdp({ account, idp: name })))
         )
     })
   })

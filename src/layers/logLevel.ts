@@ -1,4 +1,5 @@
-import { Logger, LogLevel } from "effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
   trace: LogLevel.Trace, debug: LogLevel.Debug, info: LogLevel.Info, warn: LogLevel.Warning,

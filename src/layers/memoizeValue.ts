@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /**
  * An effect that runs `make` until it first succeeds, then returns that value. Only the finished value is

@@ -1,32 +1,76 @@
-import type { ManagedRuntime } from "effect"
+import * as Effect from "effect/Effect"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
 import type { Reply } from "../core/http/Reply.js"
+import { observe } from "../core/observability/observe.js"
 import { type AppServices, handle } from "../core/pipeline.js"
+import { escapeXml } from "../core/s3/xml.js"
+import { WaitUntil } from "../core/services/WaitUntil.js"
 
-/** The one translation between web Request/Response and core values, shared by both shells. */
+/**
+ * The one translation between web Request/Response and core values: both shells hand the core a web Request;
+ * Workers sends the Reply as a web Response, the Bun shell writes it itself (`bun/httpServer.ts`).
+ */
 export const toResponse = (reply: Reply): Response =>
   new Response(reply.body, { status: reply.status, headers: reply.headers })
 
-const requestIdOf = (request: Request): string => request.headers.get("cf-ray") ?? crypto.randomUUID()
+/** Where a request's id (`x-amz-request-id`, `<RequestId>`) comes from: only the shell knows what it can trust. */
+export type RequestIdSource = (request: Request) => string
+
+/** A fresh random id: any header a client sent could have been chosen by it. */
+export const randomRequestId: RequestIdSource = () => crypto.randomUUID()
+
+/** Behind Cloudflare's edge, which sets `cf-ray` on every request it forwards: logs and the id then agree. */
+export const cfRayRequestId: RequestIdSource = (request) => request.headers.get("cf-ray") ?? crypto.randomUUID()
 
 /** A reply for when the runtime itself could not be built (bad configuration): XML, never a stack trace. */
-const startupFailure = (requestId: string): Response =>
-  new Response(
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>Internal server error</Message>`
-      + `<Resource/><RequestId>${requestId}</RequestId></Error>`,
-    { status: 500, headers: { "content-type": "application/xml", "x-amz-request-id": requestId, "access-control-allow-origin": "*" } }
-  )
+const startupFailure = (requestId: string): Reply => ({
+  status: 500,
+  headers: new Headers({ "content-type": "application/xml", "x-amz-request-id": requestId, "access-control-allow-origin": "*" }),
+  body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>Internal server error</Message>`
+    + `<Resource/><RequestId>${escapeXml(requestId)}</RequestId></Error>`
+})
 
-export const serve = async (
+/**
+ * The core's Reply to a web Request, for a shell that writes Replies to the wire itself. Work the reply need
+ * not wait for (edge cache puts, then the response's telemetry) goes to `waitUntil`.
+ */
+export const answer = async (
   runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown>,
-  request: Request
-): Promise<Response> => {
+  request: Request,
+  requestIdOf: RequestIdSource,
+  waitUntil: (work: Promise<unknown>) => void = WaitUntil.defaultValue()
+): Promise<Reply> => {
   const requestId = requestIdOf(request)
   const url = new URL(request.url)
+  const started = performance.now()
   const program = handle({ method: request.method, url, headers: request.headers, body: request.body, requestId })
   try {
-    return toResponse(await runtime.runPromise(program, { signal: request.signal }))
+    const reply = await runtime.runPromise(
+      program.pipe(Effect.annotateLogs("requestId", requestId), Effect.provideService(WaitUntil, waitUntil)),
+      { signal: request.signal }
+    )
+    // The log line, the analytics data point and the location broadcast never hold the response back.
+    const exchange = {
+      method: request.method,
+      url,
+      requestHeaders: request.headers,
+      status: reply.status,
+      responseHeaders: reply.headers,
+      durationMs: performance.now() - started,
+      cf: (request as { readonly cf?: Readonly<Record<string, unknown>> }).cf
+    }
+    waitUntil(runtime.runPromise(Effect.annotateLogs(observe(exchange), "requestId", requestId)))
+    return reply
   } catch (cause) {
     console.error("request failed outside the pipeline (runtime could not be built?)", cause)
     return startupFailure(requestId)
   }
 }
+
+/** The core's answer to a web Request as a web Response, for a shell whose runtime sends Responses. */
+export const serve = async (
+  runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown>,
+  request: Request,
+  requestIdOf: RequestIdSource,
+  waitUntil?: (work: Promise<unknown>) => void
+): Promise<Response> => toResponse(await answer(runtime, request, requestIdOf, waitUntil))

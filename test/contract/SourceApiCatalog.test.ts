@@ -5,7 +5,7 @@ import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/U
 import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
 import { SourceApiCatalog } from "../../src/layers/SourceApiCatalog.js"
 import { sourceApiOf } from "../fixtures/sourceApi.js"
-import { type Answer, json, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { type Answer, endlessBody, json, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 import { contractDocument } from "./catalog.contract.js"
 import { FixedOidcProvider } from "../fixtures/services.js"
 
@@ -78,6 +78,23 @@ describe("SourceApiCatalog", () => {
     })
   }
 
+  it.effect("an account's IdP: GET /api/v1/accounts/{account}/idps/{name}; 404 → NoSuchIdp and other errors, never cached", () => {
+    let answer: (request: UpstreamRequest) => Answer = status(404)
+    const api = sourceApi((request) => answer(request))
+    return Effect.gen(function*() {
+      const catalog = yield* Catalog
+      expect(yield* Effect.flip(catalog.idp("de mo", "c/i"))).toMatchObject({ _tag: "NoSuchIdp", account: "de mo", idp: "c/i" })
+      expect(api.calls.map((c) => c.url)).toStrictEqual(["http://api.test/api/v1/accounts/de%20mo/idps/c%2Fi"])
+      answer = status(503)
+      expect((yield* Effect.flip(catalog.idp("demo", "ci")))._tag).toBe("CatalogFailure")
+      answer = () => json({ name: "ci" })
+      expect((yield* Effect.flip(catalog.idp("demo", "ci")))._tag).toBe("CatalogFailure") // no issuer
+      answer = sourceApiOf(contractDocument)
+      expect((yield* catalog.idp("demo", "ci")).issuer).toBe("https://ci.demo.test")
+      expect(api.calls).toHaveLength(4)
+    }).pipe(api.provide)
+  })
+
   it.effect("404 names the account as the bucket", () => {
     const api = sourceApi(status(404))
     return Effect.gen(function*() {
@@ -116,7 +133,8 @@ describe("SourceApiCatalog", () => {
   const ttls = [
     ["a product", (c: Catalog["Type"]) => c.product("demo", "sample"), "5 minutes"],
     ["a product list", (c: Catalog["Type"]) => c.products("demo"), "1 minute"],
-    ["a data connection", (c: Catalog["Type"]) => c.dataConnection("mem"), "5 minutes"]
+    ["a data connection", (c: Catalog["Type"]) => c.dataConnection("mem"), "5 minutes"],
+    ["an account's IdP", (c: Catalog["Type"]) => c.idp("demo", "ci"), "5 minutes"]
   ] as const
   for (const [name, lookup, ttl] of ttls) {
     it.effect(`${name} is cached for ${ttl}: one upstream call for two lookups, a new one after the TTL`, () => {
@@ -160,6 +178,25 @@ describe("SourceApiCatalog", () => {
       }).pipe(api.provide)
     })
   }
+
+  it.effect("an answer larger than 1 MiB → BackendInvalidResponse (502), not cached; reading stops at the bound", () => {
+    const answers: Array<ReturnType<typeof endlessBody>> = []
+    const api = sourceApi(() => {
+      const endless = endlessBody("{\"product_id\": \"")
+      answers.push(endless)
+      return new Response(endless.body, { status: 200, headers: { "content-type": "application/json" } })
+    })
+    return Effect.gen(function*() {
+      const catalog = yield* Catalog
+      expect((yield* Effect.flip(catalog.product("demo", "sample")))._tag).toBe("BackendInvalidResponse")
+      expect((yield* Effect.flip(catalog.product("demo", "sample")))._tag).toBe("BackendInvalidResponse")
+      expect(api.calls).toHaveLength(2)
+      for (const { state } of answers) {
+        expect(state.cancelled).toBe(true)
+        expect(state.pulled).toBeLessThanOrEqual(1024 * 1024 + 128 * 1024)
+      }
+    }).pipe(api.provide)
+  })
 
   it.effect("a body that never ends → CatalogUnavailable once the timeout passes on the clock", () => {
     const api = sourceApi(() => new Response(new ReadableStream({ start: () => {} }), { status: 200 }))

@@ -7,6 +7,7 @@ import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.
 import { AppConfig } from "../../src/core/services/AppConfig.js"
 import { FetchUpstream } from "../../src/layers/FetchUpstream.js"
 import { Hmac } from "../../src/core/services/Hmac.js"
+import { Upstream, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { AZURITE_ACCOUNT, AZURITE_KEY, containerSas, type RunningAzurite, startAzurite } from "../e2e/harness/azurite.js"
 import { settings } from "../fixtures/stubUpstream.js"
@@ -91,7 +92,9 @@ describe("Azure writes over Azurite: what a connection may not do", () => {
     expect(properties.contentType).toBe("text/x-one")
 
     const uploadId = await Effect.runPromise(writer.createMultipart({ key: "empty-last.bin", headers: new Headers() }))
-    const one = await Effect.runPromise(writer.uploadPart({ ...writeRequest("empty-last.bin", utf8("12345")), uploadId, partNumber: 1 }))
+    // Every part but the last is at least 5 MiB (S3's rule, which the proxy keeps on Azure too).
+    const first = "12345".repeat(1024 * 1024)
+    const one = await Effect.runPromise(writer.uploadPart({ ...writeRequest("empty-last.bin", utf8(first)), uploadId, partNumber: 1 }))
     const two = await Effect.runPromise(writer.uploadPart({ ...writeRequest("empty-last.bin", new Uint8Array(0)), uploadId, partNumber: 2 }))
     await Effect.runPromise(writer.completeMultipart({
       key: "empty-last.bin",
@@ -100,7 +103,7 @@ describe("Azure writes over Azurite: what a connection may not do", () => {
       headers: new Headers()
     }))
     const reply = await Effect.runPromise(store.read({ key: "empty-last.bin", method: "GET", headers: new Headers() }))
-    expect(await new Response(reply.body).text()).toBe("12345")
+    expect(await new Response(reply.body).text()).toBe(first)
   })
 
   it("copy-source preconditions: a wrong if-match → PreconditionFailed; the right one copies", async () => {
@@ -119,6 +122,52 @@ describe("Azure writes over Azurite: what a connection may not do", () => {
     const error = await Effect.runPromise(Effect.flip(store.writer!.put({ ...writeRequest("k", body), contentLength: undefined })))
     expect(error).toMatchObject({ _tag: "InvalidRequest" })
   })
+})
+
+runs++
+describe("Azure DeleteObjects over Azurite: Blob Batch keeps 1000 keys within the Workers subrequest budget", () => {
+  afterAll(close)
+
+  /** The store over an Upstream that counts what it sends. */
+  const countingStore = async (container: string, auth: () => BackendAuth) => {
+    azurite ??= startAzurite()
+    const running = await azurite
+    await running.service.getContainerClient(container).create()
+    const sent: Array<string> = []
+    const counting = Layer.effect(Upstream, Effect.map(Upstream, (upstream) => ({
+      fetch: (request: UpstreamRequest) => {
+        sent.push(`${request.method} ${new URL(request.url).search.startsWith("?restype=container&comp=batch") ? "batch" : "blob"}`)
+        return upstream.fetch(request)
+      }
+    }))).pipe(Layer.provide(FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: false })))
+    const store = await Effect.runPromise(
+      Effect.flatMap(AzureProvider, (make) => make(connection(container, running.endpoint, auth()))).pipe(
+        Effect.provide(Layer.mergeAll(counting, NodeCryptoHmac, Layer.succeed(AppConfig, { ...settings, backendTimeout: Duration.seconds(30) })))
+      )
+    )
+    return { store, sent, container: running.service.getContainerClient(container) }
+  }
+
+  for (const [kind, auth] of [
+    ["az_shared_key", (): BackendAuth => ({ type: "az_shared_key", account_key: AZURITE_KEY })],
+    ["az_sas", (): BackendAuth => ({ type: "az_sas", sas_token: containerSas("batch-delete-sas", "racwdl") })]
+  ] as const) {
+    it(`${kind}: 1000 keys (some absent, some odd) are 4 backend requests, each key deleted and reported`, async () => {
+      const { store, sent, container } = await countingStore(kind === "az_sas" ? "batch-delete-sas" : "batch-delete-key", auth)
+      const keys = Array.from({ length: 1000 }, (_, i) => (i % 97 === 0 ? `absent/${i}` : `d/${i % 3 === 0 ? "sp ace+é" : "k"}-${i}.txt`))
+      const present = keys.filter((k) => !k.startsWith("absent/"))
+      let next = 0
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (next < present.length) await container.getBlockBlobClient(present[next++]!).upload("x", 1)
+      }))
+      const outcomes = await Effect.runPromise(store.writer!.deleteMany(keys))
+      expect(outcomes).toStrictEqual(keys.map((key) => ({ key, error: undefined })))
+      expect(sent).toStrictEqual(["POST batch", "POST batch", "POST batch", "POST batch"])
+      const left: Array<string> = []
+      for await (const blob of container.listBlobsFlat()) left.push(blob.name)
+      expect(left).toStrictEqual([])
+    })
+  }
 })
 
 runs++

@@ -20,6 +20,10 @@ export const contractDocument: CatalogDocument = {
       permissions: [{ actions: ["read"], resources: ["sc::demo::product/sample/*"] }]
     }
   ],
+  idps: [
+    { account_id: "demo", name: "ci", issuer: "https://ci.demo.test" },
+    { account_id: "demo", name: "pinned", issuer: "https://pinned.test", jwks_uri: "https://keys.pinned.test/jwks.json" }
+  ],
   data_connections: [
     ...catalogDocument.data_connections,
     {
@@ -64,7 +68,7 @@ export const catalogContract = (name: string, live: Layer.Layer<Catalog>) =>
           mirrors: { main: { connection_id: "mem", prefix: "demo/sample/" } }
         })
         // A restricted product is shown to its own account's sessions (the Source API decides; LocalCatalog agrees).
-        const owner = { accountId: "demo", roleName: "_default", assumedBy: "someone" }
+        const owner = { principal: "demo", accountId: "demo", roleName: "reader", assumedBy: "someone", assumedByIssuer: "https://idp" }
         const restricted = yield* (yield* Catalog).product("demo", "private", owner)
         expect(restricted.visibility).toBe("restricted")
       }))
@@ -115,6 +119,25 @@ export const catalogContract = (name: string, live: Layer.Layer<Catalog>) =>
           }],
           permissions: [{ actions: ["read"], resources: ["sc::demo::product/sample/*"] }]
         })
+      }))
+
+    it.effect("an IdP an account registered decodes with its issuer and, when given, its jwks_uri", () =>
+      Effect.gen(function*() {
+        const catalog = yield* Catalog
+        expect(yield* catalog.idp("demo", "ci")).toStrictEqual({ name: "ci", issuer: "https://ci.demo.test" })
+        expect(yield* catalog.idp("demo", "pinned")).toStrictEqual({
+          name: "pinned",
+          issuer: "https://pinned.test",
+          jwks_uri: "https://keys.pinned.test/jwks.json"
+        })
+      }))
+
+    it.effect("an unknown IdP, another account's IdP and an unknown account's are NoSuchIdp", () =>
+      Effect.gen(function*() {
+        const catalog = yield* Catalog
+        expect((yield* Effect.flip(catalog.idp("demo", "nope")))._tag).toBe("NoSuchIdp")
+        expect((yield* Effect.flip(catalog.idp("empty-account", "ci")))._tag).toBe("NoSuchIdp")
+        expect((yield* Effect.flip(catalog.idp("nobody", "ci")))._tag).toBe("NoSuchIdp")
       }))
 
     it.effect("an unknown role, another account's role and an undefined _default are NoSuchRole", () =>

@@ -86,6 +86,21 @@ describe("GCS writes over the in-test GCS server: what reaches GCS", () => {
     expect(deletes.map((r) => `${r.method} ${r.key}`).sort()).toStrictEqual(["DELETE a.txt", "DELETE b.txt"])
   })
 
+  it("DeleteObjects of 1000 keys: the first 256 are deleted (256 requests), each later key answers SlowDown and stays", async () => {
+    const store = await openStore("delete-budget", { type: "gcs_hmac", access_key_id: HMAC_ID, secret: HMAC_SECRET })
+    const server = await gcs!
+    const keys = Array.from({ length: 1000 }, (_, i) => `many/${String(i).padStart(4, "0")}.txt`)
+    for (const key of keys) server.put("delete-budget", key, utf8("x"))
+    server.clearLog()
+    const outcomes = await Effect.runPromise(store.writer!.deleteMany(keys))
+    expect(outcomes.map((o) => o.key)).toStrictEqual(keys)
+    expect(outcomes.slice(0, 256).every((o) => o.error === undefined)).toBe(true)
+    expect(new Set(outcomes.slice(256).map((o) => o.error?.code))).toStrictEqual(new Set(["SlowDown"]))
+    expect(outcomes[256]!.error!.message).toMatch(/at most 256 keys per DeleteObjects request; send this key again/)
+    expect(server.requests).toHaveLength(256)
+    expect(keys.map((key) => server.get("delete-budget", key) === undefined)).toStrictEqual(keys.map((_, i) => i < 256))
+  })
+
   it("a put conditional on an ETag is refused (501) instead of silently overwriting, and nothing reaches GCS", async () => {
     const store = await openStore("etag-conditions", { type: "gcs_hmac", access_key_id: HMAC_ID, secret: HMAC_SECRET })
     const server = await gcs!

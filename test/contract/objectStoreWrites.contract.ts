@@ -268,6 +268,61 @@ export const objectStoreWritesContract = (name: string, target: WritesContractTa
       })
     })
 
+    describe("folder markers (TARGET §9: keys ending in `/` are written, read and deleted like any key)", () => {
+      const head = (key: string) => run(Effect.either(store.read({ key, method: "HEAD", headers: new Headers() })))
+      const listed = (prefix: string) =>
+        run(store.list({ prefix, delimiter: "/", maxKeys: 100, continuationToken: undefined, startAfter: undefined }))
+
+      it("an empty `dir/` is stored: HEAD (GDAL's probe) and GET answer 200, no bytes, the put's ETag", async () => {
+        const written = await put("fm/dir/", new Uint8Array(0))
+        expect(written.etag).toMatch(/^"[^"]+"$/)
+        const probe = await head("fm/dir/")
+        if (Either.isLeft(probe)) throw new Error(`HEAD fm/dir/ failed: ${JSON.stringify(probe.left)}`)
+        expect([probe.right.status, probe.right.headers.get("content-length"), probe.right.headers.get("etag")])
+          .toStrictEqual([200, "0", written.etag])
+        const reply = await getObject(store, "fm/dir/")
+        expectBytes(reply?.bytes, new Uint8Array(0), "marker")
+        expect(reply?.headers.get("etag")).toBe(written.etag)
+      })
+
+      it("a marker never written is NoSuchKey, also for a folder that holds files", async () => {
+        await put("fn/files/a.txt", utf8("a"))
+        for (const key of ["fn/files/", "fn/nothing/"]) {
+          const probe = await head(key)
+          expect(Either.isLeft(probe) ? probe.left._tag : probe.right.status, key).toBe("NoSuchKey")
+        }
+      })
+
+      it("a marker alone makes its folder a common prefix; listed inside the folder it is a zero-byte object", async () => {
+        await put("fo/alone/", new Uint8Array(0))
+        expect((await listed("fo/")).commonPrefixes).toStrictEqual(["fo/alone/"])
+        const inside = await listed("fo/alone/")
+        expect([inside.objects.map((o) => [o.key, o.size]), inside.commonPrefixes]).toStrictEqual([[["fo/alone/", 0]], []])
+      })
+
+      it("delete removes the marker and the folder it alone made; deleting an absent marker succeeds", async () => {
+        await put("fp/gone/", new Uint8Array(0))
+        await run(writer.delete("fp/gone/"))
+        expect(await getObject(store, "fp/gone/")).toBeUndefined()
+        expect((await listed("fp/")).commonPrefixes).toStrictEqual([])
+        await run(writer.delete("fp/never/"))
+      })
+
+      it("a marker outlives its folder's last file, and deleting it leaves the folder's files", async () => {
+        await put("fq/kept/", new Uint8Array(0))
+        await put("fq/kept/x.txt", utf8("x"))
+        await run(writer.delete("fq/kept/x.txt"))
+        expect((await getObject(store, "fq/kept/"))?.bytes.length).toBe(0)
+        expect((await listed("fq/")).commonPrefixes).toStrictEqual(["fq/kept/"])
+        await put("fq/files/", new Uint8Array(0))
+        await put("fq/files/y.txt", utf8("y"))
+        await run(writer.delete("fq/files/"))
+        expect(await getObject(store, "fq/files/")).toBeUndefined()
+        expectBytes((await getObject(store, "fq/files/y.txt"))?.bytes, utf8("y"), "the folder's file")
+        expect((await listed("fq/")).commonPrefixes).toStrictEqual(["fq/files/", "fq/kept/"])
+      })
+    })
+
     describe("copy", () => {
       it("copy within the store: same bytes, the source stays", async () => {
         const body = pattern(300_000, 2)
@@ -398,6 +453,22 @@ export const objectStoreWritesContract = (name: string, target: WritesContractTa
           headers: new Headers()
         }))
         expect(error).toMatchObject({ _tag: "InvalidPart" })
+        expect(await getObject(store, key)).toBeUndefined()
+        await run(Effect.ignore(writer.abortMultipart({ key, uploadId })))
+      })
+
+      it("a part under 5 MiB before the last → EntityTooSmall on complete, as S3 answers; no object", async () => {
+        const key = "m/small-first.bin"
+        const uploadId = await run(writer.createMultipart({ key, headers: new Headers() }))
+        const first = await upload(key, uploadId, 1, utf8("too small to come first"))
+        const last = await upload(key, uploadId, 2, parts[2]!)
+        const error = await failure(writer.completeMultipart({
+          key,
+          uploadId,
+          parts: [{ partNumber: 1, etag: first.etag }, { partNumber: 2, etag: last.etag }],
+          headers: new Headers()
+        }))
+        expect(error).toMatchObject({ _tag: "EntityTooSmall" })
         expect(await getObject(store, key)).toBeUndefined()
         await run(Effect.ignore(writer.abortMultipart({ key, uploadId })))
       })

@@ -1,10 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, TestClock } from "effect"
-import { S3Provider } from "../../src/core/backends/s3/S3Store.js"
+import { DOCUMENT_MAX_BYTES, ERROR_DOCUMENT_MAX_BYTES } from "../../src/core/backends/answer.js"
+import { GcsProvider, S3Provider, SIGNING_KEYS_MAX, signingKeys } from "../../src/core/backends/s3/S3Store.js"
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
+import type { S3Error } from "../../src/core/s3/errors.js"
+import { codeOf, statusOf } from "../../src/core/s3/renderError.js"
+import { AppConfig } from "../../src/core/services/AppConfig.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { listRequest } from "../fixtures/listing.js"
-import { type Answer, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { type Answer, endlessBody, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 import { NoFederation } from "../fixtures/services.js"
 import { Federation } from "../../src/core/backends/s3/Federation.js"
 
@@ -393,4 +397,130 @@ describe("S3 store: listings", () => {
       })
     })
   }
+})
+
+describe("S3 store: outbound hygiene", () => {
+  const openWith = (
+    conn: DataConnection,
+    answer: (request: UpstreamRequest) => Answer,
+    allowPrivateEndpoints = true,
+    provider = S3Provider
+  ) => {
+    const stub = stubUpstream(answer)
+    const config = Layer.succeed(AppConfig, { ...settings, allowPrivateEndpoints })
+    const store = Effect.flatMap(provider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, config, NoFederation)))
+    return { calls: stub.calls, store }
+  }
+  const SIGNED: BackendAuth = { type: "s3_access_key", access_key_id: "AKID", secret_access_key: "secret" }
+  const redirect = (status: number) => () => {
+    const { body, state } = endlessBody("<html>elsewhere</html>")
+    return { response: new Response(body, { status, headers: { location: "http://127.0.0.1:1/other-bucket/k" } }), state }
+  }
+
+  for (const status of [301, 302, 303, 307, 308]) {
+    it.effect(`a ${status} from the backend is neither followed nor passed on: 502, its body discarded`, () => {
+      const answer = redirect(status)
+      let last: ReturnType<typeof answer> | undefined
+      const { calls, store } = openWith(connection(), () => (last = answer()).response)
+      return Effect.gen(function*() {
+        const s3 = yield* store
+        const reads: ReadonlyArray<Effect.Effect<unknown, S3Error>> = [s3.read(GET("k")), s3.read(HEAD("k")), s3.list(listRequest())]
+        for (const read of reads) {
+          const error = yield* Effect.flip(read)
+          expect(error._tag).toBe("BackendInvalidResponse")
+          expect([statusOf(error), codeOf(error)]).toStrictEqual([502, "BadGateway"])
+          expect(last!.state.cancelled).toBe(true)
+        }
+        expect(calls).toHaveLength(3)
+      })
+    })
+  }
+
+  it.effect("a redirect answering a write is refused the same way", () => {
+    const { store } = openWith(connection({}, SIGNED), () => redirect(307)().response)
+    return Effect.gen(function*() {
+      const writer = (yield* store).writer!
+      const put = writer.put({ key: "k", body: null, contentLength: 0, headers: new Headers(), trailers: () => new Map() })
+      expect((yield* Effect.flip(put))._tag).toBe("BackendInvalidResponse")
+      expect((yield* Effect.flip(writer.delete("k")))._tag).toBe("BackendInvalidResponse")
+    })
+  })
+
+  it.effect("GCS (the same store, its own dialect) refuses redirects too", () => {
+    const { store } = openWith(connection({ provider: "gcs" }), () => new Response(null, { status: 302, headers: { location: "https://elsewhere" } }), true, GcsProvider)
+    return Effect.gen(function*() {
+      expect((yield* Effect.flip((yield* store).read(GET("k"))))._tag).toBe("BackendInvalidResponse")
+    })
+  })
+
+  it.effect("a listing page larger than the bound → 502; reading stops at the bound", () => {
+    const { body, state } = endlessBody("<?xml version=\"1.0\"?><ListBucketResult><Contents><Key>")
+    const { store } = openWith(connection(), () => new Response(body))
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* store).list(listRequest()))
+      expect(error._tag).toBe("BackendInvalidResponse")
+      expect(statusOf(error)).toBe(502)
+      expect(state.cancelled).toBe(true)
+      expect(state.pulled).toBeLessThanOrEqual(DOCUMENT_MAX_BYTES + 128 * 1024)
+    })
+  })
+
+  it.effect("an endless error body of a failed write is read no further than the error bound", () => {
+    const { body, state } = endlessBody("<Error><Code>InternalError</Code>")
+    const { store } = openWith(connection({}, SIGNED), () => new Response(body, { status: 500 }))
+    return Effect.gen(function*() {
+      expect((yield* Effect.flip((yield* store).writer!.delete("k")))._tag).toBe("BackendUnavailable")
+      expect(state.cancelled).toBe(true)
+      expect(state.pulled).toBeLessThanOrEqual(ERROR_DOCUMENT_MAX_BYTES + 128 * 1024)
+    })
+  })
+
+  const neverAllowed: ReadonlyArray<readonly [string, Partial<DataConnection["details"]>]> = [
+    ["cloud metadata", { endpoint: "http://169.254.169.254/latest/meta-data/" }],
+    ["cloud metadata, spelled as a number", { endpoint: "http://2852039166/" }],
+    ["AWS metadata over IPv6", { endpoint: "http://[fd00:ec2::254]/" }],
+    ["GCP metadata by name", { endpoint: "http://metadata.google.internal/computeMetadata/v1/" }],
+    ["Alibaba metadata", { endpoint: "http://100.100.100.200/" }],
+    ["link-local IPv6", { endpoint: "http://[fe80::1]/" }],
+    ["the unspecified address", { endpoint: "http://0.0.0.0:9000/" }],
+    ["a file URL", { endpoint: "file:///etc/passwd" }],
+    ["a gopher URL", { endpoint: "gopher://example.com/" }],
+    ["not a URL", { endpoint: "s3 bucket please" }],
+    ["a host smuggled in through the region", { endpoint: undefined, region: "x@169.254.169.254/" }]
+  ]
+  for (const [name, details] of neverAllowed) {
+    it.effect(`an endpoint at ${name} is refused (502 on reads), switch on or off, and nothing is sent`, () =>
+      Effect.gen(function*() {
+        for (const allow of [true, false]) {
+          const { calls, store } = openWith(connection(details), () => new Response("secret"), allow)
+          const error = yield* Effect.flip(store)
+          expect(error).toMatchObject({ _tag: "BackendAuthenticationFailed", code: "EndpointNotAllowed" })
+          expect(statusOf(error)).toBe(502)
+          expect(calls).toHaveLength(0)
+        }
+      }))
+  }
+
+  for (const endpoint of ["http://127.0.0.1:9000/", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://localhost:9000", "http://10.0.0.5/", "http://192.168.1.20:9000/"]) {
+    it.effect(`${endpoint}: refused with ALLOW_PRIVATE_ENDPOINTS off, used with it on`, () =>
+      Effect.gen(function*() {
+        const off = openWith(connection({ endpoint }), () => new Response("ok"), false)
+        expect(yield* Effect.flip(off.store)).toMatchObject({ _tag: "BackendAuthenticationFailed", code: "EndpointNotAllowed" })
+        expect(off.calls).toHaveLength(0)
+        const on = openWith(connection({ endpoint }), () => new Response("ok"), true)
+        expect((yield* (yield* on.store).read(GET("k"))).status).toBe(200)
+        expect(on.calls).toHaveLength(1)
+      }))
+  }
+
+  it.effect("the signing-key cache stays bounded however many secrets sign", () =>
+    Effect.gen(function*() {
+      for (let i = 0; i < SIGNING_KEYS_MAX + 50; i++) {
+        const auth: BackendAuth = { type: "s3_access_key", access_key_id: "ASIATEMP", secret_access_key: `federated-${i}` }
+        const { store } = openWith(connection({}, auth), () => new Response("ok"))
+        yield* (yield* store).read(GET("k"))
+        expect(signingKeys.size).toBeLessThanOrEqual(SIGNING_KEYS_MAX)
+      }
+      expect(signingKeys.size).toBe(SIGNING_KEYS_MAX)
+    }))
 })

@@ -128,11 +128,11 @@ const modelDecide = (
   action: ActionClass,
   resource: Resource,
   publicRead: boolean,
-  accountPermissions: ReadonlyArray<string> | undefined
+  principalPermissions: ReadonlyArray<string> | undefined
 ): boolean => {
   if (identity._tag === "Anonymous") return action === "read" && publicRead
   const ceiling = statements.some((s) => s.actions.includes(action) && s.patterns.some((p) => modelCovers(p, resource)))
-  const granted = new Set((accountPermissions ?? []).map((p) => p.toLowerCase()))
+  const granted = new Set((principalPermissions ?? []).map((p) => p.toLowerCase()))
   const account = action === "write" ? granted.has("write") : publicRead || granted.has("read") || granted.has("write")
   return ceiling && account
 }
@@ -174,11 +174,11 @@ describe("decide (Role ceiling ∩ account permissions)", () => {
   it.prop(
     "agrees with the reference model of the intersection",
     [fc.boolean(), fc.array(modelStatementArb, { maxLength: 3 }), actionArb, resourceArb, fc.boolean(), fc.option(permissionStrings, { nil: undefined })],
-    ([isAnonymous, statements, action, resource, publicRead, accountPermissions]) => {
+    ([isAnonymous, statements, action, resource, publicRead, principalPermissions]) => {
       const permissions = statements.map((s) => ({ actions: s.actions, resources: s.patterns.map(render) }))
       const identity = isAnonymous ? anonymous : session(permissions)
-      const request: AuthzRequest = { action, resource: urnOf(resource), publicRead, accountPermissions }
-      expect(decide(identity, request)).toBe(modelDecide(identity, statements, action, resource, publicRead, accountPermissions))
+      const request: AuthzRequest = { action, resource: urnOf(resource), publicRead, principalPermissions }
+      expect(decide(identity, request)).toBe(modelDecide(identity, statements, action, resource, publicRead, principalPermissions))
     },
     { fastCheck: { numRuns: 2000 } }
   )
@@ -188,8 +188,8 @@ describe("decide (Role ceiling ∩ account permissions)", () => {
     expect(ceilingAllows(ceiling, action, urnOf(resource))).toBe(expected)
   })
 
-  it.prop("anonymous callers never write, whatever else is true", [fc.boolean(), fc.option(permissionStrings, { nil: undefined }), resourceArb], ([publicRead, accountPermissions, resource]) => {
-    expect(decide(anonymous, { action: "write", resource: urnOf(resource), publicRead, accountPermissions })).toBe(false)
+  it.prop("anonymous callers never write, whatever else is true", [fc.boolean(), fc.option(permissionStrings, { nil: undefined }), resourceArb], ([publicRead, principalPermissions, resource]) => {
+    expect(decide(anonymous, { action: "write", resource: urnOf(resource), publicRead, principalPermissions })).toBe(false)
   })
 })
 
@@ -198,8 +198,8 @@ describe("the ADR-005 truth table", () => {
   const everything: ReadonlyArray<Permission> = [{ actions: ["read", "write"], resources: ["*"] }]
   const dir: ReadonlyArray<Permission> = [{ actions: ["read", "write"], resources: [`sc::${A}::product/p/dir/*`] }]
   const readOnly: ReadonlyArray<Permission> = [{ actions: ["read"], resources: ["*"] }]
-  const req = (action: ActionClass, key: string, publicRead: boolean, accountPermissions?: ReadonlyArray<string>, product = "p"): AuthzRequest =>
-    ({ action, resource: objectUrn(A, product, key), publicRead, accountPermissions })
+  const req = (action: ActionClass, key: string, publicRead: boolean, principalPermissions?: ReadonlyArray<string>, product = "p"): AuthzRequest =>
+    ({ action, resource: objectUrn(A, product, key), publicRead, principalPermissions })
 
   const cases: ReadonlyArray<readonly [string, Identity, AuthzRequest, boolean]> = [
     ["anonymous reads a public product", anonymous, req("read", "k", true), true],

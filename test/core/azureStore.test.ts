@@ -3,10 +3,13 @@ import { Duration, Effect, Encoding, Layer, TestClock } from "effect"
 import { AZURE_API_VERSION, AzureProvider, clientRange } from "../../src/core/backends/azure/AzureStore.js"
 import { parseEnumerationResults } from "../../src/core/backends/azure/listXml.js"
 import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
+import type { S3Error } from "../../src/core/s3/errors.js"
+import { statusOf } from "../../src/core/s3/renderError.js"
+import { AppConfig } from "../../src/core/services/AppConfig.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { listRequest } from "../fixtures/listing.js"
-import { type Answer, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { type Answer, endlessBody, settings, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 
 const KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
@@ -170,6 +173,11 @@ describe("Azure store: ranges", () => {
     expect(clientRange("bytes=10-5")).toStrictEqual({ _tag: "None" })
     expect(clientRange("bytes=0-1,5-6")).toStrictEqual({ _tag: "None" })
     expect(clientRange("items=0-1")).toStrictEqual({ _tag: "None" })
+  })
+
+  it("client ranges use the shared linear parser: a million spaces are no cost, and digits are kept as written", () => {
+    expect(clientRange(`bytes=1-${" ".repeat(1_000_000)}x`)).toStrictEqual({ _tag: "None" })
+    expect(clientRange(` BYTES = 007 - ${" ".repeat(1_000_000)}`)).toStrictEqual({ _tag: "Forward", header: "bytes=007-" })
   })
 
   it.effect("a range S3 ignores is not forwarded", () => {
@@ -442,4 +450,88 @@ describe("EnumerationResults parsing", () => {
         expect(typeof (yield* Effect.flip(parseEnumerationResults(xml)))).toBe("string")
       }))
   }
+})
+
+describe("Azure store: outbound hygiene", () => {
+  const openWith = (conn: DataConnection, answer: (request: UpstreamRequest) => Answer, allowPrivateEndpoints: boolean) => {
+    const stub = stubUpstream(answer)
+    const config = Layer.succeed(AppConfig, { ...settings, allowPrivateEndpoints })
+    const store = Effect.flatMap(AzureProvider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, config, NodeCryptoHmac)))
+    return { calls: stub.calls, store }
+  }
+  const SHARED_KEY: BackendAuth = { type: "az_shared_key", account_key: KEY }
+
+  const badNames = ["Acct", "ab", "a".repeat(25), "acct.evil.example", "169.254.169.254", "acct/..", "acct#x", "user@host", "acct:80", "acct-1", " acct"]
+  for (const account_name of badNames) {
+    it.effect(`account_name ${JSON.stringify(account_name)} is not an Azure account name: refused, nothing sent`, () =>
+      Effect.gen(function*() {
+        for (const details of [{ account_name }, { account_name, endpoint: "http://127.0.0.1:10000/devstoreaccount1" }]) {
+          const { calls, store } = openWith(connection(details, SHARED_KEY), () => new Response("secret"), true)
+          const error = yield* Effect.flip(store)
+          expect(error).toMatchObject({ _tag: "BackendAuthenticationFailed", code: "InvalidAccountName" })
+          expect(statusOf(error)).toBe(502)
+          expect(calls).toHaveLength(0)
+        }
+      }))
+  }
+
+  it.effect("3 to 24 lowercase letters and digits make an account name", () =>
+    Effect.gen(function*() {
+      for (const account_name of ["abc", "a".repeat(24), "devstoreaccount1", "0acct9"]) {
+        const { calls, store } = openWith(connection({ account_name }), () => new Response("ok"), false)
+        yield* (yield* store).read(GET("k"))
+        expect(calls[0]!.url).toBe(`https://${account_name}.blob.core.windows.net/cont/k`)
+      }
+    }))
+
+  it.effect("an endpoint at cloud metadata is refused whatever the switch; loopback only with it on", () =>
+    Effect.gen(function*() {
+      for (const allow of [true, false]) {
+        const metadata = openWith(connection({ endpoint: "http://169.254.169.254/metadata/instance" }), () => new Response("x"), allow)
+        expect(yield* Effect.flip(metadata.store)).toMatchObject({ _tag: "BackendAuthenticationFailed", code: "EndpointNotAllowed" })
+        expect(metadata.calls).toHaveLength(0)
+      }
+      const azurite = "http://127.0.0.1:10000/devstoreaccount1"
+      const off = openWith(connection({ endpoint: azurite }), () => new Response("x"), false)
+      expect(yield* Effect.flip(off.store)).toMatchObject({ _tag: "BackendAuthenticationFailed", code: "EndpointNotAllowed" })
+      expect(off.calls).toHaveLength(0)
+      const on = openWith(connection({ endpoint: azurite }), () => new Response("x"), true)
+      expect((yield* (yield* on.store).read(GET("k"))).status).toBe(200)
+    }))
+
+  it.effect("a redirect from Azure is neither followed nor passed on: 502 for reads and listings", () => {
+    const { calls, store } = openWith(connection(), () => new Response("moved", { status: 307, headers: { location: "https://other.example/k" } }), true)
+    return Effect.gen(function*() {
+      const az = yield* store
+      const reads: ReadonlyArray<Effect.Effect<unknown, S3Error>> = [
+        az.read(GET("k")),
+        az.read(HEAD("k")),
+        az.read(GET("k", { range: "bytes=-5" })),
+        az.list(listRequest())
+      ]
+      for (const read of reads) {
+        const error = yield* Effect.flip(read)
+        expect(error._tag).toBe("BackendInvalidResponse")
+        expect(statusOf(error)).toBe(502)
+      }
+      expect(calls).toHaveLength(4)
+    })
+  })
+
+  it.effect("304 Not Modified is still an answer, not a redirect", () => {
+    const { store } = openWith(connection(), () => new Response(null, { status: 304, headers: blobHeaders() }), true)
+    return Effect.gen(function*() {
+      expect((yield* (yield* store).read(GET("k", { "if-none-match": "\"x\"" }))).status).toBe(304)
+    })
+  })
+
+  it.effect("a listing page larger than the bound → 502; reading stops at the bound", () => {
+    const { body, state } = endlessBody("<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob><Name>")
+    const { store } = openWith(connection(), () => new Response(body), true)
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* store).list(listRequest()))
+      expect(error._tag).toBe("BackendInvalidResponse")
+      expect(state.cancelled).toBe(true)
+    })
+  })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BlobSASPermissions, generateBlobSASQueryParameters, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob"
-import { Duration, Effect, Encoding, Layer } from "effect"
+import { Effect, Encoding, Layer } from "effect"
 import { AzureProvider } from "../../src/core/backends/azure/AzureStore.js"
 import {
   blockId,
@@ -21,7 +21,7 @@ import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.
 import { Hmac } from "../../src/core/services/Hmac.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
-import { type Answer, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { type Answer, endlessBody, stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 
 const KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 const SHARED_KEY: BackendAuth = { type: "az_shared_key", account_key: KEY }
@@ -63,10 +63,11 @@ const write = (key: string, text: string, headers: Record<string, string> = {}, 
 const created = (extra: Record<string, string> = {}) =>
   new Response(null, { status: 201, headers: { etag: "\"0x8DC0FFEE\"", "last-modified": "Thu, 01 Feb 2024 12:47:04 GMT", ...extra } })
 const azureError = (status: number, code: string) => new Response("<Error/>", { status, headers: { "x-ms-error-code": code } })
-const blockList = (names: ReadonlyArray<string>) =>
+/** A Get Block List answer: the names, each with its size (5 bytes unless `sizes` says otherwise). */
+const blockList = (names: ReadonlyArray<string>, sizes: ReadonlyMap<string, number> = new Map()) =>
   new Response(
     `<?xml version="1.0" encoding="utf-8"?><BlockList><CommittedBlocks /><UncommittedBlocks>${
-      names.map((n) => `<Block><Name>${n}</Name><Size>5</Size></Block>`).join("")
+      names.map((n) => `<Block><Name>${n}</Name><Size>${sizes.get(n) ?? 5}</Size></Block>`).join("")
     }</UncommittedBlocks></BlockList>`,
     { status: 200 }
   )
@@ -180,25 +181,64 @@ describe("Azure writer: delete", () => {
     })
   })
 
-  it.live("deleteMany: outcomes in key order, at most 6 requests at once", () => {
-    let inFlight = 0
-    let most = 0
-    const { calls, need } = open(SHARED_KEY, (request) =>
-      Effect.gen(function*() {
-        inFlight++
-        most = Math.max(most, inFlight)
-        yield* Effect.sleep(Duration.millis((request.url.length * 7) % 13))
-        inFlight--
-        return request.url.endsWith("/denied-3") ? azureError(403, "AuthorizationFailure") : new Response(null, { status: 202 })
-      }))
+  /** What Azure answers a Blob Batch: one subresponse per subrequest, `status(path)` each, in reverse order. */
+  const batchAnswer = (status: (path: string) => number) => (request: UpstreamRequest) => {
+    const subrequests = [...String(request.body).matchAll(/Content-ID: (\d+)\r\n\r\nDELETE (\S+) HTTP\/1\.1/g)]
+    const parts = subrequests.reverse().map(([, id, path]) =>
+      `--batchresponse_1\r\nContent-Type: application/http\r\nContent-ID: ${id}\r\n\r\n`
+      + `HTTP/1.1 ${status(path!)} Whatever\r\nx-ms-error-code: Code\r\nx-ms-request-id: r\r\n\r\n`)
+    return new Response(`${parts.join("")}--batchresponse_1--\r\n`, {
+      status: 202,
+      headers: { "content-type": "multipart/mixed; boundary=batchresponse_1" }
+    })
+  }
+
+  it.effect("deleteMany: one Blob Batch per 256 keys, each key a Delete Blob signed on its own; outcomes in key order", () => {
+    const { calls, need } = open(SHARED_KEY, batchAnswer((path) =>
+      path.endsWith("/denied-3") ? 403 : path.endsWith("/leased-9") ? 409 : path.endsWith("/gone-5") ? 404 : 202))
     return Effect.gen(function*() {
-      const keys = Array.from({ length: 20 }, (_, i) => (i === 3 ? "denied-3" : `k${i}`))
+      const keys = Array.from({ length: 600 }, (_, i) => (i === 3 ? "denied-3" : i === 5 ? "gone-5" : i === 9 ? "leased-9" : `dir/k ${i}`))
       const outcomes = yield* (yield* need).deleteMany(keys)
       expect(outcomes.map((o) => o.key)).toStrictEqual(keys)
-      expect(outcomes.map((o) => o.error?.code)).toStrictEqual(keys.map((k) => (k === "denied-3" ? "AccessDenied" : undefined)))
-      expect(calls).toHaveLength(20)
-      expect(most).toBeLessThanOrEqual(6)
-      expect(most).toBeGreaterThan(1)
+      expect(outcomes.map((o) => o.error?.code)).toStrictEqual(keys.map((k) =>
+        k === "denied-3" ? "AccessDenied" : k === "leased-9" ? "InternalError" : undefined))
+      expect(calls.map((c) => [c.method, c.url])).toStrictEqual(Array.from({ length: 3 }, () => ["POST", `${BLOB}?restype=container&comp=batch`]))
+      const counts = calls.map((c) => String(c.body).match(/^DELETE /gm)?.length)
+      expect(counts).toStrictEqual([256, 256, 88])
+      const first = calls[0]!
+      expect(first.headers.get("content-type")).toMatch(/^multipart\/mixed; boundary=batch_[0-9a-f]+$/)
+      expect(first.headers.get("content-length")).toBe(String(new TextEncoder().encode(String(first.body)).length))
+      expect(first.headers.get("authorization")).toMatch(/^SharedKey acct:/)
+      expect(first.headers.get("x-ms-version")).toBe("2021-12-02")
+      // A subrequest: the blob's path, its own date and signature, snapshots included, no x-ms-version.
+      const sub = /Content-ID: 1\r\n\r\n(DELETE [^\r]+)\r\n((?:[^\r]+\r\n)*)\r\n/.exec(String(first.body))!
+      expect(sub[1]).toBe("DELETE /cont/dir/k%201 HTTP/1.1")
+      const headers = sub[2]!.trim().split("\r\n").map((line) => line.split(": ")[0])
+      expect(headers.sort()).toStrictEqual(["authorization", "content-length", "x-ms-date", "x-ms-delete-snapshots"])
+      expect(sub[2]).toMatch(/authorization: SharedKey acct:\S+=\r\n/)
+    })
+  })
+
+  it.effect("deleteMany with a SAS: the SAS on every subrequest; a batch refused as a whole is an error for each of its keys", () => {
+    const { calls, need } = open(SAS, () => azureError(403, "AuthorizationPermissionMismatch"))
+    return Effect.gen(function*() {
+      const outcomes = yield* (yield* need).deleteMany(["a", "b"])
+      expect(outcomes).toStrictEqual(["a", "b"].map((key) => ({ key, error: { code: "AccessDenied", message: "Access Denied" } })))
+      expect(calls).toHaveLength(1)
+      expect(calls[0]!.url).toBe(`${BLOB}?restype=container&comp=batch&sv=2021-12-02&sp=racwdl&sig=abc%2B`)
+      expect(String(calls[0]!.body)).toContain("DELETE /cont/a?sv=2021-12-02&sp=racwdl&sig=abc%2B HTTP/1.1\r\n")
+    })
+  })
+
+  it.effect("deleteMany: a subresponse missing from Azure's answer is an InternalError for its key, not a success", () => {
+    const { need } = open(SHARED_KEY, () =>
+      new Response(
+        "--b\r\nContent-Type: application/http\r\nContent-ID: 0\r\n\r\nHTTP/1.1 202 Accepted\r\n\r\n--b--\r\n",
+        { status: 202, headers: { "content-type": "multipart/mixed; boundary=b" } }
+      ))
+    return Effect.gen(function*() {
+      const outcomes = yield* (yield* need).deleteMany(["one", "two"])
+      expect(outcomes.map((o) => o.error?.code)).toStrictEqual([undefined, "InternalError"])
     })
   })
 })
@@ -273,19 +313,21 @@ describe("Azure writer: copy", () => {
 describe("Azure writer: multipart", () => {
   /** A fake blob's uncommitted block list, kept by Put Block / Get Block List / Put Block List. */
   const azure = () => {
-    const staged = new Set<string>()
+    /** Staged block ids with the sizes their Put Block declared. */
+    const sizes = new Map<string, number>()
+    const staged = { has: (id: string) => sizes.has(id), get size() { return sizes.size } }
     return {
       staged,
       answer: (request: UpstreamRequest): Answer => {
         const url = new URL(request.url)
         const comp = url.searchParams.get("comp")
         if (request.method === "PUT" && comp === "block") {
-          staged.add(url.searchParams.get("blockid")!)
+          sizes.set(url.searchParams.get("blockid")!, Number(request.headers.get("content-length")))
           return created()
         }
-        if (request.method === "GET" && comp === "blocklist") return blockList([...staged])
+        if (request.method === "GET" && comp === "blocklist") return blockList([...sizes.keys()], sizes)
         if (request.method === "PUT" && comp === "blocklist") {
-          staged.clear()
+          sizes.clear()
           return created({ etag: "\"0x8DCOMMIT\"" })
         }
         return azureError(400, "Unexpected")
@@ -317,7 +359,9 @@ describe("Azure writer: multipart", () => {
       calls.length = 0
 
       const etags: Array<string> = []
-      for (const [partNumber, text] of [[2, "second"], [1, "first"], [10000, "last"]] as const) {
+      // Every part but the last is at least 5 MiB (S3's rule, kept on Azure).
+      const big = (word: string) => word.padEnd(5 * 1024 * 1024, ".")
+      for (const [partNumber, text] of [[2, big("second")], [1, big("first")], [10000, "last"]] as const) {
         const request = write("m/big.bin", text)
         etags[partNumber] = (yield* writer.uploadPart({ ...request, uploadId, partNumber })).etag
         const put = calls.filter((c) => c.method === "PUT").at(-1)!
@@ -362,7 +406,7 @@ describe("Azure writer: multipart", () => {
     return Effect.gen(function*() {
       const writer = yield* need
       const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
-      const one = (yield* writer.uploadPart({ ...write("k", "aaaaa"), uploadId, partNumber: 1 })).etag
+      const one = (yield* writer.uploadPart({ ...write("k", "a".repeat(5 * 1024 * 1024)), uploadId, partNumber: 1 })).etag
       const two = (yield* writer.uploadPart({ ...write("k", "bbbbb"), uploadId, partNumber: 2 })).etag
       const complete = (parts: ReadonlyArray<{ partNumber: number; etag: string }>) =>
         Effect.flip(writer.completeMultipart({ key: "k", uploadId, parts, headers: new Headers() }))
@@ -382,7 +426,7 @@ describe("Azure writer: multipart", () => {
     return Effect.gen(function*() {
       const writer = yield* need
       const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
-      const one = (yield* writer.uploadPart({ ...write("k", "aaaaa"), uploadId, partNumber: 1 })).etag
+      const one = (yield* writer.uploadPart({ ...write("k", "a".repeat(5 * 1024 * 1024)), uploadId, partNumber: 1 })).etag
       calls.length = 0
       yield* writer.abortMultipart({ key: "k", uploadId })
       const tombstone = blockId(tombstoneTag(decodeUploadId(uploadId)!.n))
@@ -422,13 +466,32 @@ describe("Azure writer: multipart", () => {
       const writer = yield* need
       const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
       calls.length = 0
-      const one = (yield* writer.uploadPart({ ...write("k", "aaaaa"), uploadId, partNumber: 1 })).etag
+      const one = (yield* writer.uploadPart({ ...write("k", "a".repeat(5 * 1024 * 1024)), uploadId, partNumber: 1 })).etag
       const empty = (yield* writer.uploadPart({ ...write("k", "", {}, 0), uploadId, partNumber: 2 })).etag
       expect(calls.filter((c) => c.method === "PUT")).toHaveLength(1)
       yield* writer.completeMultipart({ key: "k", uploadId, parts: [{ partNumber: 1, etag: one }, { partNumber: 2, etag: empty }], headers: new Headers() })
       expect(calls.at(-1)!.body).toBe(
         `<?xml version="1.0" encoding="utf-8"?><BlockList><Uncommitted>${blockId(one.replace(/"/g, ""))}</Uncommitted></BlockList>`
       )
+    })
+  })
+
+  it.effect("a part under 5 MiB before the last → EntityTooSmall, and no Put Block List is sent", () => {
+    const fake = azure()
+    const { calls, need } = open(SHARED_KEY, fake.answer)
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
+      const one = (yield* writer.uploadPart({ ...write("k", "a".repeat(5 * 1024 * 1024 - 1)), uploadId, partNumber: 1 })).etag
+      const two = (yield* writer.uploadPart({ ...write("k", "b"), uploadId, partNumber: 2 })).etag
+      const error = yield* Effect.flip(writer.completeMultipart({
+        key: "k",
+        uploadId,
+        parts: [{ partNumber: 1, etag: one }, { partNumber: 2, etag: two }],
+        headers: new Headers()
+      }))
+      expect(error._tag).toBe("EntityTooSmall")
+      expect(calls.some((c) => c.url.includes("comp=blocklist") && c.method === "PUT")).toBe(false)
     })
   })
 
@@ -751,5 +814,30 @@ describe("Azure writer: pieces", () => {
     expect([...parseUncommitted("<BlockList><UncommittedBlocks /></BlockList>")!]).toStrictEqual([])
     expect(parseUncommitted("<BlockList><UncommittedBlocks><Block><Name>QQ==")).toBeUndefined()
     expect(parseUncommitted("<Error/>")).toBeUndefined()
+  })
+})
+
+describe("Azure writer: outbound hygiene", () => {
+  it.effect("a block list larger than the bound → 502 (BackendInvalidResponse); reading stops at the bound", () => {
+    const endless = endlessBody("<?xml version=\"1.0\"?><BlockList><UncommittedBlocks><Block><Name>")
+    const { need } = open(SHARED_KEY, (request) =>
+      request.method === "GET" ? new Response(endless.body, { status: 200 }) : created())
+    return Effect.gen(function*() {
+      const writer = yield* need
+      const uploadId = yield* writer.createMultipart({ key: "k", headers: new Headers() })
+      const error = yield* Effect.flip(writer.listParts!({ key: "k", uploadId, maxParts: 1000, partNumberMarker: 0 }))
+      expect(error._tag).toBe("BackendInvalidResponse")
+      expect(endless.state.cancelled).toBe(true)
+    })
+  })
+
+  it.effect("a redirect answering a write is refused, not followed", () => {
+    const { calls, need } = open(SHARED_KEY, () => new Response(null, { status: 308, headers: { location: "https://other.example/k" } }))
+    return Effect.gen(function*() {
+      const writer = yield* need
+      expect((yield* Effect.flip(writer.put(write("k", "hello"))))._tag).toBe("BackendInvalidResponse")
+      expect((yield* Effect.flip(writer.delete("k")))._tag).toBe("BackendInvalidResponse")
+      expect(calls).toHaveLength(2)
+    })
   })
 })

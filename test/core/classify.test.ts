@@ -16,7 +16,7 @@ const run = (c: Case) =>
 
 const target = (key: string, account = "acct", product = "prod") => ({ account, product, key })
 
-const defaultList = { version: 1, prefix: "", delimiter: "", maxKeys: 1000, continuationToken: undefined, startAfter: undefined, encodingType: undefined } as const
+const defaultList = { version: 1, prefix: "", delimiter: "", maxKeys: 1000, continuationToken: undefined, sentContinuationToken: undefined, startAfter: undefined, encodingType: undefined } as const
 
 /** Requests that classify to an operation, and the operation (compared whole). */
 const routes: ReadonlyArray<readonly [string, Case, Operation]> = [
@@ -59,11 +59,45 @@ const routes: ReadonlyArray<readonly [string, Case, Operation]> = [
     _tag: "ListProduct",
     account: "acct",
     product: "prod",
-    list: { ...defaultList, version: 2, continuationToken: "abc/def", startAfter: "foo/", encodingType: "url" }
+    list: { ...defaultList, version: 2, continuationToken: "abc/def", sentContinuationToken: "abc/def", startAfter: "foo/", encodingType: "url" }
   }],
   ["GET ?location on the account", { method: "GET", path: "/acct?location" }, { _tag: "GetBucketLocation", account: "acct" }],
   ["HEAD on the account", { method: "HEAD", path: "/acct" }, { _tag: "HeadBucket", account: "acct", product: undefined }],
-  ["HEAD on the product", { method: "HEAD", path: "/acct/prod" }, { _tag: "HeadBucket", account: "acct", product: "prod" }],
+  ["HEAD on the product root (trailing slash)", { method: "HEAD", path: "/acct/prod/" }, {
+    _tag: "HeadBucket",
+    account: "acct",
+    product: "prod"
+  }],
+  ["HEAD on the product with a listing parameter", { method: "HEAD", path: "/acct/prod?prefix=" }, {
+    _tag: "HeadBucket",
+    account: "acct",
+    product: "prod"
+  }],
+  ["GET /{account}/{product}/ with no query lists the product", { method: "GET", path: "/acct/prod/" }, {
+    _tag: "ListProduct",
+    account: "acct",
+    product: "prod",
+    list: defaultList
+  }],
+  ["GET /{account} with no query lists the account", { method: "GET", path: "/acct" }, { _tag: "ListAccount", account: "acct", list: defaultList }],
+  ["max-keys=0 is a valid page size", { method: "GET", path: "/acct/prod/?max-keys=0" }, {
+    _tag: "ListProduct",
+    account: "acct",
+    product: "prod",
+    list: { ...defaultList, maxKeys: 0 }
+  }],
+  ["GET a folder marker", { method: "GET", path: "/acct/prod/dir/" }, { _tag: "GetObject", target: target("dir/") }],
+  ["HEAD a nested folder marker", { method: "HEAD", path: "/acct/prod/a/b/" }, { _tag: "HeadObject", target: target("a/b/") }],
+  ["PUT a folder marker", { method: "PUT", path: "/acct/prod/dir/", headers: { "content-length": "0" }, body: "" }, {
+    _tag: "PutObject",
+    target: target("dir/")
+  }],
+  ["DELETE a folder marker", { method: "DELETE", path: "/acct/prod/dir/" }, { _tag: "DeleteObject", target: target("dir/") }],
+  ["copy a folder marker", { method: "PUT", path: "/acct/prod/dst/", headers: { "x-amz-copy-source": "/src/p/dir/" } }, {
+    _tag: "CopyObject",
+    target: target("dst/"),
+    source: target("dir/", "src", "p")
+  }],
   ["empty PUT on the product creates a bucket", { method: "PUT", path: "/acct/prod" }, {
     _tag: "CreateBucket",
     account: "acct",
@@ -232,7 +266,16 @@ const failures: ReadonlyArray<readonly [string, Case, string, string?]> = [
     path: "/acct/prod/k",
     headers: { "x-amz-copy-source": "/src/p/a/%2E%2E/b" }
   }, "InvalidRequest", "invalid object key"],
-  ["a trailing slash makes an invalid key", { method: "GET", path: "/acct/prod/dir/" }, "InvalidRequest", "invalid object key \"dir/\""],
+  ["two trailing slashes make an invalid key", { method: "GET", path: "/acct/prod/dir//" }, "InvalidRequest", "invalid object key \"dir//\""],
+  ["a key of only a slash is invalid", { method: "PUT", path: "/acct/prod//" }, "InvalidRequest", "invalid object key \"/\""],
+  ["a folder marker under an empty segment is invalid", { method: "DELETE", path: "/acct/prod/a//b/" }, "InvalidRequest", "invalid object key"],
+  ["GET /{account}/{product} without slash or listing parameter is the object {product}", { method: "GET", path: "/acct/prod" }, "NoSuchKey"],
+  ["HEAD /{account}/{product} without slash is the object {product}", { method: "HEAD", path: "/acct/prod" }, "NoSuchKey"],
+  ["a harmless parameter does not make it a listing", { method: "GET", path: "/acct/prod?x-id=GetObject&versionId=v1" }, "NoSuchKey"],
+  ["max-keys=abc", { method: "GET", path: "/acct/prod?list-type=2&max-keys=abc" }, "InvalidArgument", "max-keys"],
+  ["max-keys=-1", { method: "GET", path: "/acct?max-keys=-1" }, "InvalidArgument", "max-keys"],
+  ["max-keys=1.5", { method: "GET", path: "/acct/prod/?max-keys=1.5" }, "InvalidArgument", "max-keys"],
+  ["an empty max-keys", { method: "GET", path: "/acct/?list-type=2&max-keys=" }, "InvalidArgument", "max-keys"],
   ["a double slash makes an invalid key", { method: "GET", path: "/acct/prod/a//b" }, "InvalidRequest", "invalid object key"],
   ["an encoded .. cannot escape the product", { method: "GET", path: "/acct/prod/a%2F..%2Fb" }, "InvalidRequest", "invalid object key"],
   ["a control character in the key", { method: "GET", path: "/acct/prod/a%0Ab" }, "InvalidRequest", "invalid object key"],
@@ -264,6 +307,16 @@ describe("classify", () => {
         if (message !== undefined && "message" in error) expect(error.message).toContain(message)
       }))
   }
+
+  it.effect("GET /{account}/{product} is a listing with any listing parameter, the object {product} without one", () =>
+    Effect.gen(function*() {
+      for (const parameter of ["list-type=2", "prefix=", "delimiter=%2F", "max-keys=5", "marker=m", "encoding-type=url", "continuation-token=t", "start-after=s"]) {
+        const op = yield* run({ method: "GET", path: `/acct/prod?${parameter}` })
+        expect([parameter, op._tag]).toStrictEqual([parameter, "ListProduct"])
+      }
+      const error = yield* Effect.flip(run({ method: "GET", path: "/acct/prod" }))
+      expect(error).toMatchObject({ _tag: "NoSuchKey", key: "prod" })
+    }))
 
   describe("unsupported subresources are 501, whatever the method and level", () => {
     for (const sub of UNSUPPORTED) {

@@ -3,7 +3,7 @@ import { Clock, ConfigProvider, Deferred, Duration, Effect, Either, Exit, Fiber,
 import { createLocalJWKSet, decodeProtectedHeader, exportPKCS8, generateKeyPair, jwtVerify } from "jose"
 import { Federation } from "../../src/core/backends/s3/Federation.js"
 import { AwsS3, S3Provider } from "../../src/core/backends/s3/S3Store.js"
-import { roleSessionName, StsFederation } from "../../src/core/backends/s3/StsFederation.js"
+import { roleSessionName, STS_ANSWER_MAX_BYTES, StsFederation } from "../../src/core/backends/s3/StsFederation.js"
 import type { DataConnection } from "../../src/core/catalog/schema.js"
 import { type AssertionClaims, OidcProvider, SigningFailed } from "../../src/core/oidc/OidcProvider.js"
 import { codeOf, statusOf } from "../../src/core/s3/renderError.js"
@@ -12,7 +12,7 @@ import { EdgeCache } from "../../src/core/services/EdgeCache.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { JoseOidcProvider } from "../../src/layers/JoseOidcProvider.js"
 import { makeMemoryCache } from "../../src/layers/MemoryEdgeCache.js"
-import { type Answer, settings, stubUpstream } from "../fixtures/stubUpstream.js"
+import { type Answer, endlessBody, settings, stubUpstream } from "../fixtures/stubUpstream.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures: a scripted STS behind a stub Upstream, a stub OIDC signer, a spied EdgeCache.
@@ -572,6 +572,30 @@ describe("federation: failures", () => {
       const error = yield* Fiber.join(fiber)
       expect(error._tag).toBe("BackendUnavailable")
     }))
+
+  it.effect("an answer larger than the bound → BackendAuthenticationFailed StsAnswerTooLarge (502); reading stops there", () =>
+    Effect.gen(function*() {
+      const endless = endlessBody("<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>")
+      const error = yield* failing(new Response(endless.body, { status: 200 }))
+      expect(error).toMatchObject({ _tag: "BackendAuthenticationFailed", code: "StsAnswerTooLarge" })
+      expect([statusOf(error), codeOf(error)]).toStrictEqual([502, "BackendAuthenticationFailed"])
+      expect(endless.state.cancelled).toBe(true)
+      expect(endless.state.pulled).toBeLessThanOrEqual(STS_ANSWER_MAX_BYTES + 128 * 1024)
+    }))
+
+  for (const status of [301, 302, 307, 308]) {
+    it.effect(`a ${status} is a failed call (503), even with credentials in its body, and nothing is cached`, () =>
+      Effect.gen(function*() {
+        const cache = spiedCache()
+        const sts = makeSts(() =>
+          new Response(successXml(1, HOUR), { status, headers: { location: "https://sts.elsewhere.example/" } }))
+        const fed = yield* federation(sts, { cache: cache.layer })
+        const error = yield* Effect.flip(fed.credentials(REQUEST))
+        expect([error._tag, statusOf(error)]).toStrictEqual(["BackendUnavailable", 503])
+        expect(sts.calls).toHaveLength(1)
+        expect(cache.writes).toHaveLength(0)
+      }))
+  }
 
   it.effect("a signing failure → BackendAuthenticationFailed ProviderKeyError, and STS is not called", () =>
     Effect.gen(function*() {

@@ -53,10 +53,12 @@ describe("splitPath", () => {
 })
 
 describe("keyProblem", () => {
-  for (const key of ["a", "a/b", "dir/file.parquet", "a b", "a+b", "ü/€", "...", ".a", "a.", "a/.b/c", "..."]) {
+  for (const key of ["a", "a/b", "dir/file.parquet", "a b", "a+b", "ü/€", "...", ".a", "a.", "a/.b/c", "...", "a/", "a/b/", "x/.y/"]) {
     it(`accepts ${JSON.stringify(key)}`, () => expect(keyProblem(key)).toBe(false))
   }
-  for (const key of ["", "/", "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "../a", "a/..", "a\nb", "a\u0000", "\u007f", "a\tb"]) {
+  for (
+    const key of ["", "/", "//", "/a", "/a/", "a//", "a//b", "a//b/", ".", "..", "./", "../", "./x/", "a/./", "a/../", "a/./b", "a/../b", "../a", "a/..", "a\nb", "a\u0000", "\u007f", "a\tb", "a\n/"]
+  ) {
     it(`refuses ${JSON.stringify(key)}`, () => expect(keyProblem(key)).toBe(true))
   }
 
@@ -64,11 +66,18 @@ describe("keyProblem", () => {
     expect(keyProblem(key)).toBe(false)
   })
 
+  it.prop("a folder marker (a safe key and one trailing slash) is accepted, two trailing slashes are not", [safeKey], ([key]) => {
+    expect(keyProblem(`${key}/`)).toBe(false)
+    expect(keyProblem(`${key}//`)).toBe(true)
+  })
+
   it.prop(
-    "a key with an empty, `.` or `..` segment anywhere is refused",
-    [fc.array(safeSegment, { maxLength: 4 }), fc.array(safeSegment, { maxLength: 4 }), fc.constantFrom("", ".", "..")],
-    ([before, after, bad]) => {
-      expect(keyProblem([...before, bad, ...after].join("/"))).toBe(true)
+    "a key with an empty, `.` or `..` segment anywhere is refused, but for a folder marker's one trailing slash",
+    [fc.array(safeSegment, { maxLength: 4 }), fc.array(safeSegment, { maxLength: 4 }), fc.constantFrom("", ".", ".."), fc.boolean()],
+    ([before, after, bad, marker]) => {
+      const key = [...before, bad, ...after].join("/") + (marker ? "/" : "")
+      const folderMarker = bad === "" && after.length === 0 && before.length > 0 && !marker
+      expect(keyProblem(key)).toBe(!folderMarker)
     }
   )
 

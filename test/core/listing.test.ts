@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
-import { listAccount, listProduct } from "../../src/core/s3/listing.js"
+import { listAccount, listProduct, listProductPath } from "../../src/core/s3/listing.js"
 import type { ListResult } from "../../src/core/s3/listResult.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
@@ -32,12 +32,12 @@ const sampleKeys = (keys: ReadonlyArray<string>) => keys.map((k) => `sample/${k}
 const PUBLIC_PRODUCTS = ["alpha/", "azure-key/", "flat/", "gopher/", "nobucket/", "nomirror/", "sample/", "zeta/"]
 
 layer(Live)("listProduct", (it) => {
-  it.effect("keys come back as {product}/…, backend prefix stripped, directory markers dropped", () =>
+  it.effect("keys come back as {product}/…, backend prefix stripped, folder markers listed like any key", () =>
     Effect.gen(function*() {
       const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/" }))
       expect(result.bucket).toBe("demo")
       expect(result.prefix).toBe("sample/")
-      expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
+      expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS))
       expect(result.commonPrefixes).toStrictEqual([])
       expect(result.isTruncated).toBe(false)
       expect(result.contents[0]).toMatchObject({ size: "body of a.txt".length, etag: "\"etag-base/demo/sample/a.txt\"" })
@@ -63,10 +63,10 @@ layer(Live)("listProduct", (it) => {
       expect(result.delimiter).toBe("/")
     }))
 
-  it.effect("a folder's own zero-byte marker is dropped from its listing", () =>
+  it.effect("a folder's own zero-byte marker is listed under its prefix, as S3 lists it", () =>
     Effect.gen(function*() {
       const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/dir/", delimiter: "/" }))
-      expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/1.txt", "dir/2.txt"]))
+      expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/", "dir/1.txt", "dir/2.txt"]))
       expect(result.commonPrefixes).toStrictEqual(["sample/dir/sub/"])
     }))
 
@@ -87,7 +87,7 @@ layer(Live)("listProduct", (it) => {
       Effect.gen(function*() {
         for (const startAfter of ["a", "sample", "sample.", "sampld/zzz"]) {
           const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", startAfter }))
-          expect(keysOf(result), startAfter).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
+          expect(keysOf(result), startAfter).toStrictEqual(sampleKeys(SAMPLE_KEYS))
         }
       }))
 
@@ -103,7 +103,7 @@ layer(Live)("listProduct", (it) => {
     it.effect("the product root itself: from the start", () =>
       Effect.gen(function*() {
         const result = yield* listProduct("demo", "sample", listParams({ prefix: "sample/", startAfter: "sample/" }))
-        expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
+        expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS))
       }))
   })
 
@@ -145,12 +145,11 @@ layer(Live)("listProduct", (it) => {
       expect(second.isTruncated).toBe(false)
     }))
 
-  it.effect("a truncated V1 page whose only object was a dropped directory marker still says where to continue", () =>
+  it.effect("a truncated V1 page whose only object is a folder marker lists it and continues after it", () =>
     Effect.gen(function*() {
       const page = yield* listProduct("demo", "sample", listParams({ version: 1, prefix: "sample/", maxKeys: 1, startAfter: "sample/b.txt" }))
       expect(page.isTruncated).toBe(true)
-      expect(page.contents).toStrictEqual([])
-      // Without NextMarker and without a last Key, a V1 client has nothing to send as the next marker.
+      expect(keysOf(page)).toStrictEqual(["sample/dir/"])
       expect(page.nextMarker).toBe("sample/dir/")
     }))
 
@@ -227,10 +226,40 @@ layer(Live)("listProduct", (it) => {
   })
 })
 
-layer(Live)("listAccount", (it) => {
-  it.effect("an empty prefix lists the public, enabled products as common prefixes", () =>
+layer(Live)("listProductPath (GET /{account}/{product}?…, TARGET §9)", (it) => {
+  it.effect("prefix and start-after are relative to the product; keys and Prefix come back account-relative, StartAfter as sent", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", listParams())
+      const result = yield* listProductPath("demo", "sample", listParams({ prefix: "dir/", startAfter: "dir/1.txt" }))
+      expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/2.txt", "dir/sub/3.txt"]))
+      expect(result.prefix).toBe("sample/dir/")
+      expect(result.params.startAfter).toBe("dir/1.txt")
+      expect(sampleStore.lists.at(-1)).toMatchObject({ prefix: "base/demo/sample/dir/", startAfter: "base/demo/sample/dir/1.txt" })
+    }))
+
+  for (const delimiter of ["", "/"]) {
+    it.effect(`V1, delimiter ${JSON.stringify(delimiter)}: NextMarker is relative, and fed back as marker pages through every key once`, () =>
+      Effect.gen(function*() {
+        const all = yield* listProductPath("demo", "sample", listParams({ version: 1, delimiter }))
+        const keys: Array<string> = []
+        const prefixes: Array<string> = []
+        let marker: string | undefined
+        for (let pages = 0; pages < 20; pages++) {
+          const page = yield* listProductPath("demo", "sample", listParams({ version: 1, delimiter, maxKeys: 1, startAfter: marker }))
+          keys.push(...keysOf(page))
+          prefixes.push(...page.commonPrefixes)
+          if (!page.isTruncated) break
+          marker = page.nextMarker
+          expect(marker?.startsWith("sample/")).toBe(false)
+        }
+        expect([keys, prefixes]).toStrictEqual([keysOf(all), all.commonPrefixes])
+      }))
+  }
+})
+
+layer(Live)("listAccount", (it) => {
+  it.effect("an empty prefix with delimiter=/ lists the public, enabled products as common prefixes", () =>
+    Effect.gen(function*() {
+      const result = yield* listAccount("demo", listParams({ delimiter: "/" }))
       expect(result.commonPrefixes).toStrictEqual(PUBLIC_PRODUCTS)
       expect(result.contents).toStrictEqual([])
       expect(result.delimiter).toBe("/")
@@ -240,8 +269,11 @@ layer(Live)("listAccount", (it) => {
 
   it.effect("an account with no products lists nothing; an unknown account is NoSuchBucket", () =>
     Effect.gen(function*() {
-      expect((yield* listAccount("empty-account", listParams())).commonPrefixes).toStrictEqual([])
-      expect((yield* Effect.flip(listAccount("nobody", listParams())))._tag).toBe("NoSuchBucket")
+      for (const delimiter of ["/", ""]) {
+        const empty = yield* listAccount("empty-account", listParams({ delimiter }))
+        expect([empty.commonPrefixes, empty.contents, empty.isTruncated]).toStrictEqual([[], [], false])
+        expect((yield* Effect.flip(listAccount("nobody", listParams({ delimiter }))))._tag).toBe("NoSuchBucket")
+      }
     }))
 
   it.effect("a partial product name with delimiter narrows the product list", () =>
@@ -254,7 +286,7 @@ layer(Live)("listAccount", (it) => {
   it.effect("prefix-routed: `{product}/…` lists inside the product", () =>
     Effect.gen(function*() {
       const result = yield* listAccount("demo", listParams({ prefix: "sample/dir/", delimiter: "/" }))
-      expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/1.txt", "dir/2.txt"]))
+      expect(keysOf(result)).toStrictEqual(sampleKeys(["dir/", "dir/1.txt", "dir/2.txt"]))
       expect(result.commonPrefixes).toStrictEqual(["sample/dir/sub/"])
       expect(result.prefix).toBe("sample/dir/")
       expect(result.bucket).toBe("demo")
@@ -263,7 +295,7 @@ layer(Live)("listAccount", (it) => {
   it.effect("prefix-routed: a bare product name without delimiter lists the product, echoing the prefix", () =>
     Effect.gen(function*() {
       const result = yield* listAccount("demo", listParams({ prefix: "sample" }))
-      expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS.filter((k) => k !== "dir/")))
+      expect(keysOf(result)).toStrictEqual(sampleKeys(SAMPLE_KEYS))
       expect(result.prefix).toBe("sample")
     }))
 
@@ -288,7 +320,9 @@ layer(Live)("listAccount", (it) => {
         for (let pages = 0; pages < 10; pages++) {
           const page = yield* listAccount(
             "demo",
-            listParams(version === 2 ? { version, maxKeys: 3, continuationToken: after } : { version, maxKeys: 3, startAfter: after })
+            listParams(version === 2
+              ? { version, delimiter: "/", maxKeys: 3, continuationToken: after }
+              : { version, delimiter: "/", maxKeys: 3, startAfter: after })
           )
           expect(page.commonPrefixes.length).toBeLessThanOrEqual(3)
           seen.push(...page.commonPrefixes)
@@ -302,7 +336,7 @@ layer(Live)("listAccount", (it) => {
 
   it.effect("V2 start-after skips products up to it", () =>
     Effect.gen(function*() {
-      const result = yield* listAccount("demo", listParams({ startAfter: "nomirror/" }))
+      const result = yield* listAccount("demo", listParams({ delimiter: "/", startAfter: "nomirror/" }))
       expect(result.commonPrefixes).toStrictEqual(["sample/", "zeta/"])
     }))
 })

@@ -19,8 +19,8 @@ import { s3Request } from "../fixtures/requests.js"
 const session: Identity = {
   _tag: "Session",
   claims: {
-    iss: "https://proxy.test", sub: "sc::acme::role/_default", aud: "https://proxy.test", account_id: "acme",
-    role_name: "_default", assumed_by: "someone", assumed_by_issuer: "https://idp.test", session_name: "s",
+    iss: "https://proxy.test", sub: "sc::acme::role/writer", aud: "https://proxy.test", account_id: "acme",
+    role_name: "writer", assumed_by: "someone", assumed_by_issuer: "https://idp.test", session_name: "s",
     access_key_id: "SCSTS1AAAAAAAAAAAAAAAAAAAA", permissions: [{ actions: ["read", "write"], resources: ["*"] }],
     iat: 0, nbf: 0, exp: 9_999_999_999, jti: "j"
   }

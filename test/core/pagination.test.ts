@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
-import { listSorted } from "../../src/core/backends/listSorted.js"
+import { Effect, FastCheck as fc } from "effect"
+import { listSorted, tokenIssuedFor } from "../../src/core/backends/listSorted.js"
 import type { ListedObject, ListRequest } from "../../src/core/backends/ObjectStore.js"
 import { compareUtf8 } from "../../src/core/routing/keys.js"
 import { parseQuery } from "../../src/core/routing/query.js"
@@ -170,8 +170,34 @@ describe("listSorted", () => {
   )
 })
 
+describe("tokenIssuedFor: the tokens a listing over names hands out, and no others", () => {
+  it.prop(
+    "every token a page issues is recognised for the same listing",
+    [keysAndPrefix, delimiterArb, fc.integer({ min: 1, max: 4 })],
+    ([[keys, prefix], delimiter, maxKeys]) => {
+      const sorted = byUtf8(keys).map(object)
+      let request = listRequest({ prefix, delimiter, maxKeys })
+      for (let pages = 0; pages <= keys.length; pages++) {
+        const token = listSorted(sorted, request).nextContinuationToken
+        if (token === undefined) return
+        request = { ...request, continuationToken: token }
+        expect(tokenIssuedFor(request)).toBe(true)
+      }
+    }
+  )
+
+  it("no token is fine; garbage, a non-canonical encoding or another prefix's position is not", () => {
+    const request = (continuationToken: string | undefined) => listRequest({ prefix: "four/", continuationToken })
+    expect(tokenIssuedFor(request(undefined))).toBe(true)
+    expect(tokenIssuedFor(request("Zm91ci9iYXI"))).toBe(true) // "four/bar"
+    for (const token of ["not a token", "bm90LWlzc3VlZA", "dGhyZWUvYmFy", "Zm91ci9iYXI=", "", "Zm91ci9iYXJ"]) {
+      expect(tokenIssuedFor(request(token)), token).toBe(false)
+    }
+  })
+})
+
 describe("parseListParams", () => {
-  const parse = (search: string) => parseListParams(parseQuery(search))
+  const parse = (search: string) => Effect.runSync(parseListParams(parseQuery(search)))
 
   it("defaults: V1, empty prefix and delimiter, 1000 keys", () => {
     expect(parse("")).toStrictEqual({
@@ -180,6 +206,7 @@ describe("parseListParams", () => {
       delimiter: "",
       maxKeys: 1000,
       continuationToken: undefined,
+      sentContinuationToken: undefined,
       startAfter: undefined,
       encodingType: undefined
     })
@@ -191,14 +218,18 @@ describe("parseListParams", () => {
     ["max-keys=1000", 1000],
     ["max-keys=9999", 1000],
     ["max-keys=99999999999999999999", 1000],
-    ["max-keys=abc", 1000],
-    ["max-keys=-1", 1000],
-    ["max-keys=1.5", 1000],
-    ["max-keys=", 1000],
-    ["max-keys=%2012%20", 12]
+    ["max-keys=007", 7]
   ]
   for (const [search, expected] of maxKeys) {
     it(`${search} → ${expected}`, () => expect(parse(search).maxKeys).toBe(expected))
+  }
+
+  // As S3 (TARGET §9): anything but a non-negative integer is 400 InvalidArgument, not a silent 1000.
+  for (const search of ["max-keys=abc", "max-keys=-1", "max-keys=1.5", "max-keys=", "max-keys=%2012%20", "max-keys=1e3"]) {
+    it(`${search} → InvalidArgument`, () => {
+      const error = Effect.runSync(Effect.flip(parseListParams(parseQuery(search))))
+      expect([error._tag, error.message]).toStrictEqual(["InvalidArgument", "Provided max-keys not an integer or within integer range"])
+    })
   }
 
   it("V2 only when list-type is exactly 2", () => {
@@ -224,6 +255,13 @@ describe("parseListParams", () => {
     expect(parse("list-type=2&start-after=&continuation-token=").startAfter).toBeUndefined()
     expect(parse("list-type=2&start-after=&continuation-token=").continuationToken).toBeUndefined()
     expect(parse("marker=").startAfter).toBeUndefined()
+  })
+
+  it("an empty token is kept as sent, for the echo (s3-tests listv2_continuationtoken_empty); V1 sends none", () => {
+    expect(parse("list-type=2&continuation-token=").sentContinuationToken).toBe("")
+    expect(parse("list-type=2&continuation-token=abc%2Fdef").sentContinuationToken).toBe("abc/def")
+    expect(parse("list-type=2").sentContinuationToken).toBeUndefined()
+    expect(parse("continuation-token=t").sentContinuationToken).toBeUndefined()
   })
 
   it("decodes form-urlencoded values (`+` is a space) and keeps the first value", () => {

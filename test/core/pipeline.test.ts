@@ -8,6 +8,7 @@ import { handle } from "../../src/core/pipeline.js"
 import { NAME, VERSION } from "../../src/core/version.js"
 import { type CatalogDocument, LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
+import { childText, expatParse } from "../fixtures/expat.js"
 import { memoryProvider } from "../fixtures/memoryStore.js"
 import { s3Request } from "../fixtures/requests.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
@@ -37,6 +38,7 @@ const provider = memoryProvider({
     { key: "base/demo/sample/a.txt", body: "hello, world!", etag: "\"v1\"", lastModified: new Date("2024-01-02T03:04:05Z") },
     { key: "base/demo/sample/a b.txt", body: "spaced" },
     { key: "base/demo/sample/dir/c.txt", body: "c" },
+    { key: "base/demo/sample/dir/", body: "" },
     { key: "base/demo/private/secret.txt", body: "secret" }
   ]
 })
@@ -84,6 +86,55 @@ layer(Live)("pipeline", (it) => {
         expect(reply.headers.get("content-type")).toBe("application/json")
         expect(JSON.parse(bodyText(reply))).toStrictEqual({ name: NAME, version: VERSION })
         expectCommonHeaders(reply)
+      }))
+
+    it.effect("anonymous GET / from an S3 client is an empty ListAllMyBucketsResult, not JSON it would retry", () =>
+      Effect.gen(function*() {
+        const clients: ReadonlyArray<Record<string, string>> = [
+          { "user-agent": "aws-cli/1.45.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.1 md/arch#x86_64 lang/python#3.11.7" },
+          { "user-agent": "aws-cli/2.27.0 md/awscrt#0.26.1 ua/2.1 os/linux" },
+          { "user-agent": "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux lang/python#3.11.7" },
+          { "user-agent": "Botocore/1.43.11 ua/2.1 os/linux" },
+          { "user-agent": "aws-sdk-js/3.1169.0 ua/2.1 os/linux#6.1 lang/js md/nodejs#22.0.0" },
+          { "user-agent": "aws-sdk-go-v2/1.36.3 os/linux lang/go#1.24" },
+          { "user-agent": "rclone/v1.60.1-DEV" },
+          { "user-agent": "GDAL/3.6.2" },
+          { "user-agent": "MinIO (linux; amd64) minio-go/v7.0.90" },
+          { "user-agent": "s3cmd/2.3.0" },
+          { "user-agent": "curl/8.5.0", "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+          { "user-agent": "Mozilla/5.0", "x-amz-user-agent": "aws-sdk-js/3.0.0" },
+          { "amz-sdk-invocation-id": "0b7a1e2c", "amz-sdk-request": "attempt=1; max=3" }
+        ]
+        const replies = []
+        for (const headers of clients) replies.push(yield* send("GET", "/", { headers }))
+        const parsed = expatParse(replies.map(bodyText))
+        replies.forEach((reply, i) => {
+          const name = JSON.stringify(clients[i])
+          expect([name, reply.status, reply.headers.get("content-type")]).toStrictEqual([name, 200, "application/xml"])
+          expectCommonHeaders(reply)
+          const result = parsed[i]!
+          expect(result.ok, name).toBe(true)
+          if (!result.ok) return
+          // S3's order: Owner, then Buckets (here empty).
+          expect([result.tree.tag, result.tree.children.map((c) => c.tag)]).toStrictEqual(["ListAllMyBucketsResult", ["Owner", "Buckets"]])
+          expect(result.tree.children[1]!.children).toStrictEqual([])
+        })
+      }))
+
+    it.effect("browsers and curl keep the JSON index", () =>
+      Effect.gen(function*() {
+        for (
+          const agent of [
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0 Safari/537.36",
+            "curl/8.5.0",
+            "Wget/1.21.3",
+            "python-requests/2.32.3"
+          ]
+        ) {
+          const reply = yield* send("GET", "/", { headers: { "user-agent": agent, accept: "*/*" } })
+          expect([agent, reply.headers.get("content-type")]).toStrictEqual([agent, "application/json"])
+          expect(JSON.parse(bodyText(reply))).toStrictEqual({ name: NAME, version: VERSION })
+        }
       }))
 
     it.effect("OPTIONS on any path is the preflight, echoing the requested headers", () =>
@@ -154,9 +205,9 @@ layer(Live)("pipeline", (it) => {
         expectCommonHeaders(reply)
       }))
 
-    it.effect("GET /{account}?list-type=2 lists the public products", () =>
+    it.effect("GET /{account}?list-type=2&delimiter=/ lists the public products", () =>
       Effect.gen(function*() {
-        const reply = yield* send("GET", "/demo?list-type=2&max-keys=2")
+        const reply = yield* send("GET", "/demo?list-type=2&delimiter=/&max-keys=2")
         expect(reply.status).toBe(200)
         expect(reply.headers.get("content-type")).toBe("application/xml")
         expect(bodyText(reply)).toContain(
@@ -191,10 +242,16 @@ layer(Live)("pipeline", (it) => {
         )
       }))
 
-    it.effect("HEAD on an account or a public product is 200", () =>
+    it.effect("HEAD on an account or a public product's root is 200", () =>
       Effect.gen(function*() {
         expect((yield* send("HEAD", "/demo")).status).toBe(200)
-        expect((yield* send("HEAD", "/demo/sample")).status).toBe(200)
+        expect((yield* send("HEAD", "/demo/sample/")).status).toBe(200)
+      }))
+
+    it.effect("a folder marker reads like any object", () =>
+      Effect.gen(function*() {
+        const reply = yield* send("GET", "/demo/sample/dir/")
+        expect([reply.status, reply.body, reply.headers.get("etag")]).toStrictEqual([200, "", "\"etag-base/demo/sample/dir/\""])
       }))
   })
 
@@ -225,12 +282,56 @@ layer(Live)("pipeline", (it) => {
     },
     { name: "DELETE on the product root", method: "DELETE", path: "/demo/sample", status: 400, code: "InvalidRequest" },
     {
-      name: "a trailing-slash key",
+      name: "a folder marker that is not there",
       method: "GET",
-      path: "/demo/sample/dir/",
+      path: "/demo/sample/nodir/",
+      status: 404,
+      code: "NoSuchKey",
+      contains: ["<Key>sample/nodir/</Key>"]
+    },
+    {
+      name: "the product without its slash is the object {product} of the account",
+      method: "GET",
+      path: "/demo/sample",
+      status: 404,
+      code: "NoSuchKey",
+      contains: ["<Key>sample</Key><Resource>/demo/sample</Resource>"]
+    },
+    { name: "HEAD on the product without its slash", method: "HEAD", path: "/demo/sample", status: 404, code: "NoSuchKey" },
+    {
+      name: "max-keys that is not a number",
+      method: "GET",
+      path: "/demo/sample?list-type=2&max-keys=abc",
+      status: 400,
+      code: "InvalidArgument",
+      contains: ["<Message>Provided max-keys not an integer or within integer range</Message>"]
+    },
+    { name: "a negative max-keys", method: "GET", path: "/demo?list-type=2&max-keys=-1", status: 400, code: "InvalidArgument" },
+    {
+      name: "a control character in the key",
+      method: "GET",
+      path: "/demo/sample/a%01b%0A",
       status: 400,
       code: "InvalidRequest",
-      contains: ["invalid object key"]
+      contains: ["<Resource>/demo/sample/a%01b%0A</Resource>", "invalid object key &quot;a%01b%0A&quot;"]
+    },
+    {
+      name: "a presigned PUT that expired before it was signed (X-Amz-Expires=-1000, as ceph s3-tests send)",
+      method: "PUT",
+      path: `/demo/sample/new.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F19700101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=19700101T000000Z&X-Amz-Expires=-1000&X-Amz-SignedHeaders=host&X-Amz-Signature=${"0".repeat(64)}`,
+      body: "foo",
+      headers: { "content-length": "3" },
+      status: 403,
+      code: "AccessDenied",
+      contains: ["<Message>Request has expired</Message>"]
+    },
+    {
+      name: "a presigned GET valid for zero seconds",
+      method: "GET",
+      path: `/demo/sample/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F19700101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=19700101T000000Z&X-Amz-Expires=0&X-Amz-SignedHeaders=host&X-Amz-Signature=${"0".repeat(64)}`,
+      status: 403,
+      code: "AccessDenied",
+      contains: ["<Message>Request has expired</Message>"]
     },
     {
       name: "a malformed escape",
@@ -400,6 +501,24 @@ layer(Live)("pipeline", (it) => {
           for (const text of c.contains ?? []) expect(bodyText(reply)).toContain(text)
         }))
     }
+
+    it.effect("every error body is well-formed XML that expat (a conforming parser) reads, with its code", () =>
+      Effect.gen(function*() {
+        const withBody = errors.filter((c) => c.method !== "HEAD")
+        const replies = []
+        for (const c of withBody) {
+          replies.push(yield* send(c.method, c.path, {
+            ...(c.headers === undefined ? {} : { headers: c.headers }),
+            ...(c.body === undefined ? {} : { body: c.body })
+          }))
+        }
+        const parsed = expatParse(replies.map(bodyText))
+        parsed.forEach((result, i) => {
+          const c = withBody[i]!
+          expect(result.ok, c.name).toBe(true)
+          if (result.ok) expect([c.name, result.tree.tag, childText(result.tree, "Code")]).toStrictEqual([c.name, "Error", c.code])
+        })
+      }))
 
     it.effect("HEAD errors keep status and headers, without body", () =>
       Effect.gen(function*() {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { evaluatePreconditions, type Precondition } from "../../src/core/s3/preconditions.js"
-import { type ByteRange, resolveRange } from "../../src/core/s3/range.js"
+import { type ByteRange, parseRange, resolveRange } from "../../src/core/s3/range.js"
 
 const partial = (start: number, end: number): ByteRange => ({ _tag: "Partial", start, end })
 const FULL: ByteRange = { _tag: "Full" }
@@ -62,6 +62,89 @@ describe("resolveRange", () => {
 
   it.prop("an open range `bytes=a-` is the tail from a, or unsatisfiable from the end on", [fc.nat(1000), fc.nat(1000)], ([a, size]) => {
     expect(resolveRange(`bytes=${a}-`, size)).toStrictEqual(a < size ? partial(a, size - 1) : UNSATISFIABLE)
+  })
+})
+
+/** Today's grammar as the regex it used to be (quadratic on long runs of spaces): the reference, for short inputs. */
+const RANGE_REGEX = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i
+
+/** resolveRange as it was, over that regex. */
+const referenceResolve = (header: string | null, size: number): ByteRange => {
+  const match = header === null ? null : RANGE_REGEX.exec(header)
+  if (match === null) return FULL
+  const [, first = "", last = ""] = match
+  if (first === "" && last === "") return FULL
+  if (first === "") {
+    const suffix = Number(last)
+    if (suffix === 0 || size === 0) return UNSATISFIABLE
+    return partial(Math.max(0, size - suffix), size - 1)
+  }
+  const start = Number(first)
+  if (last !== "" && Number(last) < start) return FULL
+  if (start >= size) return UNSATISFIABLE
+  return partial(start, Math.min(last === "" ? size - 1 : Number(last), size - 1))
+}
+
+describe("parseRange", () => {
+  /** Short headers from the grammar's own pieces, near-misses included: every `\s` kind, case, commas, letters. */
+  const token = fc.constantFrom(
+    "bytes", "BYTES", "Bytes", "byte", "bytesx", "=", "-", "0", "1", "7", "10", "00", "999", " ", "  ", "\t", "\n", "\r",
+    "\u000b", "\u00a0", "\u2003", "\u3000", "\ufeff", "\u200b", ",", "x", "a", "s", "ſ", "+", ";"
+  )
+  const space = fc.array(fc.constantFrom(" ", "\t", "\n", "\u000b", "\u00a0", "\u2003", "\ufeff", "\u200b"), { maxLength: 2 })
+    .map((parts) => parts.join(""))
+  const digits = fc.constantFrom("", "0", "5", "12", "007", "999")
+  /** Well-formed but for the spaces (every `\s` kind, and one that is not) and the unit's case. */
+  const spaced = fc.tuple(fc.constantFrom("bytes", "BYTES", "bYtEs"), digits, digits, fc.array(space, { minLength: 6, maxLength: 6 }))
+    .map(([unit, first, last, [a, b, c, d, e, f]]) => `${a}${unit}${b}=${c}${first}${d}-${e}${last}${f}`)
+  const shortHeader = fc.oneof(
+    spaced,
+    fc.array(token, { maxLength: 10 }).map((parts) => parts.join("")),
+    fc.tuple(fc.array(token, { maxLength: 3 }), fc.array(token, { maxLength: 3 }), fc.array(token, { maxLength: 3 }))
+      .map(([a, b, c]) => `${a.join("")}bytes${b.join("")}=${c.join("")}`),
+    fc.tuple(fc.array(token, { maxLength: 4 }), fc.array(token, { maxLength: 4 }))
+      .map(([a, b]) => `bytes=${a.join("")}-${b.join("")}`)
+  )
+
+  it.prop("accepts exactly what the old regex accepted, with the same digits", [shortHeader], ([header]) => {
+    const match = RANGE_REGEX.exec(header)
+    const [, first = "", last = ""] = match ?? []
+    const valid = match !== null && (first !== "" || last !== "") && (first === "" || last === "" || Number(last) >= Number(first))
+    expect(parseRange(header)).toStrictEqual(valid ? { first, last } : undefined)
+  }, { fastCheck: { numRuns: 3000 } })
+
+  it.prop("resolveRange agrees with the regex-based original", [shortHeader, fc.nat(1200)], ([header, size]) => {
+    expect(resolveRange(header, size)).toStrictEqual(referenceResolve(header, size))
+  }, { fastCheck: { numRuns: 3000 } })
+
+  // A million characters: linear work is milliseconds, the old regex's backtracking (quadratic in the run of
+  // spaces, ~220 ms at 16 000) would take many minutes.
+  const LONG = 1_000_000
+  const spaces = " ".repeat(LONG)
+  it.each([
+    ["`bytes=1-`, spaces, `x`", `bytes=1-${spaces}x`],
+    ["`bytes=`, spaces, `x`", `bytes=${spaces}x`],
+    ["`bytes=1`, spaces, `x`", `bytes=1${spaces}x`],
+    ["`bytes`, spaces, `x`", `bytes${spaces}x`],
+    ["`bytes=0-1`, spaces, `,2-3`", `bytes=0-1${spaces},2-3`]
+  ])("a pathological header (%s, %i characters) is ignored: the whole object", (_, header) => {
+    expect(header.length).toBeGreaterThan(LONG)
+    expect(parseRange(header)).toBeUndefined()
+    expect(resolveRange(header, 100)).toStrictEqual(FULL)
+  })
+
+  it("a valid range padded with a million spaces still parses", () => {
+    expect(resolveRange(`${spaces}bytes${spaces}=${spaces}1${spaces}-${spaces}2${spaces}`, 100)).toStrictEqual(partial(1, 2))
+  })
+
+  it("numbers beyond 2^53 resolve within the object, or not at all", () => {
+    const huge = "9".repeat(400) // Number() gives Infinity
+    expect(resolveRange("bytes=99999999999999999999-", 100)).toStrictEqual(UNSATISFIABLE)
+    expect(resolveRange(`bytes=${huge}-`, 100)).toStrictEqual(UNSATISFIABLE)
+    expect(resolveRange(`bytes=0-${huge}`, 100)).toStrictEqual(partial(0, 99))
+    expect(resolveRange(`bytes=10-99999999999999999999`, 100)).toStrictEqual(partial(10, 99))
+    expect(resolveRange(`bytes=-${huge}`, 100)).toStrictEqual(partial(0, 99))
+    expect(parseRange(`bytes=0-${huge}`)).toStrictEqual({ first: "0", last: huge })
   })
 })
 

@@ -150,6 +150,35 @@ describe("JwksCache", () => {
     }).pipe(Effect.provide(JwksCacheLive.pipe(Layer.provide(Layer.mergeAll(upstream.layer, FixedOidcProvider)))))
   })
 
+  it.effect("a registered jwks_uri: keys from there without discovery, cached apart from the issuer's discovered keys", () => {
+    const pinned = "https://keys.elsewhere.test/jwks"
+    const discovered = idpServer({ [IDP]: [rsaKey.jwk] })
+    const upstream = stubUpstream((request) => (request.url === pinned ? json({ keys: [ecKey.jwk] }) : discovered(request)))
+    return Effect.gen(function*() {
+      const cache = yield* JwksCache
+      expect(kids(yield* cache.keys(IDP, pinned))).toStrictEqual(["ec-1"])
+      expect(upstream.calls.map((c) => c.url)).toStrictEqual([pinned])
+      // The same issuer through discovery is another source: it never gets the registered keys, nor they its.
+      expect(kids(yield* cache.keys(IDP))).toStrictEqual(["rsa-1"])
+      expect(kids(yield* cache.keys(IDP, pinned))).toStrictEqual(["ec-1"])
+      expect(upstream.calls.map((c) => c.url)).toStrictEqual([pinned, `${IDP}/.well-known/openid-configuration`, `${IDP}/keys`])
+      // The unknown-kid refetch is rate-limited per source.
+      expect(Option.isSome(yield* cache.refresh(IDP, pinned))).toBe(true)
+      expect(Option.isSome(yield* cache.refresh(IDP))).toBe(true)
+      expect(yield* cache.refresh(IDP, pinned)).toStrictEqual(Option.none())
+    }).pipe(Effect.provide(JwksCacheLive.pipe(Layer.provide(Layer.mergeAll(upstream.layer, FixedOidcProvider)))))
+  })
+
+  it.effect("a registered jwks_uri that is not https (off loopback) is refused without a request", () => {
+    const upstream = stubUpstream(() => json({ keys: [rsaKey.jwk] }))
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* JwksCache).keys(IDP, "http://keys.example.com/jwks"))
+      expect(error._tag).toBe("IDPCommunicationError")
+      expect(error.reason).toMatch(/jwks_uri is not https/)
+      expect(upstream.calls).toHaveLength(0)
+    }).pipe(Effect.provide(JwksCacheLive.pipe(Layer.provide(Layer.mergeAll(upstream.layer, FixedOidcProvider)))))
+  })
+
   it.effect("the proxy's own issuer is answered in-process, with no HTTP", () => {
     const upstream = stubUpstream(() => new Response("unexpected", { status: 500 }))
     return Effect.gen(function*() {

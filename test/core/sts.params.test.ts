@@ -8,14 +8,15 @@ import { s3Request } from "../fixtures/requests.js"
 const base = { Action: "AssumeRoleWithWebIdentity", RoleArn: "sc::demo::role/_default", WebIdentityToken: "a.b.c" }
 
 describe("RoleArn", () => {
-  it("both forms, and nothing else", () => {
+  it("both forms, the bare `_default` (no account, as the Rust proxy took it), and nothing else", () => {
     expect(parseRoleArn("sc::demo::role/_default")).toStrictEqual(Option.some({ account: "demo", name: "_default" }))
+    expect(parseRoleArn("_default")).toStrictEqual(Option.some({ account: undefined, name: "_default" }))
     expect(parseRoleArn("arn:aws:iam::demo:role/ci-reader")).toStrictEqual(Option.some({ account: "demo", name: "ci-reader" }))
     expect(parseRoleArn("arn:aws:iam::123456789012:role/a+b=c,d.e@f")).toStrictEqual(
       Option.some({ account: "123456789012", name: "a+b=c,d.e@f" })
     )
     for (const bad of [
-      "_default", "default", "sc::demo:role/_default", "sc::::role/_default", "arn:aws:iam::demo:role/", "arn:aws:iam::demo:role/team/x",
+      "default", "ci", "_default ", "/_default", "sc::demo:role/_default", "sc::::role/_default", "arn:aws:iam::demo:role/", "arn:aws:iam::demo:role/team/x",
       "arn:aws-us-gov:iam::demo:role/_default", "arn:aws:iam::demo:user/x", "sc::de mo::role/x", `sc::demo::role/${"x".repeat(65)}`
     ]) expect(parseRoleArn(bad), bad).toStrictEqual(Option.none())
   })

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
-import { S3Provider } from "../../src/core/backends/s3/S3Store.js"
+import { GcsProvider, S3Provider } from "../../src/core/backends/s3/S3Store.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
+import type { DataConnection } from "../../src/core/catalog/schema.js"
 import type { Identity } from "../../src/core/identity/Identity.js"
+import { renderS3Error } from "../../src/core/s3/renderError.js"
 import { authorizedProduct, executeWrite } from "../../src/core/s3/writes.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
@@ -56,4 +58,38 @@ describe("writes: a connection whose authentication cannot be used fails closed"
       }))
       expect(error._tag).toBe("AccessDenied")
     }).pipe(Effect.provide(Live)))
+})
+
+describe("writes: a part under 5 MiB that is not the last is EntityTooSmall on every S3-speaking backend", () => {
+  const connection = (provider: "s3" | "gcs"): DataConnection => ({
+    data_connection_id: `conn-${provider}`,
+    read_only: false,
+    details: { provider, bucket: "b", region: "us-east-1", endpoint: "https://storage.test" },
+    authentication: provider === "s3"
+      ? { type: "s3_access_key", access_key_id: "AKID", secret_access_key: "secret" }
+      : { type: "gcs_hmac", access_key_id: "GOOG1", secret: "secret" }
+  })
+  // What S3, moto and GCS's XML API answer.
+  const refusal = () =>
+    new Response(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>EntityTooSmall</Code><Message>Your proposed upload is smaller than the minimum allowed size</Message></Error>",
+      { status: 400, headers: { "content-type": "application/xml" } }
+    )
+
+  for (const provider of ["s3", "gcs"] as const) {
+    it.effect(`${provider}: the backend's EntityTooSmall reaches the client as 400 EntityTooSmall, not InvalidRequest`, () =>
+      Effect.gen(function*() {
+        const open = provider === "s3" ? S3Provider : GcsProvider
+        const store = yield* Effect.flatMap(open, (make) => make(connection(provider)))
+        const error = yield* Effect.flip(store.writer!.completeMultipart({
+          key: "k",
+          uploadId: "u1",
+          parts: [{ partNumber: 1, etag: "\"a\"" }, { partNumber: 2, etag: "\"b\"" }],
+          headers: new Headers()
+        }))
+        expect(error._tag).toBe("EntityTooSmall")
+        const reply = renderS3Error(error, "/demo/rw/k", "rid", "POST")
+        expect([reply.status, /<Code>([^<]*)<\/Code>/.exec(String(reply.body))?.[1]]).toStrictEqual([400, "EntityTooSmall"])
+      }).pipe(Effect.provide(Layer.mergeAll(stubUpstream(refusal).layer, TestConfig, NoFederation))))
+  }
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
+import { Either, FastCheck as fc } from "effect"
 import { XMLParser } from "fast-xml-parser"
 import {
   AccessDenied,
@@ -7,6 +7,7 @@ import {
   BackendUnavailable,
   CatalogFailure,
   CatalogUnavailable,
+  EntityTooSmall,
   InternalError,
   InvalidAccessKeyId,
   InvalidArgument,
@@ -20,8 +21,11 @@ import {
   type S3Error,
   UnsupportedProvider
 } from "../../src/core/s3/errors.js"
-import { type ListResult, renderListResult } from "../../src/core/s3/listResult.js"
+import { listedLastModified, type ListResult, renderListResult } from "../../src/core/s3/listResult.js"
 import { renderS3Error } from "../../src/core/s3/renderError.js"
+import { invalidKey } from "../../src/core/routing/keys.js"
+import { parseXml, type XmlElement } from "../../src/core/s3/strictXml.js"
+import { childText, expatParse } from "../fixtures/expat.js"
 import { listParams } from "../fixtures/listing.js"
 
 const DECL = `<?xml version="1.0" encoding="UTF-8"?>\n`
@@ -59,6 +63,8 @@ describe("renderS3Error", () => {
       "<Error><Code>ServiceUnavailable</Code><Message>Service unavailable</Message><Resource>/a/p</Resource><RequestId>rid</RequestId></Error>"],
     [new BackendUnavailable({ reason: "Transport http://backend" }), 503,
       "<Error><Code>ServiceUnavailable</Code><Message>Service unavailable</Message><Resource>/a/p</Resource><RequestId>rid</RequestId></Error>"],
+    [new EntityTooSmall(), 400,
+      "<Error><Code>EntityTooSmall</Code><Message>Your proposed upload is smaller than the minimum allowed object size.</Message><Resource>/a/p</Resource><RequestId>rid</RequestId></Error>"],
     [new BackendAuthenticationFailed({ code: "UnsupportedAuthType" }), 502,
       "<Error><Code>BackendAuthenticationFailed</Code><Message>Failed to obtain backend credentials: UnsupportedAuthType</Message><Resource>/a/p</Resource><RequestId>rid</RequestId></Error>"]
   ]
@@ -83,6 +89,15 @@ describe("renderS3Error", () => {
   it("an empty resource is a self-closed element; the resource is escaped", () => {
     expect(renderS3Error(new InvalidAccessKeyId(), "", "r", "GET").body).toContain("<Resource/><RequestId>r</RequestId>")
     expect(renderS3Error(new InvalidAccessKeyId(), "/a/b&c'd", "r", "GET").body).toContain("<Resource>/a/b&amp;c&apos;d</Resource>")
+  })
+
+  it("control characters in the key are percent-encoded in Message, Key and Resource", () => {
+    const key = "p/a\u0001b\nc\u007f\u0085"
+    const body = String(renderS3Error(new NoSuchKey({ key }), `/acct/${key}`, "r", "GET").body)
+    expect(body).toContain("<Key>p/a%01b%0Ac%7F%C2%85</Key><Resource>/acct/p/a%01b%0Ac%7F%C2%85</Resource>")
+    const invalid = String(renderS3Error(invalidKey("a\u0000b"), "/acct/p/a\u0000b", "r", "GET").body)
+    expect(invalid).toContain("<Message>invalid object key &quot;a%00b&quot;")
+    expect(invalid).toContain("<Resource>/acct/p/a%00b</Resource>")
   })
 
   it("InvalidRange carries content-range: bytes */size", () => {
@@ -111,9 +126,17 @@ const result = (overrides: Partial<ListResult> = {}): ListResult => ({
 })
 
 const CONTENTS_A =
-  "<Contents><Key>sample/a.txt</Key><LastModified>2024-01-02T03:04:05.006Z</LastModified><ETag>&quot;abc&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents>"
+  "<Contents><Key>sample/a.txt</Key><LastModified>2024-01-02T03:04:06.000Z</LastModified><ETag>&quot;abc&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents>"
 
 describe("renderListResult", () => {
+  it("LastModified is the end of the object's second: never before the write, so aws s3 sync sees no change", () => {
+    expect(listedLastModified(new Date("2024-01-02T03:04:05.000Z"))).toBe("2024-01-02T03:04:06.000Z") // S3 truncates
+    expect(listedLastModified(new Date("2024-01-02T03:04:05.999Z"))).toBe("2024-01-02T03:04:06.000Z")
+    // A file written at .037 and uploaded in the same second: the listing is not older than the file.
+    const written = new Date("2024-01-02T03:04:05.037Z")
+    expect(new Date(listedLastModified(new Date("2024-01-02T03:04:05.000Z"))).getTime()).toBeGreaterThanOrEqual(written.getTime())
+  })
+
   it("V2, every optional element, in S3's order", () => {
     const xml = renderListResult(result({
       params: listParams({ prefix: "sample/", delimiter: "/", maxKeys: 2, startAfter: "sample/0", continuationToken: "tok-1" }),
@@ -203,5 +226,62 @@ describe("renderListResult", () => {
     const xml = renderListResult(result({ contents: keys.map((k) => entry(k)) }))
     const doc = parser.parse(xml) as { ListBucketResult: { Contents: Array<{ Key: string }> } }
     expect(doc.ListBucketResult.Contents.map((c) => String(c.Key))).toStrictEqual(keys)
+  })
+})
+
+/** Any text: control characters, lone surrogates, U+FFFE/U+FFFF and markup characters weighted in. */
+const anyText = fc.array(
+  fc.oneof(
+    fc.constantFrom("\u0000", "\u0001", "\t", "\n", "\r", "\u001f", "\u007f", "\u0085", "\ud800", "\udfff", "\ufffe", "\uffff", "&", "<", "]]>", "\"", "😀"),
+    fc.string({ unit: "binary", minLength: 1, maxLength: 3 })
+  ),
+  { maxLength: 10 }
+).map((parts) => parts.join(""))
+
+/** What a client reads back: control characters percent-encoded, what UTF-8 or XML cannot carry as U+FFFD. */
+const shown = (text: string) =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => encodeURIComponent(c)).replace(/[\ufffe\uffff]|\p{Cs}/gu, "\ufffd")
+
+const textOf = (root: XmlElement, name: string) => root.children.find((c) => c.name === name)?.text
+
+describe("error XML is well-formed whatever the key held", () => {
+  const render = (key: string) => ({
+    missing: String(renderS3Error(new NoSuchKey({ key: `p/${key}` }), `/acct/p/${key}`, "r", "GET").body),
+    invalid: String(renderS3Error(invalidKey(key), `/acct/p/${key}`, "r", "GET").body)
+  })
+
+  it.prop("a strict XML parser reads Code, Key, Message and Resource back", [anyText], ([key]) => {
+    const { missing, invalid } = render(key)
+    const root = Either.getOrThrow(parseXml(missing))
+    expect(textOf(root, "Code")).toBe("NoSuchKey")
+    expect(textOf(root, "Key")).toBe(shown(`p/${key}`))
+    expect(textOf(root, "Resource")).toBe(shown(`/acct/p/${key}`))
+    const other = Either.getOrThrow(parseXml(invalid))
+    expect(textOf(other, "Code")).toBe("InvalidRequest")
+    expect(textOf(other, "Message")).toBe(shown(invalidKey(key).message))
+  }, { fastCheck: { numRuns: 1000 } })
+
+  it("expat reads every sampled error document, with the same texts", () => {
+    const keys = fc.sample(anyText, { numRuns: 300, seed: 42 })
+    const documents = keys.flatMap((key) => {
+      const { missing, invalid } = render(key)
+      return [missing, invalid]
+    })
+    const results = expatParse(documents)
+    keys.forEach((key, i) => {
+      const [missing, invalid] = [results[2 * i]!, results[2 * i + 1]!]
+      expect(missing.ok && invalid.ok, JSON.stringify(key)).toBe(true)
+      if (!missing.ok || !invalid.ok) return
+      expect(childText(missing.tree, "Resource")).toBe(shown(`/acct/p/${key}`))
+      expect(childText(missing.tree, "Key")).toBe(shown(`p/${key}`))
+      expect(childText(invalid.tree, "Message")).toBe(shown(invalidKey(key).message))
+    })
+  })
+
+  it.prop("a listing stays well-formed whatever keys the backend holds (what XML cannot carry reads as U+FFFD)", [fc.array(anyText.filter((k) => k !== ""), { minLength: 1, maxLength: 4 })], ([keys]) => {
+    const root = Either.getOrThrow(parseXml(renderListResult(result({ contents: keys.map((k) => entry(k)) }))))
+    const listed = root.children.filter((c) => c.name === "Contents").map((c) => textOf(c, "Key"))
+    expect(listed).toStrictEqual(keys.map((k) => k.replace(/[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu, "\ufffd")))
   })
 })

@@ -1,4 +1,4 @@
 import { startBunProxy } from "./harness/proxy.js"
 import { describeReadSuite } from "./readSuite.js"
 
-describeReadSuite("Bun", startBunProxy, { streamedContentLength: false, negotiatesContentEncoding: false })
+describeReadSuite("Bun", startBunProxy, { negotiatesContentEncoding: false, requestIdFromCfRay: false })

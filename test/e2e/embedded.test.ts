@@ -40,6 +40,13 @@ describe("bun run dev: the embedded catalog (no SOURCE_API_URL)", () => {
     expect(lines).toEqual(["PRE sample/"])
   })
 
+  it("aws s3 ls --recursive s3://demo/ (the whole account, no delimiter) lists every public key once, in order", async () => {
+    const result = await runAws(["s3", "ls", "--no-sign-request", "--endpoint-url", endpoint(), "--recursive", "s3://demo/"])
+    expect(result.status, result.stderr).toBe(0)
+    const keys = result.stdout.toString().trim().split("\n").map((line) => line.trim().split(/\s+/).slice(3).join(" "))
+    expect(keys).toEqual(SAMPLE_KEYS)
+  })
+
   it("aws s3 ls s3://demo/sample/ --recursive lists every sample file once, with its size", async () => {
     const result = await runAws([
       "s3",
@@ -93,6 +100,19 @@ describe("bun run dev: the embedded catalog (no SOURCE_API_URL)", () => {
     const suffix = await fetch(`${endpoint()}/demo/${encodeKey(UNICODE_KEY)}`, { headers: { range: "bytes=-5" } })
     expect(suffix.status).toBe(206)
     expect(Buffer.from(await suffix.arrayBuffer())).toEqual(sampleFile(UNICODE_KEY).subarray(-5))
+  })
+
+  it.each([
+    ["none", undefined],
+    ["bytes=3-12", [3, 13]],
+    ["bytes=-5", [-5, undefined]]
+  ] as const)("GET (Range: %s) of a local file carries Content-Length equal to the bytes received", async (range, slice) => {
+    const key = "sample/places.geojson"
+    const response = await fetch(`${endpoint()}/demo/${encodeKey(key)}`, range === "none" ? {} : { headers: { range } })
+    const body = Buffer.from(await response.arrayBuffer())
+    expect(body).toEqual(slice === undefined ? sampleFile(key) : sampleFile(key).subarray(...slice))
+    expect(response.headers.get("content-length")).toBe(String(body.length))
+    expect(response.headers.get("transfer-encoding")).toBeNull()
   })
 
   it("an unknown key in the sample product → 404 NoSuchKey", async () => {

@@ -238,7 +238,7 @@ describe("signed reads of a restricted product", () => {
     for (const refusal of out["anonymous"] as Array<{ status?: number }>) expect([403, 404]).toContain(refusal.status)
   })
 
-  it("the Source API got a bearer from the proxy's issuer: sub = account, role, assumed_by, aud = SOURCE_API_URL", async () => {
+  it("the Source API got a bearer from the proxy's issuer: sub = the signed-in user (a _default session), account_id, role, assumed_by, aud = SOURCE_API_URL", async () => {
     const bearers = api.requests
       .filter((r) => r.path === `/api/v1/products/${ACCOUNT}/${RESTRICTED}`)
       .map((r) => r.headers.authorization)
@@ -251,7 +251,7 @@ describe("signed reads of a restricted product", () => {
       algorithms: ["RS256"]
     })
     expect(protectedHeader.kid).toBe(PROVIDER_KID)
-    expect(payload).toMatchObject({ sub: ACCOUNT, role: "_default", assumed_by: "user-42" })
+    expect(payload).toMatchObject({ sub: "user-42", account_id: ACCOUNT, role: "_default", assumed_by: "user-42", assumed_by_issuer: issuer.url })
     // Anonymous lookups carry none.
     expect(api.requests.some((r) => r.path === `/api/v1/products/${ACCOUNT}/${RESTRICTED}` && r.headers.authorization === undefined))
       .toBe(true)

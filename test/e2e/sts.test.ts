@@ -212,7 +212,7 @@ describe("STS over plain HTTP", () => {
       ["another Version", params(good, { Version: "2012-01-01" }), 400, "InvalidAction"],
       ["no RoleArn", { Action: "AssumeRoleWithWebIdentity", WebIdentityToken: good }, 400, "ValidationError"],
       ["no WebIdentityToken", { Action: "AssumeRoleWithWebIdentity", RoleArn: DEFAULT_ROLE }, 400, "ValidationError"],
-      ["a bad RoleArn", params(good, { RoleArn: "_default" }), 400, "ValidationError"],
+      ["a bad RoleArn", params(good, { RoleArn: "ci" }), 400, "ValidationError"],
       ["an unknown role", params(good, { RoleArn: `sc::${ACCOUNT}::role/nope` }), 403, "AccessDenied"],
       ["an untrusted issuer", params(await mint({ iss: "https://evil.example" })), 400, "InvalidIdentityToken"],
       ["a bad signature", params(await mint({}, forged)), 400, "InvalidIdentityToken"],

@@ -16,7 +16,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage"
 import { AwsClient } from "aws4fetch"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { runAws, runBoto3 } from "./harness/clients.js"
+import { run, runAws, runBoto3 } from "./harness/clients.js"
 import { startMoto, type RunningMoto } from "./harness/moto.js"
 import { sleep } from "./harness/processes.js"
 import type { RunningProxy } from "./harness/proxy.js"
@@ -574,5 +574,108 @@ describe("a client that disconnects mid-upload", () => {
     } finally {
       client.destroy()
     }
+  })
+})
+
+describe("client compatibility (TARGET §9): Go's XML, folder markers, small parts, expired presigned PUTs", () => {
+  /** rclone's S3 backend with the session credentials, on a clean environment (no AWS_* settings). */
+  const rclone = (args: ReadonlyArray<string>, creds: Creds) =>
+    run("rclone", [
+      ...args, "--config", "/dev/null", "--s3-provider", "Other", "--s3-endpoint", proxy.url, "--s3-env-auth=false",
+      "--s3-access-key-id", creds.accessKeyId, "--s3-secret-access-key", creds.secretAccessKey, "--s3-session-token", creds.sessionToken,
+      "--s3-region", "us-east-1", "--s3-force-path-style", "--s3-no-check-bucket", "--retries", "1", "--low-level-retries", "1"
+    ], {
+      timeoutMs: 90_000,
+      env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_")))
+    })
+
+  it("rclone (Go's encoder writes the ETags' quotes as &#34;) completes a 12 MiB multipart upload", async () => {
+    const data = randomBytes(12 * 1024 * 1024)
+    const file = join(workDir, "rclone-big.bin")
+    writeFileSync(file, data)
+    const result = await rclone(["copyto", file, `:s3:${ACCOUNT}/rw/rclone/big.bin`, "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M"], full)
+    expect(result.status, result.stderr).toBe(0)
+    expect(sha256(await readFromMoto(motoS3, BUCKET, "rw-data/rclone/big.bin"))).toBe(sha256(data))
+    const head = await motoS3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "rw-data/rclone/big.bin" }))
+    expect(head.ETag).toMatch(/-3"$/) // three parts: it went through CompleteMultipartUpload
+  }, 90_000)
+
+  it("DeleteObjects written as Go writes it (&#39;, &#34;) deletes those keys; a body cut short is 400 MalformedXML and deletes nothing", async () => {
+    const keys = ["go/it's.txt", "go/say \"hi\".txt", "go/keep.txt"]
+    for (const key of keys) await motoS3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `rw-data/${key}`, Body: key }))
+    const client = new AwsClient({ ...full, service: "s3", region: "us-east-1", retries: 0 })
+    const post = (xml: string) =>
+      client.fetch(`${proxy.url}/${ACCOUNT}?delete`, {
+        method: "POST",
+        body: xml,
+        headers: { "content-type": "application/xml", "content-md5": createHash("md5").update(xml).digest("base64") }
+      })
+
+    const cut = await post(`<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>rw/go/keep.txt</Key>`)
+    const cutBody = await cut.text()
+    expect([cut.status, parseError(cutBody).Code], cutBody).toStrictEqual([400, "MalformedXML"])
+    expect(await inMoto("rw-data/go/keep.txt")).toBe("go/keep.txt")
+
+    const xml = `<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>rw/go/it&#39;s.txt</Key></Object>`
+      + `<Object><Key>rw/go/say &#34;hi&#34;.txt</Key></Object><Quiet>false</Quiet></Delete>`
+    const response = await post(xml)
+    const body = await response.text()
+    expect(response.status, body).toBe(200)
+    expect(body).not.toContain("<Error>")
+    expect(await inMoto("rw-data/go/it's.txt")).toBeUndefined()
+    expect(await inMoto("rw-data/go/say \"hi\".txt")).toBeUndefined()
+    expect(await inMoto("rw-data/go/keep.txt")).toBe("go/keep.txt")
+  })
+
+  it("aws-cli writes, reads and deletes a folder marker (`put-object --key rw/marker/dir/`)", async () => {
+    const env = credsEnv(full)
+    const endpoint = ["--endpoint-url", proxy.url]
+    const put = await runAws(["s3api", "put-object", "--bucket", ACCOUNT, "--key", "rw/marker/dir/", ...endpoint], 30_000, env)
+    expect(put.status, put.stderr).toBe(0)
+    expect(await inMoto("rw-data/marker/dir/")).toBe("")
+    const head = await runAws(["s3api", "head-object", "--bucket", ACCOUNT, "--key", "rw/marker/dir/", "--output", "json", ...endpoint], 30_000, env)
+    expect(head.status, head.stderr).toBe(0)
+    expect((JSON.parse(head.stdout.toString()) as { ContentLength: number }).ContentLength).toBe(0)
+    const del = await runAws(["s3api", "delete-object", "--bucket", ACCOUNT, "--key", "rw/marker/dir/", ...endpoint], 30_000, env)
+    expect(del.status, del.stderr).toBe(0)
+    expect(await inMoto("rw-data/marker/dir/")).toBeUndefined()
+  })
+
+  it("boto3: parts under 5 MiB but the last → complete_multipart_upload fails 400 EntityTooSmall", async () => {
+    const out = await runBoto3<{ error: { code: string; status: number } }>(`
+      w = boto3.client("s3", endpoint_url=inp["endpoint"], region_name="us-east-1",
+          aws_access_key_id=inp["akid"], aws_secret_access_key=inp["secret"], aws_session_token=inp["token"],
+          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"}))
+      key = "rw/small-parts/x.bin"
+      uid = w.create_multipart_upload(Bucket="acme", Key=key)["UploadId"]
+      parts = [{"PartNumber": n, "ETag": w.upload_part(Bucket="acme", Key=key, UploadId=uid, PartNumber=n, Body=b"x" * 1024 * 1024)["ETag"]}
+               for n in (1, 2)]
+      try:
+          w.complete_multipart_upload(Bucket="acme", Key=key, UploadId=uid, MultipartUpload={"Parts": parts})
+          out = {"error": None}
+      except ClientError as e:
+          out = {"error": error_of(e), "raw": e.response.get("Error")}
+      w.abort_multipart_upload(Bucket="acme", Key=key, UploadId=uid)
+    `, { endpoint: proxy.url, akid: full.accessKeyId, secret: full.secretAccessKey, token: full.sessionToken })
+    expect(out.error, JSON.stringify(out)).toStrictEqual({ code: "EntityTooSmall", status: 400 })
+    expect(await inMoto("rw-data/small-parts/x.bin")).toBeUndefined()
+  })
+
+  it("a presigned PUT that has expired (boto3, ExpiresIn=-1000 as ceph s3-tests) → 403 AccessDenied 'Request has expired'", async () => {
+    const out = await runBoto3<{ status: number; body: string }>(`
+      import urllib.request, urllib.error
+      w = boto3.client("s3", endpoint_url=inp["endpoint"], region_name="us-east-1",
+          aws_access_key_id=inp["akid"], aws_secret_access_key=inp["secret"], aws_session_token=inp["token"],
+          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+      url = w.generate_presigned_url("put_object", Params={"Bucket": "acme", "Key": "rw/presigned/late.txt"}, ExpiresIn=-1000)
+      try:
+          r = urllib.request.urlopen(urllib.request.Request(url, data=b"foo", method="PUT"), timeout=30)
+          out = {"status": r.status, "body": r.read().decode()}
+      except urllib.error.HTTPError as e:
+          out = {"status": e.code, "body": e.read().decode()}
+    `, { endpoint: proxy.url, akid: full.accessKeyId, secret: full.secretAccessKey, token: full.sessionToken })
+    const error = parseError(out.body)
+    expect([out.status, error.Code, error.Message]).toStrictEqual([403, "AccessDenied", "Request has expired"])
+    expect(await inMoto("rw-data/presigned/late.txt")).toBeUndefined()
   })
 })

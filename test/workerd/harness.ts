@@ -27,6 +27,8 @@ export interface RunningWorkerd {
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const OUT_DIR = join(ROOT, "dist", "worker")
 const BUNDLE = join(OUT_DIR, "main.js")
+/** esbuild's account of the bundle's inputs, written next to it. */
+export const BUNDLE_META = join(OUT_DIR, "bundle-meta.json")
 const LOCK = join(ROOT, "dist", ".worker-build.lock")
 const SERVE = fileURLToPath(new URL("./serve.ts", import.meta.url))
 
@@ -96,7 +98,8 @@ const run = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEn
   })
 
 /**
- * The same command as `bun run build:worker`, into a scratch directory. WRANGLER_HIDE_BANNER also skips
+ * The same command as `bun run build:worker`, into a scratch directory, with esbuild's metafile
+ * (`bundle-meta.json`: which modules went into the bundle). WRANGLER_HIDE_BANNER also skips
  * the banner's npm update check, so the build makes no outbound request at all.
  */
 const build = async () => {
@@ -104,7 +107,7 @@ const build = async () => {
   rmSync(scratch, { recursive: true, force: true })
   const started = performance.now()
   try {
-    await run("bun", ["--bun", "wrangler", "deploy", "--dry-run", "--outdir", scratch], {
+    await run("bun", ["--bun", "wrangler", "deploy", "--dry-run", "--outdir", scratch, "--metafile"], {
       ...process.env,
       WRANGLER_SEND_METRICS: "false",
       WRANGLER_HIDE_BANNER: "true"
@@ -140,12 +143,20 @@ export const compatibilityDate = (): string => {
   return match[1]
 }
 
+/** The compatibility flags the Worker is deployed with (wrangler.toml's top level). */
+export const compatibilityFlags = (): Array<string> => {
+  const match = /^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))
+  return match?.[1] === undefined ? [] : (JSON.parse(match[1]) as Array<string>)
+}
+
 /** Ends serve.ts's whole group (Bun and workerd), even when Bun has already exited. */
 const stopChild = (child: ChildProcess): Promise<void> => stopProcess(child, 5_000)
 
 export interface WorkerdOptions {
   /** Keep the Cache API in this directory, shared with later workerd processes (fresh isolates). */
   readonly cachePersist?: string
+  /** Bind ANALYTICS and PUBLIC_LOG_STREAM (serve.ts): Miniflare's dataset, or one that prints each data point. */
+  readonly telemetry?: "miniflare" | "record"
 }
 
 let generatedOidcEnv: Record<string, string> | undefined
@@ -178,12 +189,18 @@ export const startWorkerdProxy = async (
   const scriptPath = await ensureBundle()
   // Production refuses to serve without the OIDC provider's and the session keys; tests get throwaway ones unless they
   // pass their own (or an empty one, to see the refusal).
-  env = { ...(await oidcEnv()), ...env }
+  // The tests' backends (moto, Azurite, small servers) listen on loopback, which production refuses by default.
+  env = { ...(await oidcEnv()), ALLOW_PRIVATE_ENDPOINTS: "true", ...env }
   const started = performance.now()
   // A process group of its own, killed with this process (processes.ts), even when a test run is interrupted.
-  const child = spawnTracked("bun", [SERVE, scriptPath, compatibilityDate()], {
+  const child = spawnTracked("bun", [SERVE, scriptPath, compatibilityDate(), JSON.stringify(compatibilityFlags())], {
     cwd: ROOT,
-    env: { ...process.env, SDP_WORKERD_BINDINGS: JSON.stringify(env), SDP_WORKERD_CACHE_PERSIST: options.cachePersist ?? "" },
+    env: {
+      ...process.env,
+      SDP_WORKERD_BINDINGS: JSON.stringify(env),
+      SDP_WORKERD_CACHE_PERSIST: options.cachePersist ?? "",
+      SDP_WORKERD_TELEMETRY: options.telemetry ?? ""
+    },
     // stdin stays open: serve.ts exits when it closes, i.e. when this process dies without stopping it.
     stdio: ["pipe", "pipe", "pipe"]
   })

@@ -7,25 +7,57 @@
  * Prints `READY <url>` on stdout once workerd listens on 127.0.0.1 (a free port), then serves until
  * SIGTERM/SIGINT or until its stdin closes (the parent died), and disposes workerd before exiting.
  * SDP_WORKERD_CACHE_PERSIST=<dir> keeps the Cache API on disk (default: in memory, per process).
+ * SDP_WORKERD_TELEMETRY binds ANALYTICS and PUBLIC_LOG_STREAM (wrangler.toml): `miniflare` with Miniflare's own
+ * Analytics Engine (which keeps nothing), `record` with a dataset that prints each data point as a line
+ * `ANALYTICS <json>`; with either, the log stream prints each call as `PUBLIC_LOG_STREAM <method> <url> <body>`.
  */
-import { Log, LogLevel, Miniflare } from "miniflare"
+import { Log, LogLevel, Miniflare, type Request as MiniflareRequest, Response as MiniflareResponse, type WorkerOptions } from "miniflare"
 
-const [scriptPath, compatibilityDate] = process.argv.slice(2)
+const [scriptPath, compatibilityDate, flags] = process.argv.slice(2)
 if (scriptPath === undefined || compatibilityDate === undefined) {
-  console.error("usage: bun test/workerd/serve.ts <main.js> <compatibility date>")
+  console.error("usage: bun test/workerd/serve.ts <main.js> <compatibility date> [<compatibility flags, JSON>]")
   process.exit(2)
 }
+const compatibilityFlags = JSON.parse(flags ?? "[]") as Array<string>
 const bindings = JSON.parse(process.env.SDP_WORKERD_BINDINGS ?? "{}") as Record<string, string>
 /** A directory for the Cache API's entries, so that a later workerd (a fresh isolate) finds them. */
 const cachePersist = process.env.SDP_WORKERD_CACHE_PERSIST
+const telemetry = process.env.SDP_WORKERD_TELEMETRY ?? ""
+
+/** A wrapped binding with the Analytics Engine dataset's method, run inside the Worker's isolate. */
+const RECORDER = `export default function () {
+  return { writeDataPoint(point) { console.log("ANALYTICS " + JSON.stringify(point)) } }
+}`
+
+const telemetryBindings: WorkerOptions = telemetry === ""
+  ? {}
+  : {
+    ...(telemetry === "record"
+      ? { wrappedBindings: { ANALYTICS: "analytics-recorder" } }
+      : { analyticsEngineDatasets: { ANALYTICS: { dataset: "source_data_proxy_test" } } }),
+    serviceBindings: {
+      PUBLIC_LOG_STREAM: async (request: MiniflareRequest) => {
+        process.stdout.write(`PUBLIC_LOG_STREAM ${request.method} ${request.url} ${await request.text()}\n`)
+        return new MiniflareResponse(null, { status: 204 })
+      }
+    }
+  }
 
 const mf = new Miniflare({
-  modules: true,
-  scriptPath,
-  compatibilityDate,
-  bindings,
-  // The jti deny-list binding (wrangler.toml), in Miniflare's in-memory KV.
-  kvNamespaces: ["REVOCATIONS"],
+  workers: [
+    {
+      name: "proxy",
+      modules: true,
+      scriptPath,
+      compatibilityDate,
+      compatibilityFlags,
+      bindings,
+      // The jti deny-list binding (wrangler.toml), in Miniflare's in-memory KV.
+      kvNamespaces: ["REVOCATIONS"],
+      ...telemetryBindings
+    },
+    ...(telemetry === "record" ? [{ name: "analytics-recorder", modules: true, script: RECORDER }] : [])
+  ],
   host: "127.0.0.1",
   port: 0,
   // Never fetch the Request.cf placeholder from the internet: the tests run on loopback only.

@@ -5,4 +5,4 @@
 import { describeReadSuite } from "../e2e/readSuite.js"
 import { startWorkerdProxy } from "./harness.js"
 
-describeReadSuite("workerd", startWorkerdProxy, { streamedContentLength: true, negotiatesContentEncoding: true })
+describeReadSuite("workerd", startWorkerdProxy, { negotiatesContentEncoding: true, requestIdFromCfRay: true })

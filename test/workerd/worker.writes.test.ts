@@ -281,4 +281,23 @@ describe("writes in workerd, with session credentials from the Worker's /.sts", 
     expect((await inMoto(`${PREFIX}${ANON_KEY}`))?.toString()).toBe(ANON_BODY)
     expect(await inMoto(`${PREFIX}anon-new.txt`)).toBeUndefined()
   })
+
+  it("at the default LOG_LEVEL (warn) the STS audit event and the session access log are still written, as JSON lines", () => {
+    const events = worker.logs().split("\n").flatMap((line) => {
+      const start = line.indexOf("{\"time\"")
+      if (start < 0) return []
+      const record = JSON.parse(line.slice(start)) as Record<string, unknown>
+      return typeof record["event"] === "string" ? [record] : []
+    })
+    expect(events.find((e) => e["event"] === "sts.AssumeRoleWithWebIdentity"), withLogs("no audit event")).toMatchObject({
+      outcome: "success",
+      account: ACCOUNT,
+      sessionName: "workerd-writes"
+    })
+    expect(events.find((e) => e["event"] === "access" && e["action"] === "write"), withLogs("no access event")).toMatchObject({
+      decision: "allow",
+      resource: expect.stringMatching(/^sc::acme::product\/rw\//),
+      session_name: "workerd-writes"
+    })
+  })
 })

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Identity } from "../identity/Identity.js"
 import { AccessDenied } from "../s3/errors.js"
 import type { Permission } from "../sts/SessionClaims.js"
@@ -12,8 +12,8 @@ export interface AuthzRequest {
   readonly resource: string
   /** Whether anonymous callers may read this product (public and enabled). */
   readonly publicRead: boolean
-  /** The account's permissions on the product (Source API), for sessions; undefined when not fetched. */
-  readonly accountPermissions: ReadonlyArray<string> | undefined
+  /** The session principal's permissions on the product (Source API), for sessions; undefined when not fetched. */
+  readonly principalPermissions: ReadonlyArray<string> | undefined
 }
 
 /** The Role ceiling: some statement grants the action on the resource. */
@@ -24,19 +24,20 @@ export const ceilingAllows = (ceiling: ReadonlyArray<Permission>, action: Action
 export const ceilingReaches = (ceiling: ReadonlyArray<Permission>, prefixUrn: string): boolean =>
   ceiling.some((statement) => statement.actions.includes("read") && statement.resources.some((p) => leadsInto(p, prefixUrn)))
 
-const accountAllows = (request: AuthzRequest): boolean =>
+const principalAllows = (request: AuthzRequest): boolean =>
   request.action === "read"
-    ? request.publicRead || (request.accountPermissions ?? []).some((p) => p.toLowerCase() === "read" || p.toLowerCase() === "write")
-    : (request.accountPermissions ?? []).some((p) => p.toLowerCase() === "write")
+    ? request.publicRead || (request.principalPermissions ?? []).some((p) => p.toLowerCase() === "read" || p.toLowerCase() === "write")
+    : (request.principalPermissions ?? []).some((p) => p.toLowerCase() === "write")
 
 /**
  * The decision (ADR-005): anonymous → read of public products only; a session → its Role ceiling ∩ its
- * account's current permissions on the product. Every denial is the same AccessDenied, whatever the cause.
+ * principal's current permissions on the product (the user for `_default` sessions, else the account).
+ * Every denial is the same AccessDenied, whatever the cause.
  */
 export const decide = (identity: Identity, request: AuthzRequest): boolean =>
   identity._tag === "Anonymous"
     ? request.action === "read" && request.publicRead
-    : ceilingAllows(identity.claims.permissions, request.action, request.resource) && accountAllows(request)
+    : ceilingAllows(identity.claims.permissions, request.action, request.resource) && principalAllows(request)
 
 export const authorize = (identity: Identity, request: AuthzRequest): Effect.Effect<void, AccessDenied> =>
   decide(identity, request)

@@ -1,11 +1,15 @@
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { DataConnection } from "../catalog/schema.js"
 import type { Reply } from "../http/Reply.js"
 import type {
   AccessDenied,
   BackendAuthenticationFailed,
+  BackendInvalidResponse,
   BackendUnavailable,
   CatalogFailure,
+  EntityTooSmall,
+  InvalidArgument,
   InvalidPart,
   InvalidRange,
   InvalidRequest,
@@ -53,16 +57,20 @@ export type ReadError =
   | InvalidRange
   | AccessDenied
   | BackendUnavailable
+  | BackendInvalidResponse
   | BackendAuthenticationFailed
-export type ListError = AccessDenied | BackendUnavailable | BackendAuthenticationFailed
+/** InvalidArgument: a continuation token the store did not issue. */
+export type ListError = AccessDenied | BackendUnavailable | BackendInvalidResponse | BackendAuthenticationFailed | InvalidArgument
 
 /** What every write can fail with; the backend's refusals become the S3 errors a client expects. */
 export type WriteError =
   | AccessDenied
   | PreconditionFailed
   | BackendUnavailable
+  | BackendInvalidResponse
   | BackendAuthenticationFailed
   | InvalidRequest
+  | EntityTooSmall
   | NotImplemented
 
 export interface ObjectWrite {

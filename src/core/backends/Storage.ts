@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { UnsupportedProvider } from "../s3/errors.js"
 import { type Providers, Storage } from "./ObjectStore.js"
 

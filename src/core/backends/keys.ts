@@ -11,3 +11,12 @@ export const relativeKey = (prefix: string, key: string): string => {
 }
 
 export { uriEncode as encodeKey } from "../s3/uriEncode.js"
+
+/**
+ * Whether a listing position (prefix, start-after, marker, or the name a token stands for) has an empty, `.` or
+ * `..` complete segment, one followed by `/` (a leading `/` is an empty one). No key has such a segment (the key
+ * rules refuse them), so nothing is at or under that position; read as a path it would leave the product. The
+ * final segment is partial and still matches: `tables/.` matches `tables/.hidden`, `..` matches `..foo`.
+ */
+export const impossiblePosition = (position: string): boolean =>
+  position.split("/").slice(0, -1).some((segment) => segment === "" || segment === "." || segment === "..")

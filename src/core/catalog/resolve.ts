@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type ObjectStore, type OpenError, Storage } from "../backends/ObjectStore.js"
 import { AccessDenied, NoSuchBucket } from "../s3/errors.js"
 import { type Caller, Catalog, type CatalogError } from "./Catalog.js"

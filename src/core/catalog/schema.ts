@@ -1,4 +1,5 @@
-import { Option, Schema } from "effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { Permission } from "../sts/SessionClaims.js"
 
 /** A product as the Source API returns it (extra fields are ignored). */
@@ -117,3 +118,15 @@ export const Role = Schema.Struct({
   permissions: Schema.Array(Permission)
 })
 export type Role = typeof Role.Type
+
+/**
+ * An identity provider an account registered (ADR-004's second tier), as
+ * `GET /api/v1/accounts/{account}/idps/{name}` returns it: its issuer, and where its keys are when they are
+ * not at the issuer's discovery document's `jwks_uri`.
+ */
+export const AccountIdp = Schema.Struct({
+  name: Schema.String,
+  issuer: Schema.NonEmptyString,
+  jwks_uri: Schema.optional(Schema.NonEmptyString)
+})
+export type AccountIdp = typeof AccountIdp.Type

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { S3Request } from "../http/S3Request.js"
 import { BackendUnavailable, ExpiredToken, InvalidToken, type S3Error } from "../s3/errors.js"
 import type { Hmac } from "../services/Hmac.js"

@@ -1,4 +1,9 @@
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type { JSONWebKeySet } from "jose"
 import { readBounded } from "../http/readBounded.js"
 import { Upstream } from "../services/Upstream.js"
@@ -21,15 +26,19 @@ const RENEWAL_CLAIM = Duration.seconds(10)
 /**
  * Identity providers' signing keys. Only finished values are shared across requests: no request ever waits
  * on another's fetch (peers.md §4.5); a cold issuer is fetched by each request that needs it.
+ *
+ * Keys come from the issuer's discovery document, or from `jwksUri` when an account registered its IdP
+ * with one. Each source is cached on its own: a `jwks_uri` one account registered for an issuer never
+ * answers for another binding of that issuer.
  */
 export class JwksCache extends Context.Tag("sdp/JwksCache")<JwksCache, {
   /** The issuer's keys: cached (≤ 1 h), freshly fetched, or, when the IdP fails, a copy ≤ 24 h old. */
-  readonly keys: (issuer: string) => Effect.Effect<JSONWebKeySet, IDPCommunicationError | StsInternalFailure>
+  readonly keys: (issuer: string, jwksUri?: string) => Effect.Effect<JSONWebKeySet, IDPCommunicationError | StsInternalFailure>
   /**
-   * After a token named a `kid` the keys lack: refetch, at most once per interval per issuer. None when
+   * After a token named a `kid` the keys lack: refetch, at most once per interval per source. None when
    * rate-limited or the fetch failed (the caller keeps what it had).
    */
-  readonly refresh: (issuer: string) => Effect.Effect<Option.Option<JSONWebKeySet>, StsInternalFailure>
+  readonly refresh: (issuer: string, jwksUri?: string) => Effect.Effect<Option.Option<JSONWebKeySet>, StsInternalFailure>
 }>() {}
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
@@ -97,22 +106,36 @@ export const JwksCacheLive = Layer.effect(
         })
       )
 
-    /** Discovery → `jwks_uri` → JWKS; both URLs must be https (or loopback http). */
-    const fetchJwks = (issuer: string) =>
-      Effect.gen(function*() {
-        const base = normalizeIssuer(issuer)
-        if (!isAllowedIssuerUrl(base)) return yield* new IDPCommunicationError({ issuer, reason: "issuer is not https" })
-        const discovery = yield* getJson(issuer, `${base}/.well-known/openid-configuration`)
+    /** Discovery's `jwks_uri`; it must be https (or loopback http). */
+    const discoveredJwksUri = (issuer: string, base: string) =>
+      Effect.flatMap(getJson(issuer, `${base}/.well-known/openid-configuration`), (discovery) => {
         const jwksUri = typeof discovery === "object" && discovery !== null
           ? (discovery as { jwks_uri?: unknown }).jwks_uri
           : undefined
-        if (typeof jwksUri !== "string" || !isAllowedIssuerUrl(jwksUri)) {
-          return yield* new IDPCommunicationError({ issuer, reason: "discovery document has no usable jwks_uri" })
+        return typeof jwksUri === "string" && isAllowedIssuerUrl(jwksUri)
+          ? Effect.succeed(jwksUri)
+          : Effect.fail(new IDPCommunicationError({ issuer, reason: "discovery document has no usable jwks_uri" }))
+      })
+
+    /** The given `jwks_uri`, or discovery's, → JWKS; both URLs must be https (or loopback http). */
+    const fetchJwks = (issuer: string, given: string | undefined) =>
+      Effect.gen(function*() {
+        const base = normalizeIssuer(issuer)
+        if (!isAllowedIssuerUrl(base)) return yield* new IDPCommunicationError({ issuer, reason: "issuer is not https" })
+        if (given !== undefined && !isAllowedIssuerUrl(given)) {
+          return yield* new IDPCommunicationError({ issuer, reason: "jwks_uri is not https" })
         }
+        const jwksUri = given ?? (yield* discoveredJwksUri(issuer, base))
         const jwks = yield* getJson(issuer, jwksUri)
         if (!isJwks(jwks)) return yield* new IDPCommunicationError({ issuer, reason: "not a JWK set" })
         return jwks
       })
+
+    /** One cache entry per key source: the issuer (discovery), or the issuer with its registered `jwks_uri`. */
+    const sourceOf = (issuer: string, jwksUri: string | undefined) => {
+      const id = normalizeIssuer(issuer)
+      return jwksUri === undefined ? id : `${id} ${jwksUri}`
+    }
 
     const store = (issuer: string, jwks: JSONWebKeySet, now: number) =>
       void entries.set(issuer, { jwks, fetchedAt: now, renewingSince: undefined })
@@ -121,10 +144,10 @@ export const JwksCacheLive = Layer.effect(
       Effect.mapError((e) => new StsInternalFailure({ reason: `own keys: ${e.reason}` }))
     )
 
-    const keys = (issuer: string) =>
+    const keys = (issuer: string, jwksUri?: string) =>
       Effect.gen(function*() {
-        const id = normalizeIssuer(issuer)
-        if (id === ownIssuer) return yield* ownKeys
+        if (normalizeIssuer(issuer) === ownIssuer) return yield* ownKeys
+        const id = sourceOf(issuer, jwksUri)
         const now = yield* Clock.currentTimeMillis
         const entry = entries.get(id)
         if (entry !== undefined && now - entry.fetchedAt < ttl) return entry.jwks
@@ -133,14 +156,15 @@ export const JwksCacheLive = Layer.effect(
           return usable.jwks // another request is renewing: serve the stale copy, wait for nobody
         }
         if (usable !== undefined) usable.renewingSince = now
-        return yield* fetchJwks(issuer).pipe(
+        return yield* fetchJwks(issuer, jwksUri).pipe(
           Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
           Effect.catchAll((error) =>
             usable === undefined
               ? Effect.fail(error)
               : Effect.as(
                 Effect.logWarning("identity provider keys could not be renewed: serving a stale copy", {
-                  issuer: id,
+                  issuer: normalizeIssuer(issuer),
+                  jwksUri,
                   reason: error.reason,
                   ageSeconds: Math.floor((now - usable.fetchedAt) / 1000)
                 }),
@@ -150,20 +174,24 @@ export const JwksCacheLive = Layer.effect(
         )
       })
 
-    const refresh = (issuer: string) =>
+    const refresh = (issuer: string, jwksUri?: string) =>
       Effect.gen(function*() {
-        const id = normalizeIssuer(issuer)
-        if (id === ownIssuer) return Option.some(yield* ownKeys)
+        if (normalizeIssuer(issuer) === ownIssuer) return Option.some(yield* ownKeys)
+        const id = sourceOf(issuer, jwksUri)
         const now = yield* Clock.currentTimeMillis
         const last = forcedAt.get(id)
         if (last !== undefined && now - last < kidInterval) return Option.none<JSONWebKeySet>()
         forcedAt.set(id, now)
-        return yield* fetchJwks(issuer).pipe(
+        return yield* fetchJwks(issuer, jwksUri).pipe(
           Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
           Effect.map(Option.some),
           Effect.catchTag("IDPCommunicationError", (error) =>
             Effect.as(
-              Effect.logWarning("identity provider keys could not be refetched for an unknown kid", { issuer: id, reason: error.reason }),
+              Effect.logWarning("identity provider keys could not be refetched for an unknown kid", {
+                issuer: normalizeIssuer(issuer),
+                jwksUri,
+                reason: error.reason
+              }),
               Option.none<JSONWebKeySet>()
             ))
         )

@@ -1,4 +1,7 @@
-import { Clock, Data, Effect, Either } from "effect"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import {
   createLocalJWKSet,
   decodeJwt,

@@ -1,7 +1,7 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { S3Request } from "../http/S3Request.js"
-import { InvalidRequest, InvalidURI, NoSuchBucket, NotImplemented } from "../s3/errors.js"
-import { parseListParams } from "../s3/listParams.js"
+import { InvalidArgument, InvalidRequest, InvalidURI, NoSuchBucket, NoSuchKey, NotImplemented } from "../s3/errors.js"
+import { asksForListing, parseListParams } from "../s3/listParams.js"
 import { invalidKey, keyProblem } from "./keys.js"
 import type { ObjectTarget, Operation } from "./Operation.js"
 import { parseQuery, type Query } from "./query.js"
@@ -83,23 +83,33 @@ const partNumberOf = (query: Query): Effect.Effect<number, InvalidRequest> => {
     : Effect.fail(new InvalidRequest({ message: "partNumber must be an integer between 1 and 10000" }))
 }
 
+type BucketLevelError = InvalidRequest | InvalidArgument | NoSuchKey
+
+/**
+ * Requests that name no object key. `GET`/`HEAD /{account}/{product}` without a trailing slash or a listing
+ * parameter is a client asking for the object `{product}` of the bucket `{account}` (`aws s3 cp
+ * s3://acct/product x`, rclone's first probe): no such object can exist, as every key of an account lies
+ * under a product, so it is NoSuchKey at once, never a listing saved as a file and never a read of the
+ * product's root (TARGET §9, which narrows §2's HeadBucket to `HEAD /{account}/{product}/`).
+ */
 const bucketLevel = (
   request: S3Request,
   query: Query,
   account: string,
   product: string | undefined
-): Effect.Effect<Operation, InvalidRequest> => {
+): Effect.Effect<Operation, BucketLevelError> => {
+  const keyOfAccount = request.url.pathname.endsWith("/") || asksForListing(query) ? undefined : product
   switch (request.method) {
     case "GET":
       if (query.has("uploads")) return Effect.succeed({ _tag: "ListMultipartUploads", account, product })
       if (product === undefined && query.has("location")) return Effect.succeed({ _tag: "GetBucketLocation", account })
-      return Effect.succeed(
-        product === undefined
-          ? { _tag: "ListAccount", account, list: parseListParams(query) }
-          : { _tag: "ListProduct", account, product, list: parseListParams(query) }
-      )
+      if (keyOfAccount !== undefined) return Effect.fail(new NoSuchKey({ key: keyOfAccount }))
+      return Effect.map(parseListParams(query), (list): Operation =>
+        product === undefined ? { _tag: "ListAccount", account, list } : { _tag: "ListProduct", account, product, list })
     case "HEAD":
-      return Effect.succeed({ _tag: "HeadBucket", account, product })
+      return keyOfAccount !== undefined
+        ? Effect.fail(new NoSuchKey({ key: keyOfAccount }))
+        : Effect.succeed({ _tag: "HeadBucket", account, product })
     case "PUT":
       return hasEmptyBody(request)
         ? Effect.succeed({ _tag: "CreateBucket", account, product })
@@ -154,7 +164,7 @@ const objectLevel = (
 /** Decide the operation from method, path and query. Pure: no identity, no I/O. */
 export const classify = (
   request: S3Request
-): Effect.Effect<Operation, InvalidRequest | InvalidURI | NoSuchBucket | NotImplemented> =>
+): Effect.Effect<Operation, BucketLevelError | InvalidURI | NoSuchBucket | NotImplemented> =>
   Effect.gen(function*() {
     const path = request.url.pathname
     const method = request.method

@@ -1,16 +1,18 @@
 import { InvalidRequest } from "../s3/errors.js"
 
 /**
- * Keys with empty, `.` or `..` segments (so no leading/trailing `/`, no `//`) or control characters are
- * refused: they cannot be stored faithfully on every backend and `..` would escape a product's prefix.
+ * Keys with empty, `.` or `..` segments (so no leading `/`, no `//`) or control characters are refused:
+ * they cannot be stored faithfully on every backend and `..` would escape a product's prefix. One trailing
+ * `/` is allowed: `dir/` is a folder marker, which S3 stores like any object and GDAL and rclone probe.
  */
 export const keyProblem = (key: string): boolean =>
   // eslint-disable-next-line no-control-regex
-  /[\u0000-\u001f\u007f]/.test(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")
+  /[\u0000-\u001f\u007f]/.test(key)
+  || (key.endsWith("/") ? key.slice(0, -1) : key).split("/").some((s) => s === "" || s === "." || s === "..")
 
 export const invalidKey = (key: string) =>
   new InvalidRequest({
-    message: `invalid object key "${key}": empty, \`.\`, or \`..\` path segments, leading/trailing slashes, `
+    message: `invalid object key "${key}": empty, \`.\`, or \`..\` path segments, a leading slash, `
       + "and control characters are not allowed"
   })
 

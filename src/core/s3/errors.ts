@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type {
   AuthorizationHeaderMalformed,
   AuthorizationQueryParametersError,
@@ -29,6 +29,8 @@ export class InvalidToken extends Data.TaggedError("InvalidToken")<{ readonly re
 export class NoSuchUpload extends Data.TaggedError("NoSuchUpload")<{ readonly uploadId: string }> {}
 /** CompleteMultipartUpload named a part that was not uploaded, or whose ETag does not match. */
 export class InvalidPart extends Data.TaggedError("InvalidPart")<{ readonly message: string }> {}
+/** CompleteMultipartUpload named a part below 5 MiB that is not the last (the backend refused it). */
+export class EntityTooSmall extends Data.TaggedError("EntityTooSmall")<{}> {}
 /** A DeleteObjects or CompleteMultipartUpload body that is not the XML S3 expects. */
 export class MalformedXML extends Data.TaggedError("MalformedXML")<{ readonly message: string }> {}
 /** A checksum sent with the upload does not match its bytes. */
@@ -49,6 +51,8 @@ export class BackendAuthenticationFailed extends Data.TaggedError("BackendAuthen
 }> {}
 /** The storage backend could not be reached, timed out, or failed (5xx). */
 export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{ readonly reason: string }> {}
+/** The storage backend answered something the proxy will not use: a redirect, or a document over its size bound. */
+export class BackendInvalidResponse extends Data.TaggedError("BackendInvalidResponse")<{ readonly reason: string }> {}
 
 export type S3Error =
   | InvalidRequest
@@ -63,6 +67,7 @@ export type S3Error =
   | InvalidToken
   | NoSuchUpload
   | InvalidPart
+  | EntityTooSmall
   | MalformedXML
   | BadDigest
   | PreconditionFailed
@@ -73,6 +78,7 @@ export type S3Error =
   | UnsupportedProvider
   | BackendAuthenticationFailed
   | BackendUnavailable
+  | BackendInvalidResponse
   | SignatureDoesNotMatch
   | RequestTimeTooSkewed
   | RequestExpired

@@ -25,6 +25,14 @@ export interface ListResult {
 
 const optional = (name: string, text: string | undefined) => (text === undefined ? "" : element(name, text))
 
+/**
+ * A listing reports the end of the second an object was last modified in, never a time before it. S3 lists
+ * whole seconds (truncated), so a file uploaded within the second it was written would list as older than
+ * the file, and `aws s3 sync` (unchanged when the remote LastModified is not older than the local mtime)
+ * would upload it again on every run.
+ */
+export const listedLastModified = (date: Date): string => new Date((Math.floor(date.getTime() / 1000) + 1) * 1000).toISOString()
+
 /** ListObjectsV2 / ListObjects (V1) XML, element order as S3 and the Rust proxy write it. */
 export const renderListResult = (result: ListResult): string => {
   const { params } = result
@@ -36,12 +44,12 @@ export const renderListResult = (result: ListResult): string => {
   const middle = params.version === 2
     ? `<KeyCount>${result.contents.length + result.commonPrefixes.length}</KeyCount>`
       + optional("StartAfter", params.startAfter === undefined ? undefined : encode(params.startAfter))
-      + optional("ContinuationToken", params.continuationToken)
+      + optional("ContinuationToken", params.sentContinuationToken)
       + optional("NextContinuationToken", result.nextContinuationToken)
     : element("Marker", encode(params.startAfter ?? ""))
       + optional("NextMarker", result.nextMarker === undefined ? undefined : encode(result.nextMarker))
   const contents = result.contents.map((c) =>
-    "<Contents>" + element("Key", encode(c.key)) + `<LastModified>${c.lastModified.toISOString()}</LastModified>`
+    "<Contents>" + element("Key", encode(c.key)) + `<LastModified>${listedLastModified(c.lastModified)}</LastModified>`
     + `<ETag>${escapeXml(c.etag)}</ETag><Size>${c.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`
   ).join("")
   const prefixes = result.commonPrefixes.map((p) => `<CommonPrefixes>${element("Prefix", encode(p))}</CommonPrefixes>`)

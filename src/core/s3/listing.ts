@@ -1,5 +1,5 @@
-import { Effect } from "effect"
-import { backendKey, relativeKey } from "../backends/keys.js"
+import * as Effect from "effect/Effect"
+import { backendKey, impossiblePosition, relativeKey } from "../backends/keys.js"
 import { isRolledUp } from "../backends/listSorted.js"
 import type { ListError, OpenError } from "../backends/ObjectStore.js"
 import type { Storage } from "../backends/ObjectStore.js"
@@ -7,6 +7,8 @@ import { type Caller, Catalog, type CatalogError } from "../catalog/Catalog.js"
 import { isPublic } from "../catalog/schema.js"
 import { resolveProduct } from "../catalog/resolve.js"
 import { compareUtf8 } from "../routing/keys.js"
+import { listAccountKeys } from "./accountListing.js"
+import type { InvalidArgument } from "./errors.js"
 import type { ListParams } from "./listParams.js"
 import type { ListResult } from "./listResult.js"
 import { paginate } from "./pagination.js"
@@ -26,11 +28,27 @@ const emptyResult = (account: string, params: ListParams, prefix: string, delimi
   nextMarker: undefined
 })
 
-/** The products of an account as `CommonPrefixes` (`{product}/`), paginated here, optionally narrowed by prefix. */
-const listProducts = (account: string, params: ListParams): Effect.Effect<ListResult, CatalogError, Catalog> =>
+/**
+ * The products of an account the caller may list, as `CommonPrefixes` (`{product}/`), paginated here,
+ * optionally narrowed by prefix. The product list is anonymous, so a session also gets each restricted
+ * product the catalog shows its principal (TARGET §9).
+ */
+const listProducts = (
+  account: string,
+  params: ListParams,
+  caller: Caller | undefined
+): Effect.Effect<ListResult, CatalogError, Catalog> =>
   Effect.gen(function*() {
-    const products = yield* (yield* Catalog).products(account)
-    const names = products.filter(isPublic).map((p) => `${p.product_id}/`).filter((n) => n.startsWith(params.prefix))
+    const catalog = yield* Catalog
+    const products = yield* catalog.products(account)
+    const visible = yield* Effect.filter(products, (p) =>
+      isPublic(p) ? Effect.succeed(true)
+        : caller === undefined ? Effect.succeed(false)
+        : catalog.product(account, p.product_id, caller).pipe(
+          Effect.as(true),
+          Effect.catchTags({ AccessDenied: () => Effect.succeed(false), NoSuchBucket: () => Effect.succeed(false) })
+        ))
+    const names = visible.map((p) => `${p.product_id}/`).filter((n) => n.startsWith(params.prefix))
     const page = paginate(names, params.continuationToken ?? params.startAfter, params.maxKeys)
     return {
       ...emptyResult(account, params, params.prefix, "/"),
@@ -56,15 +74,22 @@ export const listProduct = (
     const empty = emptyResult(account, params, params.prefix, params.delimiter)
     const resolved = yield* resolveProduct(account, product, caller)
     if (params.maxKeys === 0) return empty
+    // A prefix, start-after or marker with an empty, `.` or `..` complete segment names no key (and, as a path,
+    // would leave the product): an empty, final page, whatever the backend. A start-after is only a position,
+    // but no key the proxy can read has such a segment, so it is answered alike rather than passed on.
+    // Continuation tokens are the store's own and opaque here (S3's are base64 and may hold `//`): a store whose
+    // tokens are names checks the name (listSorted).
+    const startAfterUsed = params.continuationToken === undefined ? params.startAfter : undefined
+    if (impossiblePosition(params.prefix) || (startAfterUsed !== undefined && impossiblePosition(startAfterUsed))) return empty
 
     let startAfter: string | undefined
-    if (params.startAfter !== undefined && params.continuationToken === undefined) {
-      if (params.startAfter.startsWith(root)) {
-        const relative = params.startAfter.slice(root.length)
+    if (startAfterUsed !== undefined) {
+      if (startAfterUsed.startsWith(root)) {
+        const relative = startAfterUsed.slice(root.length)
         // A V1 marker that is a rolled-up prefix means "after everything under it", as S3 reads it.
         const pastPrefix = params.version === 1 && isRolledUp(relative, params.prefix.slice(root.length), params.delimiter)
         startAfter = backendKey(resolved.prefix, relative) + (pastPrefix ? PAST_PREFIX : "")
-      } else if (compareUtf8(params.startAfter, root) > 0) {
+      } else if (compareUtf8(startAfterUsed, root) > 0) {
         return empty // after every key of this product
       }
     }
@@ -77,13 +102,12 @@ export const listProduct = (
       startAfter
     })
     const toClient = (key: string) => root + relativeKey(resolved.prefix, key)
-    // Zero-byte "directory marker" objects are not data and cannot be read through the proxy (key rules).
-    const contents = page.objects.filter((o) => !(o.size === 0 && o.key.endsWith("/")))
-      .map((o) => ({ ...o, key: toClient(o.key) }))
+    // Folder markers (`dir/`) are listed like any key, as S3 lists them (TARGET §9): GDAL finds a folder by its
+    // marker, and aws-cli and rclone know them for what they are.
+    const contents = page.objects.map((o) => ({ ...o, key: toClient(o.key) }))
     const commonPrefixes = page.commonPrefixes.map(toClient)
     const isTruncated = page.nextContinuationToken !== undefined
-    // The V1 marker is the last name the backend returned, hidden directory markers included, so a page
-    // that held only a marker still tells the client where to continue.
+    // The V1 marker is the last name the backend returned, key or common prefix.
     const last = [page.objects.at(-1)?.key, page.commonPrefixes.at(-1)].filter((k): k is string => k !== undefined)
       .sort(compareUtf8).map(toClient).at(-1)
     return {
@@ -97,19 +121,42 @@ export const listProduct = (
   })
 
 /**
- * A listing addressed to the account (`GET /{account}?…`), which is how S3 clients see us: an empty
- * prefix lists products; `{product}/…` lists inside that product (DuckDB's and aws-cli's form).
+ * The path form `GET /{account}/{product}?…` (TARGET §9): the prefix and start-after/marker are relative to
+ * the product, as the Rust proxy maps them. Keys and the Prefix come back account-relative like every
+ * listing's; StartAfter and Marker are echoed as sent, and NextMarker is relative like the marker it becomes,
+ * so a V1 client that feeds it back pages on.
+ */
+export const listProductPath = (
+  account: string,
+  product: string,
+  params: ListParams,
+  caller?: Caller
+): Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage> => {
+  const root = `${product}/`
+  const within = {
+    ...params,
+    prefix: root + params.prefix,
+    startAfter: params.startAfter === undefined ? undefined : root + params.startAfter
+  }
+  return Effect.map(listProduct(account, product, within, caller), (result) => ({
+    ...result,
+    params,
+    nextMarker: result.nextMarker?.slice(root.length)
+  }))
+}
+
+/**
+ * A listing addressed to the account (`GET /{account}?…`), which is how S3 clients see us (TARGET §9): a
+ * prefix `{product}/…` lists inside that product (DuckDB's and aws-cli's form); otherwise `delimiter=/` lists
+ * the products as prefixes, and no delimiter lists the keys of every product the caller may list.
  */
 export const listAccount = (
   account: string,
   params: ListParams,
   caller?: Caller
-): Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage> => {
+): Effect.Effect<ListResult, CatalogError | OpenError | ListError | InvalidArgument, Catalog | Storage> => {
   const slash = params.prefix.indexOf("/")
-  if (params.prefix === "" || (slash < 0 && params.delimiter === "/")) return listProducts(account, params)
-  const product = slash < 0 ? params.prefix : params.prefix.slice(0, slash)
-  const prefix = slash < 0 ? `${product}/` : params.prefix
-  return listProduct(account, product, { ...params, prefix }, caller).pipe(
-    Effect.map((result) => ({ ...result, prefix: params.prefix }))
-  )
+  if (slash >= 0) return listProduct(account, params.prefix.slice(0, slash), params, caller)
+  if (params.delimiter === "/") return listProducts(account, params, caller)
+  return listAccountKeys(account, params, caller, (product, within) => listProduct(account, product, within, caller))
 }

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { backendKey, relativeKey } from "../backends/keys.js"
 import type { ObjectWriter, Storage } from "../backends/ObjectStore.js"
 import type { Catalog } from "../catalog/Catalog.js"

@@ -19,6 +19,7 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
   InvalidToken: [400, "InvalidToken", "The provided token is malformed or otherwise invalid."],
   NoSuchUpload: [404, "NoSuchUpload", "The specified multipart upload does not exist."],
   InvalidPart: [400, "InvalidPart", ""],
+  EntityTooSmall: [400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size."],
   MalformedXML: [400, "MalformedXML", ""],
   BadDigest: [400, "BadDigest", "The checksum you specified did not match the calculated checksum."],
   PreconditionFailed: [412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"],
@@ -29,6 +30,7 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
   UnsupportedProvider: [500, "InternalError", "Internal server error"],
   BackendAuthenticationFailed: [502, "BackendAuthenticationFailed", "Failed to obtain backend credentials"],
   BackendUnavailable: [503, "ServiceUnavailable", "Service unavailable"],
+  BackendInvalidResponse: [502, "BadGateway", "An upstream service sent a response the proxy cannot use"],
   SignatureDoesNotMatch: [403, "SignatureDoesNotMatch",
     "The request signature we calculated does not match the signature you provided. Check your key and signing method."],
   RequestTimeTooSkewed: [403, "RequestTimeTooSkewed",
@@ -62,13 +64,23 @@ const messageOf = (error: S3Error): string => {
   }
 }
 
+/**
+ * Control characters (C0, DEL, C1) as `%XX` of their UTF-8 bytes: an error names keys and paths as sent,
+ * and XML 1.0 cannot carry most of these at all, so SDKs could not read the error otherwise.
+ */
+const printable = (text: string): string =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => encodeURIComponent(c))
+
+const textElement = (name: string, text: string) => element(name, printable(text))
+
 /** Extra elements S3 puts after `Message` for some codes (boto3 and the JS SDK surface them). */
 const details = (error: S3Error): string => {
   switch (error._tag) {
     case "NoSuchBucket":
-      return element("BucketName", error.bucket)
+      return textElement("BucketName", error.bucket)
     case "NoSuchKey":
-      return element("Key", error.key)
+      return textElement("Key", error.key)
     case "InvalidRange":
       return element("ActualObjectSize", String(error.size))
     default:
@@ -81,7 +93,7 @@ export const renderS3Error = (error: S3Error, resource: string, requestId: strin
   if (error._tag === "InvalidRange") headers.set("content-range", `bytes */${error.size}`)
   const body = method === "HEAD"
     ? null
-    : XML_DECLARATION + "<Error>" + element("Code", codeOf(error)) + element("Message", messageOf(error))
-      + details(error) + element("Resource", resource) + element("RequestId", requestId) + "</Error>"
+    : XML_DECLARATION + "<Error>" + element("Code", codeOf(error)) + textElement("Message", messageOf(error))
+      + details(error) + textElement("Resource", resource) + textElement("RequestId", requestId) + "</Error>"
   return { status: statusOf(error), headers, body }
 }

@@ -1,4 +1,4 @@
-import { Encoding } from "effect"
+import * as Encoding from "effect/Encoding"
 import { Sha256 } from "../sigv4/sha256.js"
 
 /** A running checksum over a body, as S3's `x-amz-checksum-*` algorithms define them (base64 digests). */

@@ -1,19 +1,37 @@
-import { Effect, Either, Schema } from "effect"
-import { XMLParser } from "fast-xml-parser"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import type { CompletedPart, DeleteOutcome } from "../backends/ObjectStore.js"
 import { MalformedXML } from "./errors.js"
+import { parseXml, type XmlElement } from "./strictXml.js"
 import { element, S3_NAMESPACE, XML_DECLARATION } from "./xml.js"
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false, // keys such as "0012" stay strings
-  trimValues: false, // keys may begin or end with spaces
-  removeNSPrefix: true,
-  isArray: (name) => name === "Object" || name === "Part"
-})
+/** Elements that may repeat: always arrays, so one entry reads like many. */
+const REPEATED = new Set(["Object", "Part"])
+
+/**
+ * An element as the Schemas below read it: a leaf is its text (untrimmed: keys may begin or end with
+ * spaces; never a number: "0012" stays a string), anything else an object of its children. Only `depth`
+ * levels are opened (the Schemas need three), so no nesting can exhaust the call stack.
+ */
+const valueOf = (e: XmlElement, depth: number): unknown => {
+  if (e.children.length === 0) return e.text
+  const fields = new Map<string, Array<unknown>>()
+  for (const child of depth === 0 ? [] : e.children) {
+    const values = fields.get(child.name) ?? []
+    values.push(valueOf(child, depth - 1))
+    fields.set(child.name, values)
+  }
+  // A repeated element that may not repeat stays an array, which its Schema refuses. fromEntries defines
+  // own properties: a `__proto__` element is a field like any other.
+  return Object.fromEntries([...fields].map(([name, values]) => [name, REPEATED.has(name) || values.length > 1 ? values : values[0]]))
+}
 
 const parse = (text: string) =>
-  Either.try({ try: () => parser.parse(text) as unknown, catch: () => new MalformedXML({ message: "The XML you provided was not well-formed" }) })
+  Either.match(parseXml(text), {
+    onLeft: () => Either.left(new MalformedXML({ message: "The XML you provided was not well-formed" })),
+    onRight: (root) => Either.right({ [root.name]: valueOf(root, 3) })
+  })
 
 const DeleteRequest = Schema.Struct({
   Delete: Schema.Struct({

@@ -1,9 +1,10 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { authorize } from "../authz/authorize.js"
 import { objectUrn } from "../authz/urn.js"
 import { backendKey } from "../backends/keys.js"
 import type { DeleteOutcome, ObjectWriter, Storage, Written } from "../backends/ObjectStore.js"
-import { Catalog, type Caller } from "../catalog/Catalog.js"
+import { Catalog } from "../catalog/Catalog.js"
+import { callerOf } from "../identity/caller.js"
 import { resolveProduct, type ResolvedProduct } from "../catalog/resolve.js"
 import { isPublic } from "../catalog/schema.js"
 import type { Reply } from "../http/Reply.js"
@@ -11,9 +12,12 @@ import type { S3Request } from "../http/S3Request.js"
 import type { Identity } from "../identity/Identity.js"
 import type { Payload } from "../identity/resolveIdentity.js"
 import { readBounded } from "../http/readBounded.js"
+import { logEvent } from "../observability/event.js"
 import { keyProblem } from "../routing/keys.js"
 import type { ObjectTarget, Operation } from "../routing/Operation.js"
+import type { SigV4BodyError } from "../sigv4/errors.js"
 import { type Authorizer, listParts, listUploads, uploadPartCopy } from "./multipartAdmin.js"
+import { type BodyFailure, noteBodyFailure } from "./bodyFailure.js"
 import { type ChecksumOutcome, verifyTrailingChecksum } from "./trailerChecksum.js"
 import {
   AccessDenied,
@@ -69,13 +73,8 @@ const writtenReply = (written: Written): Reply => {
   return { status: 200, headers, body: null }
 }
 
-const callerOf = (identity: Identity): Caller | undefined =>
-  identity._tag === "Anonymous"
-    ? undefined
-    : { accountId: identity.claims.account_id, roleName: identity.claims.role_name, assumedBy: identity.claims.assumed_by }
-
 /**
- * A product the caller may act on (ADR-005): the Role ceiling ∩ the account's permissions, which are
+ * A product the caller may act on (ADR-005): the Role ceiling ∩ the principal's permissions, which are
  * fetched only for a write or a product that is not public. Anonymous callers never write.
  */
 export const authorizedProduct = (
@@ -96,26 +95,26 @@ export const authorizedProduct = (
         action === "write" ? Effect.fail(new AccessDenied({ reason: `connection auth: ${e.code}` })) : Effect.fail(e))
     )
     const publicRead = isPublic(resolved.meta)
-    const accountPermissions = caller !== undefined && (action === "write" || !publicRead)
+    const principalPermissions = caller !== undefined && (action === "write" || !publicRead)
       ? yield* (yield* Catalog).permissions(account, product, caller)
       : undefined
     const resource = objectUrn(account, product, key)
-    const decision = authorize(identity, { action, resource, publicRead, accountPermissions })
+    const decision = authorize(identity, { action, resource, publicRead, principalPermissions })
     if (identity._tag === "Session") {
       // The access log (ADR-005): one entry per decision on a session request.
       const allowed = yield* Effect.isSuccess(decision)
-      yield* Effect.logInfo({
-        event: "access",
+      yield* logEvent("access", {
         decision: allowed ? "allow" : "deny",
         action,
         resource,
+        principal: caller?.principal ?? null,
         account: identity.claims.account_id,
         role: identity.claims.role_name,
         assumed_by: identity.claims.assumed_by,
         assumed_by_issuer: identity.claims.assumed_by_issuer,
         session_name: identity.claims.session_name,
         jti: identity.claims.jti,
-        account_permissions: accountPermissions ?? null
+        principal_permissions: principalPermissions ?? null
       })
     }
     yield* decision
@@ -223,19 +222,31 @@ export const executeWrite = (
   if (identity._tag === "Anonymous") return Effect.fail(new AccessDenied({ reason: "anonymous callers cannot write" }))
   const write = (target: ObjectTarget) => writableProduct(identity, target)
   const checksum: ChecksumOutcome = { mismatch: undefined }
-  const object = (key: string) => ({
-    key,
-    body: payload.body === null
-      ? null
-      : verifyTrailingChecksum(payload.body, request.headers.get("x-amz-trailer"), payload.trailers, checksum),
-    contentLength: payload.contentLength,
-    headers: storedHeaders(request.headers),
-    trailers: payload.trailers
-  })
-  /** A failed upload whose trailing checksum did not match is the client's BadDigest, whatever the backend said. */
-  const checked = <A, E>(upload: Effect.Effect<A, E>): Effect.Effect<A, E | BadDigest> =>
-    Effect.catchAll(upload, (e): Effect.Effect<never, E | BadDigest> =>
-      checksum.mismatch === undefined ? Effect.fail(e) : Effect.fail(new BadDigest({ algorithm: checksum.mismatch })))
+  const failure: BodyFailure = { error: undefined }
+  /** The upload of `key`; only a body the SigV4 verifier stands in front of can fail with its errors. */
+  const object = (key: string) => {
+    const verified = payload.body === null || payload.body === request.body ? payload.body : noteBodyFailure(payload.body, failure)
+    return {
+      key,
+      body: verified === null
+        ? null
+        : verifyTrailingChecksum(verified, request.headers.get("x-amz-trailer"), payload.trailers, checksum),
+      contentLength: payload.contentLength,
+      headers: storedHeaders(request.headers),
+      trailers: payload.trailers
+    }
+  }
+  /**
+   * A failed upload whose body failed verification answers the verifier's error, and one whose trailing checksum
+   * did not match the client's BadDigest, whatever the backend said.
+   */
+  const checked = <A, E>(upload: Effect.Effect<A, E>): Effect.Effect<A, E | BadDigest | SigV4BodyError> =>
+    Effect.catchAll(upload, (e): Effect.Effect<never, E | BadDigest | SigV4BodyError> =>
+      failure.error !== undefined
+        ? Effect.fail(failure.error)
+        : checksum.mismatch === undefined
+        ? Effect.fail(e)
+        : Effect.fail(new BadDigest({ algorithm: checksum.mismatch })))
   /** The verified trailing checksum is echoed, as S3 does. */
   const echoed = (written: Written): Written => {
     const trailer = (request.headers.get("x-amz-trailer") ?? "").trim().toLowerCase()

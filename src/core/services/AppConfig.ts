@@ -1,4 +1,9 @@
-import { Config, Context, Duration, Effect, Layer, Option } from "effect"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 
 export interface AppSettings {
   /** Unset under `bun run dev`: the embedded catalog is used instead. */
@@ -8,6 +13,8 @@ export interface AppSettings {
   /** Where outbound federation calls AssumeRoleWithWebIdentity. */
   readonly awsStsEndpoint: string
   readonly federationTimeout: Duration.Duration
+  /** Whether data connection endpoints may be loopback or private addresses (local backends in development). */
+  readonly allowPrivateEndpoints: boolean
 }
 
 /** Settings read once per isolate/process from the environment (TARGET §1), never per request. */
@@ -16,7 +23,12 @@ export class AppConfig extends Context.Tag("sdp/AppConfig")<AppConfig, AppSettin
 const millis = (name: string, fallback: number) =>
   Config.integer(name).pipe(Config.withDefault(fallback), Config.map(Duration.millis))
 
-export const AppConfigLive = Layer.effect(
+/** What a shell assumes where a variable is unset and the shells differ. */
+export interface ShellDefaults {
+  readonly allowPrivateEndpoints: boolean
+}
+
+export const appConfigFrom = (defaults: ShellDefaults) => Layer.effect(
   AppConfig,
   Effect.map(
     Config.all({
@@ -30,8 +42,12 @@ export const AppConfigLive = Layer.effect(
         Config.withDefault("https://sts.amazonaws.com"),
         Config.map((url) => url.trim().replace(/\/+$/, ""))
       ),
-      federationTimeout: millis("FEDERATION_TIMEOUT_MS", 10_000)
+      federationTimeout: millis("FEDERATION_TIMEOUT_MS", 10_000),
+      allowPrivateEndpoints: Config.boolean("ALLOW_PRIVATE_ENDPOINTS").pipe(Config.withDefault(defaults.allowPrivateEndpoints))
     }),
     (settings): AppSettings => settings
   )
 )
+
+/** Production defaults (Workers): connection endpoints on private networks are refused. */
+export const AppConfigLive = appConfigFrom({ allowPrivateEndpoints: false })

@@ -1,4 +1,7 @@
-import { Context, type Duration, type Effect, type Option } from "effect"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 
 /**
  * A cache of finished values (never of in-flight work, peers.md §4.5). A broken cache is a miss, so the

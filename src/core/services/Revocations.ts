@@ -1,4 +1,6 @@
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 
 export class RevocationsUnavailable extends Data.TaggedError("RevocationsUnavailable")<{ readonly reason: string }> {}
 

@@ -1,4 +1,8 @@
-import { Context, Data, type Duration, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { type BodyTooLarge, type BodyUnreadable, readBounded } from "../http/readBounded.js"
 
 export interface UpstreamRequest {
   readonly method: string
@@ -20,7 +24,16 @@ export class UpstreamFailure extends Data.TaggedError("UpstreamFailure")<{
   readonly detail: string
 }> {}
 
-/** Outbound HTTP. Every call has a timeout, no call retries, and a body passes through as a stream. */
+/**
+ * Outbound HTTP. Every call has a timeout, no call retries, no call follows a redirect (a 3xx is the answer),
+ * and a body passes through as a stream.
+ */
 export class Upstream extends Context.Tag("sdp/Upstream")<Upstream, {
   readonly fetch: (request: UpstreamRequest) => Effect.Effect<Response, UpstreamFailure>
 }>() {}
+
+/** An answer's body read whole as text, never more than `limit` bytes of it (no body reads as ""). */
+export const responseText = (response: Response, limit: number): Effect.Effect<string, BodyTooLarge | BodyUnreadable> =>
+  response.body === null
+    ? Effect.succeed("")
+    : Effect.map(readBounded(response.body, limit), (bytes) => new TextDecoder().decode(bytes))

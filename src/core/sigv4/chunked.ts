@@ -1,4 +1,5 @@
-import { Effect, Runtime } from "effect"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import { type Bytes, Hmac } from "../services/Hmac.js"
 import { constantTimeEqual, EMPTY_SHA256, toHex } from "./encoding.js"
 import { IncompleteBody, SignatureDoesNotMatch } from "./errors.js"
@@ -26,6 +27,11 @@ export interface AwsChunkedOptions {
    * value whatever size a client declares; a bad one still errors the stream before it can complete.
    */
   readonly maxHeldChunkBytes?: number | undefined
+  /**
+   * How a held chunk's buffer is allocated (default `new Uint8Array`; a seam for tests). It grows with the bytes
+   * that arrive, at most doubling, never to the declared size ahead of them.
+   */
+  readonly allocate?: ((length: number) => Bytes) | undefined
 }
 
 export interface AwsChunkedBody {
@@ -60,6 +66,7 @@ export const decodeAwsChunked = (
     const run = Runtime.runPromise(yield* Effect.runtime<never>())
     const signing = options.signing
     const maxHeld = options.maxHeldChunkBytes ?? DEFAULT_MAX_HELD_CHUNK_BYTES
+    const allocate = options.allocate ?? ((length: number) => new Uint8Array(length))
     const trailers = new Map<string, string>()
     let state: State = "size"
     let line = ""
@@ -69,6 +76,7 @@ export const decodeAwsChunked = (
     let previous = signing?.seedSignature ?? ""
     let held: Bytes | undefined
     let heldFill = 0
+    let heldSize = 0
     let hasher: Sha256 | undefined
     let pending: Uint8Array | undefined
     let total = 0
@@ -77,6 +85,13 @@ export const decodeAwsChunked = (
 
     const fail = (reason: string): never => {
       throw new IncompleteBody({ reason })
+    }
+    /** `buffer` (holding `heldFill` bytes) with room for `needed`: doubled or to `needed`, never past the declared `size`. */
+    const room = (buffer: Bytes, needed: number, size: number): Bytes => {
+      if (needed <= buffer.length) return buffer
+      const grown = allocate(Math.min(size, Math.max(needed, 2 * buffer.length)))
+      grown.set(buffer.subarray(0, heldFill))
+      return grown
     }
     const emit = (piece: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>) => {
       if (pending !== undefined) controller.enqueue(pending)
@@ -134,7 +149,8 @@ export const decodeAwsChunked = (
       state = "data"
       if (signing !== undefined) {
         if (size <= maxHeld) {
-          held = new Uint8Array(size)
+          held = new Uint8Array(0)
+          heldSize = size
           heldFill = 0
         } else {
           hasher = new Sha256()
@@ -187,6 +203,7 @@ export const decodeAwsChunked = (
           remaining -= take
           total += take
           if (held !== undefined) {
+            held = room(held, heldFill + take, heldSize)
             held.set(piece, heldFill)
             heldFill += take
           } else {

@@ -7,7 +7,7 @@ export interface PresignedQuery extends Credential {
   readonly signature: string
   /** `X-Amz-Date` exactly as sent (`YYYYMMDDTHHMMSSZ`); validated by the verifier. */
   readonly timestamp: string
-  /** `X-Amz-Expires`, 1…604800 seconds. */
+  /** `X-Amz-Expires`, at most 604800 seconds; zero or negative (ceph s3-tests sends -1000) has expired already. */
   readonly expiresSeconds: number
   readonly sessionToken: string | undefined
 }
@@ -41,9 +41,8 @@ export const parsePresignedQuery = (params: URLSearchParams): PresignedQuery | s
       + "X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
   }
   if (algorithm !== ALGORITHM) return `X-Amz-Algorithm only supports "${ALGORITHM}"`
-  if (!/^\d{1,7}$/.test(expires ?? "")) return "X-Amz-Expires should be a number"
+  if (!/^-?\d{1,7}$/.test(expires ?? "")) return "X-Amz-Expires should be a number"
   const expiresSeconds = Number(expires)
-  if (expiresSeconds < 1) return "X-Amz-Expires must be non-negative"
   if (expiresSeconds > MAX_PRESIGNED_EXPIRES) {
     return `X-Amz-Expires must be less than a week (in seconds) that is; ${MAX_PRESIGNED_EXPIRES}`
   }

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type Bytes, Hmac } from "../services/Hmac.js"
 import { encoder } from "./encoding.js"
 import { type CredentialScope, TERMINATOR } from "./stringToSign.js"

@@ -1,4 +1,5 @@
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type { S3Request } from "../http/S3Request.js"
 import { AccessDenied, InvalidArgument, InvalidRequest } from "../s3/errors.js"
 import { Hmac } from "../services/Hmac.js"
@@ -219,7 +220,7 @@ const checkTime = (parsed: Parsed, options: VerifyOptions) =>
     }
     if (parsed.timeMillis - now > maxSkew) return Effect.fail(new AccessDenied({ reason: "Request is not valid yet" }))
     const expiresAt = parsed.timeMillis + parsed.expiresSeconds * 1000
-    return now > expiresAt
+    return now > expiresAt || parsed.expiresSeconds < 1
       ? Effect.fail(new RequestExpired({ expiredAt: formatAmzDate(expiresAt), serverTime: formatAmzDate(now) }))
       : Effect.void
   })

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** One permission statement of a Role ceiling (TARGET §7): action classes over URN resource patterns. */
 export const Permission = Schema.Struct({

@@ -1,4 +1,6 @@
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 import type { PublicJwk } from "../oidc/OidcProvider.js"
 import type { InvalidAccessKeyId } from "../s3/errors.js"
 import type { SessionClaims, SessionGrant } from "./SessionClaims.js"

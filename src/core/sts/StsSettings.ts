@@ -1,4 +1,11 @@
-import { Config, ConfigError, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { OidcProvider } from "../oidc/OidcProvider.js"
 
 /** The platform IdP names Roles refer to (TARGET §8, ADR-004/008). */

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { Reply } from "../http/Reply.js"
 import { escapeXml, XML_DECLARATION } from "../s3/xml.js"
 

@@ -1,4 +1,6 @@
-import { Effect, Option, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type { JWTPayload } from "jose"
 import { firstSatisfied } from "../authz/claimConstraints.js"
 import type { Catalog } from "../catalog/Catalog.js"
@@ -15,6 +17,7 @@ import {
   ValidationError
 } from "./errors.js"
 import { decodeStsParams, type RawParams, sessionNameFor } from "./params.js"
+import { trustedIdps } from "./idps.js"
 import { resolveRole } from "./roles.js"
 import { type IssuedSession, SessionKeys } from "./SessionKeys.js"
 import { normalizeIssuer, StsSettings } from "./StsSettings.js"
@@ -28,7 +31,8 @@ export type StsServices = Catalog | StsSettings | JwksCache | SessionKeys | Revo
  */
 export interface AuditFacts {
   roleArn?: string
-  account?: string
+  /** Undefined for the bare `_default` (no account). */
+  account?: string | undefined
   role?: string
   /** As the token claims it; verified once `subject` is set. */
   issuer?: string
@@ -55,14 +59,17 @@ const audiencesOf = (payload: JWTPayload): ReadonlyArray<string> =>
   typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : []
 
 /**
- * AssumeRoleWithWebIdentity (ADR-004 flow): RoleArn → Role → the token's (unverified) issuer picks the
- * Role's bindings → keys → signature/exp/nbf → audience → API-key checks → claim constraints (AND within a
- * binding, OR across) → DurationSeconds → credentials.
+ * AssumeRoleWithWebIdentity (ADR-004 flow): RoleArn → Role → its bindings' IdPs (platform, or registered by
+ * the Role's account) → the token's (unverified) issuer picks the bindings → keys (discovery or the IdP's
+ * `jwks_uri`) → signature/exp/nbf → audience → API-key checks → claim constraints (AND within a binding, OR
+ * across) → DurationSeconds → credentials.
  */
 export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Exchanged, StsError, StsServices> =>
   Effect.gen(function*() {
     const params = yield* decodeStsParams(raw)
     const { account, name } = params.role
+    // The bare `_default` names no account: its sessions have an empty account_id (TARGET §3: the user's).
+    const accountId = account ?? ""
     audit.roleArn = params.roleArn
     audit.account = account
     audit.role = name
@@ -73,28 +80,40 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
     const peeked = yield* peekIdentityToken(token)
     const issuer = normalizeIssuer(peeked.issuer)
     audit.issuer = issuer
-    const trusting = role.identity_constraints.filter((binding) => {
-      const idpIssuer = settings.idps.get(binding.idp)
-      return idpIssuer !== undefined && normalizeIssuer(idpIssuer) === issuer
+    const idps = yield* trustedIdps(account, role)
+    const trusting = role.identity_constraints.flatMap((binding) => {
+      const idp = idps.get(binding.idp)
+      return idp !== undefined && idp.issuer === issuer ? [{ binding, jwksUri: idp.jwksUri }] : []
     })
     if (trusting.length === 0) return yield* invalid("The token's issuer is not trusted by this role")
     if (!isAllowedIssuerUrl(issuer)) return yield* invalid("The token's issuer must be an https URL")
+    const sources = [...new Set(trusting.map((t) => t.jwksUri))]
+    if (!sources.every((uri) => uri === undefined || isAllowedIssuerUrl(uri))) {
+      return yield* invalid("The identity provider's jwks_uri must be an https URL")
+    }
 
     const cache = yield* JwksCache
-    const jwks = yield* cache.keys(peeked.issuer)
-    const payload = yield* verifyIdentityToken(token, jwks, peeked.issuer).pipe(
-      Effect.catchTag("UnknownKid", () =>
-        Effect.flatMap(cache.refresh(peeked.issuer), Option.match({
-          onNone: () => Effect.fail(invalid("No key of the issuer matches the token's kid")),
-          onSome: (fresh) =>
-            verifyIdentityToken(token, fresh, peeked.issuer).pipe(
-              Effect.catchTag("UnknownKid", () => Effect.fail(invalid("No key of the issuer matches the token's kid")))
-            )
-        })))
-    )
+    const noKid = () => invalid("No key of the issuer matches the token's kid")
+    const verifyWith = (jwksUri: string | undefined) =>
+      Effect.flatMap(cache.keys(peeked.issuer, jwksUri), (jwks) =>
+        verifyIdentityToken(token, jwks, peeked.issuer).pipe(
+          Effect.catchTag("UnknownKid", () =>
+            Effect.flatMap(cache.refresh(peeked.issuer, jwksUri), Option.match({
+              onNone: () => Effect.fail(noKid()),
+              onSome: (fresh) =>
+                verifyIdentityToken(token, fresh, peeked.issuer).pipe(Effect.catchTag("UnknownKid", () => Effect.fail(noKid())))
+            }))),
+          Effect.map((payload) => ({ payload, jwksUri }))
+        ))
+    // Bindings of one issuer may keep their keys in different places: the first source that verifies wins,
+    // and only its bindings count.
+    const verified = yield* Effect.firstSuccessOf(sources.map(verifyWith))
+    const payload = verified.payload
 
     const audiences = audiencesOf(payload)
-    const bindings = trusting.filter((binding) => audiences.includes(binding.audience))
+    const bindings = trusting
+      .filter((t) => t.jwksUri === verified.jwksUri && audiences.includes(t.binding.audience))
+      .map((t) => t.binding)
     if (bindings.length === 0) return yield* invalid("The token's audience is not accepted by this role")
     if (typeof payload.sub !== "string" || payload.sub === "") return yield* invalid("The token has no sub claim")
     const subject = payload.sub
@@ -127,8 +146,8 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
 
     const keys = yield* SessionKeys
     const session = yield* keys.issue({
-      sub: `sc::${account}::role/${role.name}`,
-      account_id: account,
+      sub: `sc::${accountId}::role/${role.name}`,
+      account_id: accountId,
       role_name: role.name,
       assumed_by: subject,
       assumed_by_issuer: peeked.issuer,
@@ -137,5 +156,5 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
       durationSeconds
     }).pipe(Effect.mapError((e) => new StsInternalFailure({ reason: `session signing: ${e.reason}` })))
     audit.jti = session.claims.jti
-    return { session, account, role: role.name, sessionName, subject, issuer: peeked.issuer, audience: binding.audience }
+    return { session, account: accountId, role: role.name, sessionName, subject, issuer: peeked.issuer, audience: binding.audience }
   })

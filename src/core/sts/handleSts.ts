@@ -1,10 +1,14 @@
-import { Cause, Clock, Effect, Either } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type { Reply } from "../http/Reply.js"
 import type { S3Request } from "../http/S3Request.js"
 import { renderStsError, type StsError, StsInternalFailure, stsCodeOf, stsStatusOf } from "./errors.js"
 import { type AuditFacts, exchange, type StsServices } from "./exchange.js"
 import { readStsParams } from "./params.js"
 import { renderAssumeRoleResponse } from "./response.js"
+import { logEvent } from "../observability/event.js"
 
 /** The audit event's name: one per exchange, success or failure (ADR-004 "Observability"). */
 export const AUDIT_EVENT = "sts.AssumeRoleWithWebIdentity"
@@ -32,8 +36,7 @@ export const handleSts = (request: S3Request): Effect.Effect<Reply, never, StsSe
     )
     const elapsedMs = (yield* Clock.currentTimeMillis) - started
     const failure = Either.isLeft(result) ? result.left : undefined
-    yield* Effect.logInfo({
-      event: AUDIT_EVENT,
+    yield* logEvent(AUDIT_EVENT, {
       outcome: failure === undefined ? "success" : "failure",
       status: failure === undefined ? 200 : stsStatusOf(failure),
       errorCode: failure === undefined ? undefined : stsCodeOf(failure),

@@ -1,7 +1,13 @@
-import { Effect, Either, Option, ParseResult, type Redacted, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { readBounded } from "../http/readBounded.js"
 import type { S3Request } from "../http/S3Request.js"
 import { InvalidAction, RequestEntityTooLarge, ValidationError } from "./errors.js"
+import { DEFAULT_ROLE } from "./roles.js"
 
 /** The largest form body `/.sts` reads (TARGET §2). */
 export const MAX_FORM_BYTES = 64 * 1024
@@ -50,15 +56,20 @@ export const readStsParams = (
 }
 
 export interface RoleRef {
-  readonly account: string
+  /** Undefined only for the bare `_default` (no account named). */
+  readonly account: string | undefined
   readonly name: string
 }
 
 const SC_ROLE = /^sc::([A-Za-z0-9._-]{1,128})::role\/([\w+=,.@-]{1,64})$/
 const AWS_ROLE = /^arn:aws:iam::([A-Za-z0-9._-]{1,128}):role\/([\w+=,.@-]{1,64})$/
 
-/** `sc::{account}::role/{name}` or `arn:aws:iam::{account}:role/{name}` (TARGET §8). */
+/**
+ * `sc::{account}::role/{name}` or `arn:aws:iam::{account}:role/{name}` (TARGET §8), or the bare `_default`
+ * the Rust proxy took and today's frontend and CLI still send: the built-in Role with no account.
+ */
 export const parseRoleArn = (arn: string): Option.Option<RoleRef> => {
+  if (arn === DEFAULT_ROLE) return Option.some({ account: undefined, name: DEFAULT_ROLE })
   const match = SC_ROLE.exec(arn) ?? AWS_ROLE.exec(arn)
   return match === null ? Option.none() : Option.some({ account: match[1]!, name: match[2]! })
 }
@@ -68,7 +79,7 @@ const field = <A, I>(schema: Schema.Schema<A, I>, message: string) =>
 
 const RoleArn = field(
   Schema.String.pipe(
-    Schema.transformOrFail(Schema.Struct({ arn: Schema.String, account: Schema.String, name: Schema.String }), {
+    Schema.transformOrFail(Schema.Struct({ arn: Schema.String, account: Schema.UndefinedOr(Schema.String), name: Schema.String }), {
       strict: true,
       decode: (arn, _, ast) =>
         Option.match(parseRoleArn(arn), {

@@ -1,23 +1,27 @@
-import { randomUUID, createHash } from "node:crypto"
+import { createHash, type Hash, randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
-import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises"
+import { link, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises"
 import { dirname, join, resolve, sep } from "node:path"
-import { Effect, Either, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import type {
-  ListedObject,
   ListedPart,
   ListedUpload,
   ObjectStore,
+  ObjectWrite,
   ObjectWriter,
   ReadError,
   WriteError
 } from "../../core/backends/ObjectStore.js"
-import { listSorted } from "../../core/backends/listSorted.js"
+import { namesImpossiblePosition, pageBuilder, tokenIssuedFor } from "../../core/backends/listSorted.js"
 import type { DataConnection } from "../../core/catalog/schema.js"
 import type { Reply } from "../../core/http/Reply.js"
-import { compareUtf8 } from "../../core/routing/keys.js"
+import { compareUtf8, keyProblem } from "../../core/routing/keys.js"
 import {
   BackendUnavailable,
+  EntityTooSmall,
+  InvalidArgument,
   InvalidPart,
   InvalidRange,
   InvalidRequest,
@@ -27,6 +31,7 @@ import {
 } from "../../core/s3/errors.js"
 import { evaluatePreconditions } from "../../core/s3/preconditions.js"
 import { parseCopySourceRange, resolveRange } from "../../core/s3/range.js"
+import { type ListingFs, nodeListingFs, walkKeys } from "./directoryWalk.js"
 
 const CONTENT_TYPES: Record<string, string> = {
   json: "application/json", geojson: "application/geo+json", csv: "text/csv", txt: "text/plain",
@@ -35,41 +40,40 @@ const CONTENT_TYPES: Record<string, string> = {
 }
 const contentType = (key: string) => CONTENT_TYPES[key.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream"
 
-/** Not a content hash (that would read the whole file per request): changes whenever the file does. */
-const etagOf = (size: number, mtimeMs: number) => `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`
-
-const walk = async (root: string, dir: string, into: Array<ListedObject>): Promise<void> => {
-  const entries = await readdir(join(root, dir), { withFileTypes: true }).catch(() => [])
-  for (const entry of entries) {
-    const key = dir === "" ? entry.name : `${dir}/${entry.name}`
-    if (isReserved(key)) continue // the store's own metadata, uploads and temp files
-    if (entry.isDirectory()) await walk(root, key, into)
-    else if (entry.isFile()) {
-      const info = await stat(join(root, key))
-      into.push({ key, size: info.size, lastModified: info.mtime, etag: etagOf(info.size, info.mtimeMs) })
-    }
-  }
+/** `relative` resolved under `base`, or undefined when it would leave it: the fence every path goes through. */
+const within = (base: string, relative: string): string | undefined => {
+  const path = resolve(base, relative)
+  return path === base || path.startsWith(base + sep) ? path : undefined
 }
 
 /**
  * The `local` provider of the embedded default (`bun run dev`): a directory is a bucket, files are objects.
  * Range and preconditions are evaluated here as S3 would; bodies stream from disk.
  */
-export const LocalDirectoryProvider = (catalogDir: string) => (connection: DataConnection) =>
+export const LocalDirectoryProvider = (catalogDir: string, fs: ListingFs = nodeListingFs) => (connection: DataConnection) =>
   Effect.sync((): ObjectStore => {
     const root = resolve(catalogDir, connection.details.path ?? connection.details.bucket ?? ".")
-    const pathOf = (key: string) => {
-      const path = resolve(root, key)
-      // keys are validated; this is a second fence. The store's own files are never objects.
-      return path.startsWith(root + sep) && !isReserved(key) ? path : undefined
+    // Keys are validated by the core; this is a second fence, whatever is asked. A key with an empty, `.` or `..`
+    // segment, or a folder marker `dir/` (kept as a record: `markerOf`), names no file (it would resolve to another
+    // key's, or outside), and the store's own files are never objects.
+    const pathOf = (key: string) =>
+      keyProblem(key) || key.endsWith("/") || isReserved(key) ? undefined : within(root, key)
+
+    /** The file holding `key`'s bytes, its ETag and stored headers; a folder marker's is its empty record. */
+    const objectAt = async (key: string) => {
+      const marker = markerOf(root, key)
+      const path = marker?.record ?? pathOf(key)
+      const info = path === undefined ? undefined : await stat(path).catch(() => undefined)
+      if (path === undefined || info?.isFile() !== true) return undefined
+      const record = marker === undefined ? await recordOf(root, key, info) : { etag: EMPTY_ETAG, headers: new Headers() }
+      return { path, info, ...record }
     }
 
     const read = ({ key, method, headers }: Parameters<ObjectStore["read"]>[0]): Effect.Effect<Reply, ReadError> =>
       Effect.gen(function*() {
-        const path = pathOf(key)
-        const info = path === undefined ? undefined : yield* Effect.promise(() => stat(path).catch(() => undefined))
-        if (path === undefined || info === undefined || !info.isFile()) return yield* new NoSuchKey({ key })
-        const etag = etagOf(info.size, info.mtimeMs)
+        const found = yield* Effect.promise(() => objectAt(key))
+        if (found === undefined) return yield* new NoSuchKey({ key })
+        const { path, info, etag, headers: stored } = found
         const common = new Headers({ etag, "last-modified": info.mtime.toUTCString(), "accept-ranges": "bytes" })
         switch (evaluatePreconditions(headers, { etag, lastModified: info.mtime })) {
           case "PreconditionFailed":
@@ -83,9 +87,7 @@ export const LocalDirectoryProvider = (catalogDir: string) => (connection: DataC
         if (range._tag === "Unsatisfiable") return yield* new InvalidRange({ size: info.size })
         const [start, end] = range._tag === "Partial" ? [range.start, range.end] : [0, info.size - 1]
         common.set("content-type", contentType(key))
-        // What a write stored with the object (content-type, x-amz-meta-*…), if the sidecar is this file's.
-        const stored = yield* Effect.promise(() => readSidecar(root, key, etag))
-        stored?.forEach((value, name) => common.set(name, value))
+        stored.forEach((value, name) => common.set(name, value))
         common.set("content-length", String(Math.max(0, end - start + 1)))
         if (range._tag === "Partial") common.set("content-range", `bytes ${start}-${end}/${info.size}`)
         return {
@@ -95,16 +97,44 @@ export const LocalDirectoryProvider = (catalogDir: string) => (connection: DataC
         }
       })
 
-    const list = (request: Parameters<ObjectStore["list"]>[0]) =>
-      Effect.tryPromise({
-        try: async () => {
-          const slash = request.prefix.lastIndexOf("/")
-          const objects: Array<ListedObject> = []
-          await walk(root, slash < 0 ? "" : request.prefix.slice(0, slash), objects)
-          return listSorted(objects.sort((a, b) => compareUtf8(a.key, b.key)), request)
-        },
-        catch: (cause) => new BackendUnavailable({ reason: `local listing failed: ${String(cause)}` })
-      })
+    /** Whether the folder `dirKey` (ending in `/`) has a marker: asked by the walk of an empty directory only. */
+    const isMarked = (dirKey: string) => {
+      const marker = markerOf(root, dirKey)
+      return marker === undefined ? Promise.resolve(false) : fs.stat(marker.record).then((i) => i.isFile(), () => false)
+    }
+
+    /**
+     * One page, walking the tree lazily in byte order from the prefix's directory: subtrees the page cannot use
+     * (outside the prefix, before start-after, under a prefix already rolled up) are never read, and the walk
+     * stops at the key past max-keys. Only listed files (and the markers of empty folders) are stat'ed; one removed
+     * meanwhile is left out. A token this store did not issue is refused (one naming an impossible position is
+     * answered below, as such).
+     */
+    const list = (request: Parameters<ObjectStore["list"]>[0]): ReturnType<ObjectStore["list"]> =>
+      !namesImpossiblePosition(request) && !tokenIssuedFor(request)
+        ? Effect.fail(new InvalidArgument({ message: "The continuation token provided is incorrect" }))
+        : Effect.tryPromise({
+          try: async () => {
+            const builder = pageBuilder(request)
+            const dir = request.prefix.slice(0, request.prefix.lastIndexOf("/") + 1)
+            if (namesImpossiblePosition(request) || within(root, dir) === undefined || isReserved(dir) || builder.skips(dir)) {
+              return builder.page()
+            }
+            for await (const key of walkKeys(fs, root, dir, builder.skips, isReserved, isMarked)) {
+              const placed = builder.place(key)
+              if (placed === "full") break
+              if (placed !== "object") continue
+              const marker = markerOf(root, key)
+              const info = await fs.stat(marker?.record ?? join(root, key)).catch(() => undefined)
+              if (info?.isFile() === true) {
+                const etag = marker === undefined ? (await recordOf(root, key, info)).etag : EMPTY_ETAG
+                builder.add({ key, size: info.size, lastModified: info.mtime, etag })
+              }
+            }
+            return builder.page()
+          },
+          catch: (cause) => new BackendUnavailable({ reason: `local listing failed: ${String(cause)}` })
+        })
 
     return { read, list, writer: localWriter(root, pathOf) }
   })
@@ -117,7 +147,8 @@ export const LocalDirectoryProvider = (catalogDir: string) => (connection: DataC
 const META_DIR = ".sdp-meta"
 const UPLOADS_DIR = ".sdp-uploads"
 const TEMP_DIR = ".sdp-tmp"
-const RESERVED = [META_DIR, UPLOADS_DIR, TEMP_DIR]
+const MARKERS_DIR = ".sdp-markers"
+const RESERVED = [META_DIR, UPLOADS_DIR, TEMP_DIR, MARKERS_DIR]
 
 /** Keys under the store's own directories: hidden from listings, unreadable and unwritable as objects. */
 const isReserved = (key: string) => RESERVED.some((dir) => key === dir || key.startsWith(`${dir}/`))
@@ -135,31 +166,72 @@ const storedHeaders = (headers: Headers): Record<string, string> => {
   return kept
 }
 
-const Sidecar = Schema.Struct({ etag: Schema.String, headers: Schema.Record({ key: Schema.String, value: Schema.String }) })
+/** What the store records of an object it wrote: its ETag, the size and mtime of the file it was written as, its headers. */
+const Sidecar = Schema.Struct({
+  etag: Schema.String,
+  size: Schema.Number,
+  mtimeMs: Schema.Number,
+  headers: Schema.Record({ key: Schema.String, value: Schema.String })
+})
 const decodeSidecar = Schema.decodeUnknownEither(Schema.parseJson(Sidecar))
 const Upload = Schema.Struct({ key: Schema.String, headers: Schema.Record({ key: Schema.String, value: Schema.String }) })
 const decodeUpload = Schema.decodeUnknownEither(Schema.parseJson(Upload))
 
-const sidecarPath = (root: string, key: string) => join(root, META_DIR, `${key}.json`)
+/** The MD5 of no bytes: the ETag of every folder marker. */
+const EMPTY_ETAG = "\"d41d8cd98f00b204e9800998ecf8427e\""
 
 /**
- * The stored headers of `key`, when its sidecar was written for the file that is there now (same ETag): a
- * file replaced behind the store's back does not inherit another file's metadata.
+ * A folder marker `dir/` (TARGET §9) names no file: it is an empty record named by the SHA-256 of its key, in
+ * one flat directory (so no record can collide with another's, or with a sidecar, whatever the keys), and the
+ * folder is a directory, which keeps the folder listed when it has nothing else. Undefined for any other key.
  */
-const readSidecar = async (root: string, key: string, etag: string): Promise<Headers | undefined> => {
-  const text = await readFile(sidecarPath(root, key), "utf8").catch(() => undefined)
-  if (text === undefined) return undefined
-  const sidecar = decodeSidecar(text)
-  return Either.isRight(sidecar) && sidecar.right.etag === etag ? new Headers(sidecar.right.headers) : undefined
+const markerOf = (root: string, key: string): { readonly record: string; readonly dir: string } | undefined => {
+  if (!key.endsWith("/") || keyProblem(key) || isReserved(key)) return undefined
+  const dir = within(root, key)
+  const record = within(join(root, MARKERS_DIR), createHash("sha256").update(key).digest("hex"))
+  return dir === undefined || record === undefined ? undefined : { record, dir }
 }
 
-const writeSidecar = async (root: string, key: string, etag: string, headers: Record<string, string>) => {
+/** The key of a directory under `root` as a folder marker: `a/b/`. */
+const folderKey = (root: string, dir: string) => `${dir.slice(root.length + 1).split(sep).join("/")}/`
+
+/** Where `key`'s sidecar lives, fenced inside the metadata directory like every object path. */
+const sidecarPath = (root: string, key: string) => within(join(root, META_DIR), `${key}.json`)
+
+/** The file an object is: enough of its `stat` to tell whether a sidecar was written for it. */
+interface FileIdentity {
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** Hex `"{mtime}-{size}"`, for a file without a sidecar of its own; see `recordOf`. */
+const fallbackEtag = (file: FileIdentity) => `"${Math.floor(file.mtimeMs).toString(16)}-${file.size.toString(16)}"`
+
+/**
+ * The ETag of the file `file` describes at `key`, and the headers a write stored with it. A sidecar written for
+ * this very file (same size and mtime: rename and link keep the mtime) has both, the ETag being the MD5 of the
+ * bytes (TARGET §9). A file placed by hand, or replaced behind the store's back, has no MD5 on record, and
+ * hashing it would read the whole file on every request and listing: its ETag is `fallbackEtag`, which changes
+ * whenever the file does and, holding a `-`, reads to clients that verify ETags (rclone, s3cmd) as a multipart
+ * ETag they do not check, rather than a wrong MD5. Reads, listings and preconditions all use this one answer.
+ */
+const recordOf = async (root: string, key: string, file: FileIdentity): Promise<{ etag: string; headers: Headers }> => {
   const path = sidecarPath(root, key)
-  if (Object.keys(headers).length === 0) return rm(path, { force: true })
+  const text = path === undefined ? undefined : await readFile(path, "utf8").catch(() => undefined)
+  const sidecar = text === undefined ? undefined : decodeSidecar(text)
+  return sidecar !== undefined && Either.isRight(sidecar) && sidecar.right.size === file.size && sidecar.right.mtimeMs === file.mtimeMs
+    ? { etag: sidecar.right.etag, headers: new Headers(sidecar.right.headers) }
+    : { etag: fallbackEtag(file), headers: new Headers() }
+}
+
+/** Records `etag` and `headers` for the file `file` describes, which `key` is about to hold. */
+const writeSidecar = async (root: string, key: string, etag: string, file: FileIdentity, headers: Record<string, string>) => {
+  const path = sidecarPath(root, key)
+  if (path === undefined) throw new Error(`the sidecar of "${key}" would lie outside ${META_DIR}`)
   await mkdir(dirname(path), { recursive: true })
   const temp = join(root, TEMP_DIR, `meta-${randomUUID()}`)
   await mkdir(dirname(temp), { recursive: true })
-  await writeFile(temp, JSON.stringify({ etag, headers }))
+  await writeFile(temp, JSON.stringify({ etag, size: file.size, mtimeMs: file.mtimeMs, headers }))
   await rename(temp, path)
 }
 
@@ -179,12 +251,30 @@ const putAllowed = (headers: Headers, current: string | undefined): boolean => {
   return true
 }
 
-const fileEtag = async (path: string): Promise<{ etag: string; mtime: Date } | undefined> => {
+/** The file at `key` now (its ETag, mtime and stored headers), or undefined when there is none. */
+const currentFile = async (root: string, key: string, path: string) => {
   const info = await stat(path).catch(() => undefined)
-  return info?.isFile() === true ? { etag: etagOf(info.size, info.mtimeMs), mtime: info.mtime } : undefined
+  return info?.isFile() === true ? { ...(await recordOf(root, key, info)), mtime: info.mtime } : undefined
 }
 
 class BodyFailed extends Error {}
+
+/** Writes the files `sources` one after the other into the new file `to`, feeding `hash` the bytes if given. */
+const concatenate = async (sources: ReadonlyArray<string>, to: string, signal: AbortSignal, hash?: Hash) => {
+  await mkdir(dirname(to), { recursive: true })
+  const out = await open(to, "wx")
+  try {
+    for (const source of sources) {
+      for await (const chunk of createReadStream(source, { highWaterMark: 1024 * 1024 })) {
+        if (signal.aborted) throw new BodyFailed("the write was interrupted")
+        hash?.update(chunk as Uint8Array)
+        await out.write(chunk as Uint8Array)
+      }
+    }
+  } finally {
+    await out.close()
+  }
+}
 
 /** Streams `body` into `path`, hashing it; fails (the caller removes the file) when the stream errors or falls short. */
 const streamToFile = async (
@@ -224,6 +314,27 @@ const streamToFile = async (
   return { size, md5: hash.digest("hex") }
 }
 
+/** Whether `body` holds any byte (read until the first one, then cancelled). */
+const hasBytes = async (body: ReadableStream<Uint8Array> | null, signal: AbortSignal): Promise<boolean> => {
+  if (body === null) return false
+  const reader = body.getReader()
+  try {
+    for (;;) {
+      if (signal.aborted) throw new BodyFailed("the upload was interrupted")
+      const chunk = await reader.read().catch((cause: unknown) => {
+        throw new BodyFailed(`the body failed: ${String(cause)}`)
+      })
+      if (chunk.done) return false
+      if (chunk.value.length > 0) {
+        await reader.cancel().catch(() => {})
+        return true
+      }
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}
+
 const MIN_PART = 5 * 1024 * 1024
 
 type WriteFailure = WriteError | NoSuchKey | NoSuchUpload | InvalidPart
@@ -257,14 +368,14 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
 
   /**
    * The last step of every object write: check the preconditions against the file there now, store the
-   * sidecar for the new file's ETag, then rename over the key (atomic: a reader sees the old or the new
-   * file). Check and rename are not one step: two writers in this process can both pass a precondition.
+   * sidecar (the new file's `etag`, its size and mtime, which rename and link keep), then rename over the key
+   * (atomic: a reader sees the old or the new file). Check and rename are not one step: two writers in this
+   * process can both pass a precondition.
    */
-  const commit = async (temp: string, key: string, headers: Headers, metadata: Record<string, string>) => {
+  const commit = async (temp: string, key: string, headers: Headers, metadata: Record<string, string>, etag: string) => {
     const path = target(key)
-    if (!putAllowed(headers, (await fileEtag(path))?.etag)) throw new Outcome(new PreconditionFailed())
+    if (!putAllowed(headers, (await currentFile(root, key, path))?.etag)) throw new Outcome(new PreconditionFailed())
     const info = await stat(temp)
-    const etag = etagOf(info.size, info.mtimeMs) // rename keeps the mtime, so this is the read's ETag
     await mkdir(dirname(path), { recursive: true })
     if (headers.get("if-none-match")?.trim() === "*") {
       // Create-only: link() fails atomically when the key exists, so of two racing writers exactly one wins.
@@ -274,34 +385,74 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
       })
       await rm(temp, { force: true })
       if (!created) throw new Outcome(new PreconditionFailed())
-      await writeSidecar(root, key, etag, metadata)
+      await writeSidecar(root, key, etag, info, metadata)
     } else {
-      await writeSidecar(root, key, etag, metadata)
+      await writeSidecar(root, key, etag, info, metadata)
       await rename(temp, path)
     }
     return { etag, lastModified: info.mtime }
   }
 
-  const put: ObjectWriter["put"] = (request) =>
+  /**
+   * A folder marker holds no bytes here (`markerOf`): a body with any is refused rather than lost. Create-only
+   * (`if-none-match: *`) creates the record exclusively, as `commit` links.
+   */
+  const putMarker = (request: ObjectWrite, marker: NonNullable<ReturnType<typeof markerOf>>) =>
+    attempt(async (signal) => {
+      const exists = await stat(marker.record).then((i) => i.isFile(), () => false)
+      if (!putAllowed(request.headers, exists ? EMPTY_ETAG : undefined)) throw new Outcome(new PreconditionFailed())
+      if (await hasBytes(request.body, signal)) {
+        throw new Outcome(new InvalidRequest({ message: "a folder marker (a key ending in /) cannot hold data in the local store" }))
+      }
+      await mkdir(marker.dir, { recursive: true })
+      await mkdir(dirname(marker.record), { recursive: true })
+      const createOnly = request.headers.get("if-none-match")?.trim() === "*"
+      await writeFile(marker.record, "", { flag: createOnly ? "wx" : "w" }).catch((e: { code?: string }) => {
+        throw e.code === "EEXIST" ? new Outcome(new PreconditionFailed()) : e
+      })
+      return { etag: EMPTY_ETAG, headers: new Headers() }
+    })
+
+  const putFile = (request: ObjectWrite) =>
     attempt(async (signal, temps) => {
       const path = target(request.key)
-      if (!putAllowed(request.headers, (await fileEtag(path))?.etag)) throw new Outcome(new PreconditionFailed())
+      if (!putAllowed(request.headers, (await currentFile(root, request.key, path))?.etag)) throw new Outcome(new PreconditionFailed())
       const temp = tempPath()
       temps.push(temp)
-      await streamToFile(request.body, temp, request.contentLength, signal)
-      const { etag } = await commit(temp, request.key, request.headers, storedHeaders(request.headers))
+      const { md5 } = await streamToFile(request.body, temp, request.contentLength, signal)
+      const { etag } = await commit(temp, request.key, request.headers, storedHeaders(request.headers), `"${md5}"`)
       return { etag, headers: new Headers() }
-    }).pipe(Effect.catchTag("NoSuchKey", "NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+    })
 
-  /** Removes the file, its sidecar, and the directories left empty up to the root. */
-  const removeObject = async (key: string) => {
-    const path = target(key)
-    await rm(path, { force: true })
-    await rm(sidecarPath(root, key), { force: true })
-    for (let dir = dirname(path); dir.startsWith(root + sep); dir = dirname(dir)) {
+  const put: ObjectWriter["put"] = (request) => {
+    const marker = markerOf(root, request.key)
+    return (marker === undefined ? putFile(request) : putMarker(request, marker)).pipe(
+      Effect.catchTag("NoSuchKey", "NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag })))
+    )
+  }
+
+  /** Removes the directories left empty from `from` up to the root, stopping at a folder that keeps a marker. */
+  const prune = async (from: string) => {
+    for (let dir = from; dir.startsWith(root + sep); dir = dirname(dir)) {
+      const marker = markerOf(root, folderKey(root, dir))
+      if (marker !== undefined && await stat(marker.record).then((i) => i.isFile(), () => false)) break
       const removed = await rmdir(dir).then(() => true, () => false)
       if (!removed) break
     }
+  }
+
+  /** Removes the file and its sidecar, or a folder marker's record, then the directories left empty. */
+  const removeObject = async (key: string) => {
+    const marker = markerOf(root, key)
+    if (marker !== undefined) {
+      await rm(marker.record, { force: true })
+      return prune(marker.dir)
+    }
+    const path = target(key)
+    await rm(path, { force: true })
+    const sidecar = sidecarPath(root, key)
+    if (sidecar !== undefined) await rm(sidecar, { force: true })
+    await prune(dirname(path))
   }
 
   const remove: ObjectWriter["delete"] = (key) =>
@@ -319,7 +470,7 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
   /** A copy's source file, once it exists and the `x-amz-copy-source-if-*` preconditions hold. */
   const copySource = async (sourceKey: string, headers: Headers) => {
     const path = target(sourceKey)
-    const current = await fileEtag(path)
+    const current = await currentFile(root, sourceKey, path)
     if (current === undefined) throw new Outcome(new NoSuchKey({ key: sourceKey }))
     const conditions = new Headers()
     for (const name of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]) {
@@ -333,23 +484,27 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
   }
 
   const copy: ObjectWriter["copy"] = (request) =>
-    attempt(async (_signal, temps) => {
+    attempt(async (signal, temps) => {
+      target(request.key)
       const { path: source, current } = await copySource(request.sourceKey, request.headers)
       const replace = request.headers.get("x-amz-metadata-directive")?.toUpperCase() === "REPLACE"
-      const metadata = replace ? storedHeaders(request.headers) : Object.fromEntries(await readSidecar(root, request.sourceKey, current.etag) ?? [])
+      const metadata = replace ? storedHeaders(request.headers) : Object.fromEntries(current.headers)
       const temp = tempPath()
       temps.push(temp)
-      await mkdir(dirname(temp), { recursive: true })
-      await copyFile(source, temp)
-      return commit(temp, request.key, new Headers(), metadata)
+      // A copy is a single-part object: its ETag is the MD5 of the bytes, whatever the source's was.
+      const md5 = createHash("md5")
+      await concatenate([source], temp, signal, md5)
+      return commit(temp, request.key, new Headers(), metadata, `"${md5.digest("hex")}"`)
     }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
   /** An upload's directory, when the id is one this store issued and it is still open. */
   const uploadDir = async (uploadId: string, key: string) => {
-    const dir = join(root, UPLOADS_DIR, uploadId)
-    const text = /^[A-Za-z0-9_-]{16,64}$/.test(uploadId) ? await readFile(join(dir, "upload.json"), "utf8").catch(() => undefined) : undefined
+    const dir = /^[A-Za-z0-9_-]{16,64}$/.test(uploadId) ? within(join(root, UPLOADS_DIR), uploadId) : undefined
+    const text = dir === undefined ? undefined : await readFile(join(dir, "upload.json"), "utf8").catch(() => undefined)
     const upload = text === undefined ? undefined : decodeUpload(text)
-    if (upload === undefined || Either.isLeft(upload) || upload.right.key !== key) throw new Outcome(new NoSuchUpload({ uploadId }))
+    if (dir === undefined || upload === undefined || Either.isLeft(upload) || upload.right.key !== key) {
+      throw new Outcome(new NoSuchUpload({ uploadId }))
+    }
     return { dir, upload: upload.right }
   }
 
@@ -385,6 +540,8 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
       const files = new Map((await readdir(dir)).filter((n) => n !== "upload.json").map((n) => [n.slice(0, n.indexOf(".")), n] as const))
       if (request.parts.length === 0) throw new Outcome(new InvalidRequest({ message: "a complete names at least one part" }))
       const chosen: Array<string> = []
+      // S3's multipart ETag: the MD5 of the parts' binary MD5s (their file names), then `-{number of parts}`.
+      const partsMd5 = createHash("md5")
       for (const [i, part] of request.parts.entries()) {
         if (i > 0 && part.partNumber <= request.parts[i - 1]!.partNumber) {
           throw new Outcome(new InvalidPart({ message: "the parts are not in ascending order" }))
@@ -394,25 +551,16 @@ const localWriter = (root: string, pathOf: (key: string) => string | undefined):
           throw new Outcome(new InvalidPart({ message: `part ${part.partNumber} was not uploaded with this ETag` }))
         }
         chosen.push(join(dir, file))
+        partsMd5.update(Buffer.from(unquote(part.etag), "hex"))
       }
       for (const file of chosen.slice(0, -1)) {
-        if ((await stat(file)).size < MIN_PART) throw new Outcome(new InvalidRequest({ message: "EntityTooSmall: a part but the last is under 5 MiB" }))
+        if ((await stat(file)).size < MIN_PART) throw new Outcome(new EntityTooSmall())
       }
       const temp = tempPath()
       temps.push(temp)
-      await mkdir(dirname(temp), { recursive: true })
-      const out = await open(temp, "wx")
-      try {
-        for (const file of chosen) {
-          for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-            if (signal.aborted) throw new BodyFailed("the complete was interrupted")
-            await out.write(chunk as Uint8Array)
-          }
-        }
-      } finally {
-        await out.close()
-      }
-      const { etag } = await commit(temp, request.key, request.headers, upload.headers)
+      await concatenate(chosen, temp, signal)
+      const etag = `"${partsMd5.digest("hex")}-${chosen.length}"`
+      await commit(temp, request.key, request.headers, upload.headers, etag)
       await rm(dir, { recursive: true, force: true })
       return { etag, headers: new Headers() }
     }).pipe(Effect.catchTag("NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from "node:crypto"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Hmac } from "../../core/services/Hmac.js"
 
 /** Hmac over node:crypto: synchronous, ~15× cheaper than WebCrypto under Bun (peers.md §4.2). */

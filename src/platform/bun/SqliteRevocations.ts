@@ -1,7 +1,9 @@
 import { Database } from "bun:sqlite"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import { Clock, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Revocations, RevocationsUnavailable } from "../../core/services/Revocations.js"
 
 /** Opens (creating if needed) the deny-list file shared by the dev server and `bun run revoke`. */

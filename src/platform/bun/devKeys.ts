@@ -3,6 +3,15 @@ import { dirname, resolve } from "node:path"
 import { exportPKCS8, generateKeyPair } from "jose"
 
 
+/**
+ * The origin `bun run dev` serves and names as its issuer with the same `HOST`/`PORT`, so the dev CLIs
+ * (`bun run api-key`, `bun run login`) mint tokens for the server they will be used with.
+ */
+export const devOrigin = (env: Record<string, string | undefined>, port?: number): string => {
+  const host = env.HOST ?? "127.0.0.1"
+  return `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port ?? Number(env.PORT ?? 8787)}`
+}
+
 /** Where `bun run dev` keeps its generated keys (git-ignored). */
 export const DEV_KEYS_FILE = resolve(import.meta.dir, "../../../.dev/keys.json")
 

@@ -1,15 +1,17 @@
 import { resolve } from "node:path"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Storage } from "../../core/backends/ObjectStore.js"
 import { StsFederation } from "../../core/backends/s3/StsFederation.js"
 import { storageOf } from "../../core/backends/Storage.js"
-import { AppConfigLive } from "../../core/services/AppConfig.js"
+import { appConfigFrom } from "../../core/services/AppConfig.js"
 import { FetchUpstream } from "../../layers/FetchUpstream.js"
 import { JwksCacheLive } from "../../core/oidc/JwksCache.js"
 import { StsSettingsLive } from "../../core/sts/StsSettings.js"
 import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
 import { JoseSessionKeys } from "../../layers/JoseSessionKeys.js"
 import { type CatalogDocument, LocalCatalog } from "../../layers/LocalCatalog.js"
+import { JsonLinesLogger } from "../../layers/jsonLogger.js"
 import { MemoryEdgeCache } from "../../layers/MemoryEdgeCache.js"
 import { RemoteProviders } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
@@ -44,10 +46,14 @@ export const BunServices = (local: LocalCatalogFile | undefined, revocationsDb: 
   ).pipe(Layer.provideMerge(JoseOidcProvider))
 }
 
-/** Bun's capabilities: env config, fetch that keeps encoded bodies, an in-memory cache, node:crypto. */
+/**
+ * Bun's capabilities: env config, fetch that keeps encoded bodies, an in-memory cache, node:crypto. Development
+ * backends (moto, Azurite, the tests' servers) listen on loopback, so ALLOW_PRIVATE_ENDPOINTS defaults to on.
+ */
 export const BunPlatform = Layer.mergeAll(
-  AppConfigLive,
+  appConfigFrom({ allowPrivateEndpoints: true }),
   FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: true }),
   MemoryEdgeCache(10_000),
-  NodeCryptoHmac
+  NodeCryptoHmac,
+  JsonLinesLogger
 )

@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { CatalogDocument } from "../../layers/LocalCatalog.js"
 
 export const DEFAULT_CATALOG = resolve(import.meta.dir, "../../../sample/catalog.json")

@@ -1,5 +1,10 @@
-import { Clock, Duration, Effect, Layer, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { EdgeCache } from "../../core/services/EdgeCache.js"
+import { WaitUntil } from "../../core/services/WaitUntil.js"
 import { makeMemoryCache } from "../../layers/MemoryEdgeCache.js"
 
 const EXPIRES = "x-sdp-expires"
@@ -30,7 +35,9 @@ export const CacheApiEdgeCache = Layer.sync(EdgeCache, () => {
         const response = new Response(value, {
           headers: { "cache-control": `max-age=${Math.ceil(Duration.toSeconds(ttl))}`, [EXPIRES]: String(expires) }
         })
-        yield* Effect.tryPromise(() => edge().put(keyUrl(key), response)).pipe(Effect.ignore)
+        // The colo's copy is written after the response (waitUntil): the request already has the value.
+        const waitUntil = yield* WaitUntil
+        yield* Effect.sync(() => waitUntil(edge().put(keyUrl(key), response).catch(() => undefined)))
       })
   })
 })

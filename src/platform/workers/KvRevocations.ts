@@ -1,4 +1,6 @@
-import { Clock, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Revocations, RevocationsUnavailable } from "../../core/services/Revocations.js"
 
 /** The part of a Workers KV namespace binding the deny-list uses. */

@@ -1,4 +1,7 @@
-import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { AppServices } from "../../core/pipeline.js"
 import { AppConfig, AppConfigLive } from "../../core/services/AppConfig.js"
 import { FetchUpstream } from "../../layers/FetchUpstream.js"
@@ -11,7 +14,9 @@ import { StsSettingsLive } from "../../core/sts/StsSettings.js"
 import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
 import { JoseSessionKeys } from "../../layers/JoseSessionKeys.js"
 import { WebCryptoHmac } from "../../layers/WebCryptoHmac.js"
-import { serve } from "../web.js"
+import { JsonLinesLogger } from "../../layers/jsonLogger.js"
+import { cfRayRequestId, serve } from "../web.js"
+import { AnalyticsEngine } from "./AnalyticsEngine.js"
 import { CacheApiEdgeCache } from "./CacheApiEdgeCache.js"
 import { type KvNamespace, KvRevocations } from "./KvRevocations.js"
 
@@ -54,11 +59,13 @@ const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
     StsSettingsLive,
     JwksCacheLive,
     JoseSessionKeys,
-    KvRevocations(kvNamespaceOf(env.REVOCATIONS))
+    KvRevocations(kvNamespaceOf(env.REVOCATIONS)),
+    AnalyticsEngine(env.ANALYTICS, env.PUBLIC_LOG_STREAM)
   ).pipe(
     Layer.provideMerge(JoseOidcProvider),
     Layer.provideMerge(platform),
     Layer.provide(minimumLogLevel(vars.get("LOG_LEVEL"))),
+    Layer.provide(JsonLinesLogger),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(vars)))
   )
 }
@@ -66,9 +73,14 @@ const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
 /** Built once per isolate, on the first request, from env alone (no I/O while building). */
 let runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown> | undefined
 
+/** The part of the Workers ExecutionContext the Worker uses. */
+interface ExecutionContext {
+  waitUntil(work: Promise<unknown>): void
+}
+
 export default {
-  fetch(request: Request, env: Env): Promise<Response> {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     runtime ??= ManagedRuntime.make(WorkersLive(env))
-    return serve(runtime, request)
+    return serve(runtime, request, cfRayRequestId, (work) => ctx.waitUntil(work))
   }
 }

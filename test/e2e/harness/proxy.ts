@@ -22,11 +22,13 @@ const LISTENING = /Source Data Proxy listening on (http:\/\/[^\s;]+)/
  * removed from the inherited environment, so the caller's shell cannot change what is tested.
  */
 const PROXY_SETTINGS = new Set([
-  "PORT", "HOST", "SOURCE_API_URL", "SOURCE_API_TIMEOUT_MS", "BACKEND_TIMEOUT_MS", "CATALOG", "LOG_LEVEL", "DEV_KEYS", "REVOCATIONS_DB"
+  "PORT", "HOST", "SOURCE_API_URL", "SOURCE_API_TIMEOUT_MS", "BACKEND_TIMEOUT_MS", "CATALOG", "LOG_LEVEL", "DEV_KEYS", "DEV_IDP_KEYS",
+  "REVOCATIONS_DB", "ALLOW_PRIVATE_ENDPOINTS"
 ])
 
 /** Development keys for every proxy this test process starts, outside the work tree (one file per process). */
 const DEV_KEYS_FILE = join(tmpdir(), `sdp-test-keys-${process.pid}.json`)
+const DEV_IDP_FILE = join(tmpdir(), `sdp-test-idp-${process.pid}.json`)
 
 export const startBunProxy: StartProxy = async (env) => {
   const inherited = { ...process.env }
@@ -36,7 +38,7 @@ export const startBunProxy: StartProxy = async (env) => {
   const child = spawnTracked("bun", ["src/platform/bun/main.ts"], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...inherited, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "error", DEV_KEYS: DEV_KEYS_FILE, REVOCATIONS_DB: ":memory:", ...env }
+    env: { ...inherited, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "error", DEV_KEYS: DEV_KEYS_FILE, DEV_IDP_KEYS: DEV_IDP_FILE, REVOCATIONS_DB: ":memory:", ...env }
   })
   const stdout = tail()
   const stderr = tail()

@@ -1,7 +1,7 @@
 import { request as httpRequest } from "node:http"
 import { createServer, type Socket } from "node:net"
 import type { AddressInfo } from "node:net"
-import { createServer as createHttpServer } from "node:http"
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http"
 
 export interface RunningServer {
   readonly url: string
@@ -77,4 +77,41 @@ export const startRecordingForwarder = async (
         server.close(() => resolve())
       })
   }
+}
+
+/** A server answering with `handler`, recording each request's method and URL (path and query). */
+export const startScriptedServer = async (
+  handler: (req: IncomingMessage, res: ServerResponse) => void
+): Promise<RunningServer & { readonly requests: ReadonlyArray<{ readonly method: string; readonly url: string }> }> => {
+  const requests: Array<{ readonly method: string; readonly url: string }> = []
+  const server = createHttpServer((req, res) => {
+    requests.push({ method: req.method ?? "", url: req.url ?? "" })
+    req.resume()
+    handler(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}
+
+/** Answers 200 and then writes `prefix` and spaces until the client goes away (a body that never ends). */
+export const sendEndlessBody = (res: ServerResponse, prefix: string) => {
+  res.writeHead(200, { "content-type": "application/xml" })
+  const chunk = Buffer.alloc(256 * 1024, 0x20)
+  let open = true
+  res.on("close", () => (open = false))
+  const pump = () => {
+    while (open && res.write(chunk));
+    if (open) res.once("drain", pump)
+  }
+  res.write(prefix)
+  pump()
 }

@@ -1,4 +1,4 @@
-import { exportPKCS8 } from "jose"
+import { exportPKCS8, SignJWT } from "jose"
 import { makeKey, signToken, startIssuer, type TestIssuer, type TestKey } from "./oidcIssuer.js"
 import { type RunningProxy, startBunProxy } from "./proxy.js"
 
@@ -7,6 +7,49 @@ export interface SessionCredentials {
   readonly accessKeyId: string
   readonly secretAccessKey: string
   readonly sessionToken: string
+}
+
+/** `AssumeRoleWithWebIdentity` at `{proxyUrl}/.sts` over plain HTTP (a POST form, as botocore sends it). */
+export const exchangeAtSts = async (
+  proxyUrl: string,
+  roleArn: string,
+  token: string,
+  sessionName: string
+): Promise<SessionCredentials> => {
+  const response = await fetch(`${proxyUrl}/.sts`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
+    body: new URLSearchParams({
+      Action: "AssumeRoleWithWebIdentity",
+      Version: "2011-06-15",
+      RoleArn: roleArn,
+      RoleSessionName: sessionName,
+      WebIdentityToken: token
+    }).toString(),
+    signal: AbortSignal.timeout(10_000)
+  })
+  const body = await response.text()
+  if (response.status !== 200) throw new Error(`/.sts answered ${response.status}: ${body}`)
+  const tag = (name: string) => {
+    const value = new RegExp(`<${name}>([^<]*)</${name}>`).exec(body)?.[1]
+    if (value === undefined) throw new Error(`/.sts answer without <${name}>: ${body}`)
+    return value
+  }
+  return { accessKeyId: tag("AccessKeyId"), secretAccessKey: tag("SecretAccessKey"), sessionToken: tag("SessionToken") }
+}
+
+/** An API key of `account`, as `bun run api-key` mints it for the proxy whose own issuer and key these are. */
+export const mintApiKey = (key: TestKey, issuer: string, account: string, ttlSeconds = 600): Promise<string> => {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ type: "api_key", account_id: account })
+    .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "JWT" })
+    .setIssuer(issuer)
+    .setSubject(account)
+    .setAudience(`${issuer}/.sts`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttlSeconds)
+    .setJti(crypto.randomUUID())
+    .sign(key.privateKey)
 }
 
 /** A Bun proxy that mints session credentials, the test OIDC issuer its callers sign in with, and the user's key. */
@@ -48,27 +91,8 @@ export const startStsProxy = async (options: {
     await issuer.stop()
     throw e
   }
-  const assume = async (roleArn: string, sessionName: string, subject = "writer-1"): Promise<SessionCredentials> => {
-    const response = await fetch(`${proxy.url}/.sts`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
-      body: new URLSearchParams({
-        Action: "AssumeRoleWithWebIdentity",
-        Version: "2011-06-15",
-        RoleArn: roleArn,
-        RoleSessionName: sessionName,
-        WebIdentityToken: await signToken(userKey, { iss: issuer.url, aud: options.audience, sub: subject })
-      }).toString()
-    })
-    const body = await response.text()
-    if (response.status !== 200) throw new Error(`/.sts answered ${response.status}: ${body}`)
-    const tag = (name: string) => {
-      const value = new RegExp(`<${name}>([^<]*)</${name}>`).exec(body)?.[1]
-      if (value === undefined) throw new Error(`/.sts answer without <${name}>: ${body}`)
-      return value
-    }
-    return { accessKeyId: tag("AccessKeyId"), secretAccessKey: tag("SecretAccessKey"), sessionToken: tag("SessionToken") }
-  }
+  const assume = async (roleArn: string, sessionName: string, subject = "writer-1"): Promise<SessionCredentials> =>
+    exchangeAtSts(proxy.url, roleArn, await signToken(userKey, { iss: issuer.url, aud: options.audience, sub: subject }), sessionName)
   return {
     proxy,
     issuer,

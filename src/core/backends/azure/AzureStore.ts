@@ -1,8 +1,12 @@
-import { Clock, Effect, Either, Encoding, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Schema from "effect/Schema"
 import type { BackendAuth, DataConnection } from "../../catalog/schema.js"
 import type { Reply } from "../../http/Reply.js"
 import { compareUtf8 } from "../../routing/keys.js"
-import { resolveRange } from "../../s3/range.js"
+import { parseRange, resolveRange } from "../../s3/range.js"
 import {
   AccessDenied,
   BackendAuthenticationFailed,
@@ -15,6 +19,8 @@ import {
 import { AppConfig } from "../../services/AppConfig.js"
 import { type Bytes, Hmac } from "../../services/Hmac.js"
 import { Upstream, type UpstreamFailure, type UpstreamRequest } from "../../services/Upstream.js"
+import { discard, documentText, refuseRedirect } from "../answer.js"
+import { allowEndpoint } from "../endpointPolicy.js"
 import { encodeKey } from "../keys.js"
 import type { ListedObject, ListError, ListPage, ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
 import { passthroughHeaders } from "../passthrough.js"
@@ -64,6 +70,9 @@ export const azureCredentials = (auth: BackendAuth): Either.Either<AzureCredenti
   }
 }
 
+/** Azure's rule for storage account names; checked before one becomes a host name or is signed for. */
+export const isAzureAccountName = (name: string): boolean => /^[a-z0-9]{3,24}$/.test(name)
+
 /** `details.endpoint` (an emulator: `http://127.0.0.1:10000/devstoreaccount1`) or the account's public host. */
 export const containerUrl = (details: DataConnection["details"]): string => {
   const base = details.endpoint !== undefined && details.endpoint.trim() !== ""
@@ -105,20 +114,14 @@ type ClientRange =
  * to judge those. A suffix (`bytes=-N`) is not something Azure serves, so it is resolved here.
  */
 export const clientRange = (header: string | null): ClientRange => {
-  const match = header === null ? null : /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
-  if (match === null) return { _tag: "None" }
-  const [, first = "", last = ""] = match
-  if (first === "" && last === "") return { _tag: "None" }
-  if (first === "") return { _tag: "Suffix", header: `bytes=-${last}` }
-  if (last !== "" && Number(last) < Number(first)) return { _tag: "None" }
-  return { _tag: "Forward", header: `bytes=${first}-${last}` }
+  const spec = parseRange(header)
+  if (spec === undefined) return { _tag: "None" }
+  if (spec.first === "") return { _tag: "Suffix", header: `bytes=-${spec.last}` }
+  return { _tag: "Forward", header: `bytes=${spec.first}-${spec.last}` }
 }
 
 const unavailable = (failure: UpstreamFailure) =>
   new BackendUnavailable({ reason: `${failure.reason} ${failure.url}: ${failure.detail}` })
-
-/** Discard an unread backend body so the connection can be reused. */
-const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
 
 /** `bytes a-b/size`, or `bytes *\/size` (unsatisfied): the parts, `undefined` when absent or malformed. */
 const contentRangeOf = (value: string | null) => {
@@ -200,8 +203,21 @@ export const AzureProvider = Effect.gen(function*() {
           reason: `data connection ${connection.data_connection_id} has no account_name or container_name`
         })
       }
+      if (!isAzureAccountName(account)) return yield* new BackendAuthenticationFailed({ code: "InvalidAccountName" })
       const credentials = yield* azureCredentials(connection.authentication)
       const base = containerUrl(connection.details)
+      yield* allowEndpoint(connection.data_connection_id, base, config.allowPrivateEndpoints)
+
+      /** Signs a request in place (SharedKey), or returns its URL with the SAS query (or as it is, anonymous). */
+      const authorize = (method: string, url: string, headers: Headers) =>
+        Effect.gen(function*() {
+          if (credentials._tag === "SharedKey") {
+            headers.set("x-ms-date", new Date(yield* Clock.currentTimeMillis).toUTCString())
+            headers.set("authorization", yield* sharedKeyAuthorization(hmac, account, credentials.key, { method, url, headers }))
+            return url
+          }
+          return credentials._tag === "Sas" ? `${url}${url.includes("?") ? "&" : "?"}${credentials.query}` : url
+        })
 
       /**
        * Sends one request: x-ms-version always, then signed, SAS-extended or anonymous. A request with a body
@@ -210,15 +226,10 @@ export const AzureProvider = Effect.gen(function*() {
       const send = (method: string, url: string, headers: Headers, noStore: boolean, body: UpstreamRequest["body"] = null) =>
         Effect.gen(function*() {
           headers.set("x-ms-version", AZURE_API_VERSION)
-          let target = url
-          if (credentials._tag === "SharedKey") {
-            headers.set("x-ms-date", new Date(yield* Clock.currentTimeMillis).toUTCString())
-            headers.set("authorization", yield* sharedKeyAuthorization(hmac, account, credentials.key, { method, url, headers }))
-          } else if (credentials._tag === "Sas") {
-            target = `${url}${url.includes("?") ? "&" : "?"}${credentials.query}`
-          }
+          const target = yield* authorize(method, url, headers)
           return yield* upstream.fetch({ method, url: target, headers, body, timeout: config.backendTimeout, noStore }).pipe(
-            Effect.mapError(unavailable)
+            Effect.mapError(unavailable),
+            Effect.flatMap((response) => refuseRedirect(response, method))
           )
         })
 
@@ -323,10 +334,7 @@ export const AzureProvider = Effect.gen(function*() {
               ? new AccessDenied({ reason: "backend refused the listing" })
               : new BackendUnavailable({ reason: `backend answered ${response.status} to a listing` })
           }
-          const text = yield* Effect.tryPromise({
-            try: () => response.text(),
-            catch: () => new BackendUnavailable({ reason: "listing body could not be read" })
-          })
+          const text = yield* documentText(response, "listing")
           return yield* Effect.mapError(parseEnumerationResults(text), (reason) => new BackendUnavailable({ reason }))
         })
 
@@ -417,6 +425,7 @@ export const AzureProvider = Effect.gen(function*() {
         base,
         sourceQuery: credentials._tag === "Sas" ? credentials.query : undefined,
         send: (method, url, headers, body) => send(method, url, headers, true, body),
+        authorize,
         // Put Block From URL does not take the destination's SharedKey for its source: a 15-minute read SAS.
         sourceUrl: credentials._tag === "SharedKey"
           ? (key) =>

@@ -1,7 +1,15 @@
-import { Clock, Duration, Effect, Either, Encoding, Random, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import {
   AccessDenied,
+  type BackendInvalidResponse,
   BackendUnavailable,
+  EntityTooSmall,
   InvalidPart,
   InvalidRequest,
   NoSuchKey,
@@ -10,6 +18,7 @@ import {
 } from "../../s3/errors.js"
 import { compareUtf8 } from "../../routing/keys.js"
 import type { UpstreamRequest } from "../../services/Upstream.js"
+import { discard, documentText } from "../answer.js"
 import { encodeKey } from "../keys.js"
 import type {
   CompletedPart,
@@ -22,6 +31,7 @@ import type {
   Written
 } from "../ObjectStore.js"
 import { blocks, decodeText } from "../xmlScan.js"
+import { BATCH_MAX, batchBody, boundaryOf, parseBatchResponse, type Subrequest } from "./blobBatch.js"
 import { parseEnumerationResults } from "./listXml.js"
 import { azureMetadataName } from "./metadata.js"
 
@@ -38,8 +48,9 @@ import { azureMetadataName } from "./metadata.js"
  * - Any Put Blob or Put Block List on a key discards Azure's uncommitted blocks for that blob, so a plain
  *   put, or the completion of another multipart upload of the same key, ends an upload in flight (its
  *   complete then answers InvalidPart or NoSuchUpload). S3 keeps concurrent uploads of one key apart.
- * - DeleteObject → Delete Blob (snapshots included, or Azure refuses); 404 is success. DeleteObjects → one
- *   Delete Blob per key, six at a time (Workers' outgoing connection limit), outcomes in key order.
+ * - DeleteObject → Delete Blob (snapshots included, or Azure refuses); 404 is success. DeleteObjects → Blob
+ *   Batch (`blobBatch.ts`), one request per 256 keys, each key a Delete Blob subrequest signed on its own;
+ *   outcomes in key order, a batch Azure refuses as a whole answers an error for each of its keys.
  * - CopyObject → Copy Blob from the same container (a SAS connection puts its SAS on the source URL); a copy
  *   Azure runs asynchronously is polled for up to 10 s. `x-amz-metadata-directive: REPLACE` then sets the
  *   new metadata and content headers (Set Blob Metadata, Set Blob Properties).
@@ -54,7 +65,7 @@ export type AzureSend = (
   url: string,
   headers: Headers,
   body?: UpstreamRequest["body"]
-) => Effect.Effect<Response, BackendUnavailable>
+) => Effect.Effect<Response, BackendUnavailable | BackendInvalidResponse>
 
 export interface AzureWriterOptions {
   /** The container URL (no trailing slash). */
@@ -62,6 +73,8 @@ export interface AzureWriterOptions {
   /** A SAS connection's query, put on copy-source URLs; undefined with SharedKey (same account, same key). */
   readonly sourceQuery: string | undefined
   readonly send: AzureSend
+  /** Signs a Blob Batch subrequest in place (no x-ms-version: the batch's applies); the URL to put in it. */
+  readonly authorize: (method: string, url: string, headers: Headers) => Effect.Effect<string>
   /**
    * A source URL Put Block From URL can read, for connections whose source needs its own authorization
    * (SharedKey: a short-lived service SAS); undefined to use the blob URL with `sourceQuery`.
@@ -74,8 +87,10 @@ const MiB = 1024 * 1024
 const MAX_PUT_BLOB = 5000 * MiB
 /** Put Block's largest block (API 2019-12-12 and later). */
 const MAX_BLOCK = 4000 * MiB
-/** Concurrent Delete Blob requests of one DeleteObjects. */
-const DELETE_CONCURRENCY = 6
+/** S3's smallest part but the last; Azure takes blocks of any size, so the proxy holds to S3's rule. */
+const MIN_PART = 5 * MiB
+/** Requests of one operation in flight at once (Workers allows six outgoing connections per request). */
+const PARALLEL_REQUESTS = 6
 /** How often, and how long apart, a pending Copy Blob is looked at. */
 const COPY_POLLS = 20
 const COPY_POLL_INTERVAL = Duration.millis(500)
@@ -131,9 +146,6 @@ const answeredAt = (response: Response) =>
     }
     return new Date(yield* Clock.currentTimeMillis)
   })
-
-/** Discard an unread backend body so the connection can be reused. */
-const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
 
 /** A refused write, as S3 names it: 401/403 AccessDenied, 412 (and 409 BlobAlreadyExists) PreconditionFailed. */
 const refusal = (response: Response, what: string) =>
@@ -330,7 +342,20 @@ export const recordedUploads = (staged: ReadonlyArray<StagedBlock>): Map<string,
 const blockListXml = (ids: ReadonlyArray<string>) =>
   `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Uncommitted>${id}</Uncommitted>`).join("")}</BlockList>`
 
-export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterOptions): ObjectWriter => {
+/** What a key's Delete Blob answered, as DeleteObjects reports it (404: already gone, which S3 counts as deleted). */
+const deleteOutcome = (key: string, status: number | undefined): DeleteOutcome =>
+  status === 202 || status === 200 || status === 404
+    ? { key, error: undefined }
+    : {
+      key,
+      error: status === 401 || status === 403
+        ? { code: "AccessDenied", message: "Access Denied" }
+        : status === 412
+        ? { code: "PreconditionFailed", message: "At least one of the pre-conditions you specified did not hold" }
+        : { code: "InternalError", message: "We encountered an internal error. Please try again." }
+    }
+
+export const azureWriter = ({ base, send, authorize, sourceQuery, sourceUrl }: AzureWriterOptions): ObjectWriter => {
   const blobUrl = (key: string) => `${base}/${encodeKey(key)}`
 
   /** The length Azure needs; a stream without one is refused rather than buffered. */
@@ -381,21 +406,36 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
       return yield* refusal(response, "Delete Blob")
     })
 
+  /** One Blob Batch of at most BATCH_MAX Delete Blob subrequests. */
+  const deleteBatch = (keys: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError> =>
+    Effect.gen(function*() {
+      const subrequests: Array<Subrequest> = []
+      for (const key of keys) {
+        const headers = new Headers({ "x-ms-delete-snapshots": "include", "content-length": "0" })
+        subrequests.push({ method: "DELETE", url: yield* authorize("DELETE", blobUrl(key), headers), headers })
+      }
+      const boundary = `batch_${yield* random48}${yield* random48}`
+      const body = batchBody(boundary, subrequests)
+      const response = yield* send("POST", `${base}?restype=container&comp=batch`, new Headers({
+        "content-type": `multipart/mixed; boundary=${boundary}`,
+        "content-length": String(new TextEncoder().encode(body).length)
+      }), body)
+      if (response.status !== 202) {
+        yield* discard(response)
+        return keys.map((key) => deleteOutcome(key, response.status))
+      }
+      const answered = boundaryOf(response.headers.get("content-type"))
+      const text = yield* documentText(response, "Blob Batch")
+      if (answered === undefined) return yield* new BackendUnavailable({ reason: "Blob Batch answered without a multipart boundary" })
+      const subresponses = parseBatchResponse(text, answered, keys.length)
+      return keys.map((key, index) => deleteOutcome(key, subresponses[index]?.status))
+    })
+
   const deleteMany = (keys: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError> =>
-    Effect.forEach(keys, (key) =>
-      remove(key).pipe(
-        Effect.map((): DeleteOutcome => ({ key, error: undefined })),
-        Effect.catchAll((error): Effect.Effect<DeleteOutcome> =>
-          Effect.succeed({
-            key,
-            error: error._tag === "AccessDenied"
-              ? { code: "AccessDenied", message: "Access Denied" }
-              : error._tag === "PreconditionFailed"
-              ? { code: "PreconditionFailed", message: "At least one of the pre-conditions you specified did not hold" }
-              : { code: "InternalError", message: "We encountered an internal error. Please try again." }
-          })
-        )
-      ), { concurrency: DELETE_CONCURRENCY })
+    Effect.map(
+      Effect.forEach(Array.from({ length: Math.ceil(keys.length / BATCH_MAX) }, (_, i) => keys.slice(i * BATCH_MAX, (i + 1) * BATCH_MAX)), deleteBatch),
+      (batches) => batches.flat()
+    )
 
   /** The destination's state once a copy has finished (polled when Azure runs it asynchronously). */
   const awaitCopy = (url: string, key: string) =>
@@ -471,10 +511,7 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
         return { staged: [] as ReadonlyArray<StagedBlock>, at }
       }
       if (response.status !== 200) return yield* refusal(response, "Get Block List")
-      const text = yield* Effect.tryPromise({
-        try: () => response.text(),
-        catch: () => new BackendUnavailable({ reason: "block list could not be read" })
-      })
+      const text = yield* documentText(response, "block list")
       const staged = parseUncommittedBlocks(text)
       if (staged === undefined) return yield* new BackendUnavailable({ reason: "unexpected Get Block List document" })
       return { staged, at }
@@ -512,7 +549,7 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
       if (ids.length > RECORD_MAX_PIECES) {
         return yield* new InvalidRequest({ message: "MetadataTooLarge: your metadata headers exceed the maximum allowed metadata size" })
       }
-      yield* Effect.forEach(ids, (id) => putBlockNamed(request.key, id, "x", 1, null), { concurrency: DELETE_CONCURRENCY, discard: true })
+      yield* Effect.forEach(ids, (id) => putBlockNamed(request.key, id, "x", 1, null), { concurrency: PARALLEL_REQUESTS, discard: true })
       return encodeUploadId({ v: 1, k: request.key, n: nonce, h: headers })
     })
 
@@ -565,7 +602,8 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
         }
         tags.push(tag)
       }
-      const names = yield* uncommitted(request.key)
+      const sizes = new Map((yield* stagedBlocks(request.key)).staged.map((block) => [block.name, block.size] as const))
+      const names = new Set(sizes.keys())
       if (names.has(blockId(tombstoneTag(upload.n)))) return yield* new NoSuchUpload({ uploadId: request.uploadId })
       const prefix = `sdp1${upload.n}`
       let ours = false
@@ -584,6 +622,10 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
         if (!names.has(id)) {
           return yield* new InvalidPart({ message: `part ${Number.parseInt(staged[index]!.slice(12, 20), 16)} was not uploaded, or not with that ETag` })
         }
+      }
+      // Every part but the last is at least 5 MiB, as S3 answers on Complete (an empty part was never staged).
+      for (const tag of tags.slice(0, -1)) {
+        if ((tag.slice(20) === ZERO_ATTEMPT ? 0 : sizes.get(blockId(tag)) ?? 0) < MIN_PART) return yield* new EntityTooSmall()
       }
       const xml = blockListXml(ids)
       const headers = headersOf(upload.h)
@@ -665,10 +707,7 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
       if (marker !== undefined) query.push(["marker", marker])
       const response = yield* send("GET", `${base}?${query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&")}`, new Headers())
       if (response.status !== 200) return yield* refusal(response, "List Blobs")
-      const text = yield* Effect.tryPromise({
-        try: () => response.text(),
-        catch: () => new BackendUnavailable({ reason: "listing body could not be read" })
-      })
+      const text = yield* documentText(response, "listing")
       return yield* Effect.mapError(parseEnumerationResults(text), (reason) => new BackendUnavailable({ reason }))
     })
 
@@ -701,7 +740,7 @@ export const azureWriter = ({ base, send, sourceQuery, sourceUrl }: AzureWriterO
               uploads.push({ key: blob.key, uploadId, initiated: blob.lastModified })
             }
             return uploads.sort((a, b) => (a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0))
-          }), { concurrency: DELETE_CONCURRENCY })
+          }), { concurrency: PARALLEL_REQUESTS })
         for (const uploads of perBlob) found.push(...uploads)
       } while (marker !== undefined && found.length <= max)
       const uploads = found.slice(0, max)

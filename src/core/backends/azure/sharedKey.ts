@@ -1,4 +1,5 @@
-import { Effect, Encoding } from "effect"
+import * as Effect from "effect/Effect"
+import * as Encoding from "effect/Encoding"
 import type { Bytes, Hmac } from "../../services/Hmac.js"
 
 /**

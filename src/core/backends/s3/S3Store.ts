@@ -1,5 +1,8 @@
 import { AwsV4Signer } from "aws4fetch"
-import { Clock, type Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { BoundedMap } from "../../boundedMap.js"
 import type { BackendAuth, DataConnection } from "../../catalog/schema.js"
 import type { Reply } from "../../http/Reply.js"
 import {
@@ -13,6 +16,8 @@ import {
 } from "../../s3/errors.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
+import { discard, documentText, refuseRedirect } from "../answer.js"
+import { allowEndpoint } from "../endpointPolicy.js"
 import { encodeKey } from "../keys.js"
 import type { ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
 import { gcsReplyHeaders } from "../gcs/headers.js"
@@ -106,14 +111,14 @@ export const GoogleCloudStorage: S3Dialect = {
   }
 }
 
+/** Signing keys kept at most: one per secret, date, region and service, and federated secrets keep changing. */
+export const SIGNING_KEYS_MAX = 1024
+
 /** Derived signing keys, by secret/date/region/service: finished values, safe to share in the isolate. */
-const signingKeys = new Map<string, ArrayBuffer>()
+export const signingKeys = new BoundedMap<string, ArrayBuffer>(SIGNING_KEYS_MAX)
 
 const unavailable = (failure: UpstreamFailure) =>
   new BackendUnavailable({ reason: `${failure.reason} ${failure.url}: ${failure.detail}` })
-
-/** Discard an unread backend body so the connection can be reused. */
-const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
 
 const totalSize = (contentRange: string | null): number => Number(contentRange?.match(/\/(\d+)$/)?.[1] ?? 0)
 
@@ -143,6 +148,8 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
         const bucketUrl = `${(customEndpoint ?? dialect.defaultEndpoint(region)).replace(/\/+$/, "")}/${
           encodeURIComponent(bucket)
         }`
+        // Judged after composing: a region can carry a host too (`x@169.254.169.254/`).
+        yield* allowEndpoint(connection.data_connection_id, bucketUrl, config.allowPrivateEndpoints)
 
         const send = (
           method: string,
@@ -179,7 +186,7 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
               body,
               timeout,
               noStore
-            }).pipe(Effect.mapError(unavailable))
+            }).pipe(Effect.mapError(unavailable), Effect.flatMap((response) => refuseRedirect(response, method)))
           })
 
         const read = (request: ObjectRead): Effect.Effect<Reply, ReadError> =>
@@ -234,10 +241,7 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
                 ? new AccessDenied({ reason: "backend refused the listing" })
                 : new BackendUnavailable({ reason: `backend answered ${response.status} to a listing` })
             }
-            const text = yield* Effect.tryPromise({
-              try: () => response.text(),
-              catch: () => new BackendUnavailable({ reason: "listing body could not be read" })
-            })
+            const text = yield* documentText(response, "listing")
             return yield* Effect.mapError(parseListObjects(text), (reason) => new BackendUnavailable({ reason }))
           })
 

@@ -1,8 +1,11 @@
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import {
   AccessDenied,
   BackendAuthenticationFailed,
+  type BackendInvalidResponse,
   BackendUnavailable,
+  EntityTooSmall,
   InvalidPart,
   InvalidRequest,
   NoSuchKey,
@@ -10,6 +13,7 @@ import {
   NotImplemented,
   PreconditionFailed
 } from "../../s3/errors.js"
+import { discard, documentText, ERROR_DOCUMENT_MAX_BYTES } from "../answer.js"
 import { encodeKey } from "../keys.js"
 import type { ObjectWrite, ObjectWriter, WriteError, Written } from "../ObjectStore.js"
 import { uriEncode } from "../../s3/uriEncode.js"
@@ -40,7 +44,9 @@ export interface SignedRequest {
   readonly timeout?: Duration.DurationInput
 }
 
-export type Send = (request: SignedRequest) => Effect.Effect<Response, BackendUnavailable | BackendAuthenticationFailed | AccessDenied>
+export type Send = (
+  request: SignedRequest
+) => Effect.Effect<Response, BackendUnavailable | BackendInvalidResponse | BackendAuthenticationFailed | AccessDenied>
 
 /** Where an S3-speaking backend's writes differ (GCS's XML API). */
 export interface WriteDialect {
@@ -56,6 +62,14 @@ export interface WriteDialect {
    */
   readonly etagPreconditions: boolean
 }
+
+/**
+ * Keys one DeleteObjects deletes one by one on a backend without a batch delete (GCS's XML API has none).
+ * Each is a subrequest, and Workers caps those per request: the keys past this answer SlowDown, to be sent again.
+ */
+export const PER_KEY_DELETE_LIMIT = 256
+/** Per-key deletes in flight at once (Workers allows six outgoing connections per request). */
+const PER_KEY_DELETE_CONCURRENCY = 6
 
 /** Headers a write forwards from `ObjectWrite.headers` (the core filtered them already; this is the fence). */
 const isForwarded = (name: string) =>
@@ -81,17 +95,9 @@ const forward = (from: Headers, keep: (name: string) => boolean): Headers => {
 const writtenHeaders = (response: Headers): Headers =>
   forward(response, (name) => name === "x-amz-version-id" || name.startsWith("x-amz-checksum-"))
 
-const discard = (response: Response) => Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
-
-const textOf = (response: Response, what: string) =>
-  Effect.tryPromise({
-    try: () => response.text(),
-    catch: () => new BackendUnavailable({ reason: `${what}: the backend's answer could not be read` })
-  })
-
 /** Codes of a 400 that are the client's request, not the backend's failure (answered 400, not 503). */
 const CLIENT_CODES = new Set([
-  "InvalidArgument", "InvalidRequest", "EntityTooSmall", "EntityTooLarge", "KeyTooLongError", "MetadataTooLarge",
+  "InvalidArgument", "InvalidRequest", "EntityTooLarge", "KeyTooLongError", "MetadataTooLarge",
   "InvalidDigest", "BadDigest", "InvalidStorageClass", "MissingContentLength", "IncompleteBody", "InvalidEncryptionAlgorithmError"
 ])
 
@@ -108,6 +114,7 @@ const failed = (status: number, error: BackendError | undefined, what: string, u
   if (code === "NoSuchKey") return new NoSuchKey({ key: "" })
   if (status === 411) return new InvalidRequest({ message: "the backend needs a Content-Length for this upload" })
   if (status === 501) return new NotImplemented({ message: detail })
+  if (status === 400 && code === "EntityTooSmall") return new EntityTooSmall()
   if (status === 400 && CLIENT_CODES.has(code)) return new InvalidRequest({ message: `${code}: ${error?.message ?? ""}` })
   return new BackendUnavailable({ reason: detail })
 }
@@ -115,7 +122,7 @@ const failed = (status: number, error: BackendError | undefined, what: string, u
 /** Reads the error body (S3 sends XML) and maps it. */
 const failure = (response: Response, what: string, uploadId?: string) =>
   Effect.gen(function*() {
-    const text = yield* textOf(response, what).pipe(Effect.orElseSucceed(() => ""))
+    const text = yield* documentText(response, what, ERROR_DOCUMENT_MAX_BYTES).pipe(Effect.orElseSucceed(() => ""))
     return failed(response.status, parseError(text), what, uploadId)
   })
 
@@ -176,11 +183,16 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
     Effect.gen(function*() {
       if (keys.length === 0) return []
       if (!dialect.batchDelete) {
-        return yield* Effect.forEach(keys, (key) =>
+        const deleted = yield* Effect.forEach(keys.slice(0, PER_KEY_DELETE_LIMIT), (key) =>
           remove(key).pipe(
             Effect.as({ key, error: undefined }),
             Effect.catchAll((e) => Effect.succeed({ key, error: { code: e._tag, message: "the backend refused the delete" } }))
-          ), { concurrency: 8 })
+          ), { concurrency: PER_KEY_DELETE_CONCURRENCY })
+        const later = {
+          code: "SlowDown",
+          message: `Please reduce your request rate: this storage deletes at most ${PER_KEY_DELETE_LIMIT} keys per DeleteObjects request; send this key again`
+        }
+        return [...deleted, ...keys.slice(PER_KEY_DELETE_LIMIT).map((key) => ({ key, error: later }))]
       }
       const body = deleteBody(keys)
       const headers = new Headers({
@@ -188,7 +200,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
         "content-md5": contentMd5(new TextEncoder().encode(body))
       })
       const response = yield* send({ method: "POST", path: "", query: "delete", headers, body })
-      const text = yield* textOf(response, "DeleteObjects")
+      const text = yield* documentText(response, "DeleteObjects")
       if (response.status !== 200) {
         return yield* Effect.fail(failed(response.status, parseError(text), "DeleteObjects"))
       }
@@ -204,7 +216,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
       headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
       // S3 answers 200 once the copy starts and may report a failure in the body: read it to the end.
       const response = yield* send({ method: "PUT", path: objectPath(request.key), headers: dialect.writeHeaders(headers) })
-      const text = yield* textOf(response, "CopyObject")
+      const text = yield* documentText(response, "CopyObject")
       if (response.status !== 200) {
         const error = failed(response.status, parseError(text), "CopyObject")
         return yield* Effect.fail(error._tag === "NoSuchKey" || response.status === 404 ? new NoSuchKey({ key: request.sourceKey }) : error)
@@ -220,7 +232,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
     Effect.gen(function*() {
       const headers = dialect.writeHeaders(forward(request.headers, (name) => isForwarded(name) && !name.startsWith("if-")))
       const response = yield* send({ method: "POST", path: objectPath(request.key), query: "uploads", headers })
-      const text = yield* textOf(response, "CreateMultipartUpload")
+      const text = yield* documentText(response, "CreateMultipartUpload")
       if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "CreateMultipartUpload"))
       const uploadId = parseUploadId(text)
       if (uploadId === undefined) return yield* new BackendUnavailable({ reason: "CreateMultipartUpload: no UploadId" })
@@ -256,7 +268,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
         headers,
         body: completeBody(request.parts)
       })
-      const text = yield* textOf(response, "CompleteMultipartUpload")
+      const text = yield* documentText(response, "CompleteMultipartUpload")
       if (response.status !== 200) {
         return yield* Effect.fail(failed(response.status, parseError(text), "CompleteMultipartUpload", request.uploadId))
       }
@@ -288,7 +300,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
       if (request.partNumberMarker > 0) params.push(["part-number-marker", String(request.partNumberMarker)])
       params.push(["uploadId", request.uploadId])
       const response = yield* send({ method: "GET", path: objectPath(request.key), query: query(params), headers: new Headers() })
-      const text = yield* textOf(response, "ListParts")
+      const text = yield* documentText(response, "ListParts")
       if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListParts", request.uploadId))
       const page = parseListParts(text)
       if (page === undefined) return yield* new BackendUnavailable({ reason: "ListParts: not a ListPartsResult" })
@@ -305,7 +317,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
         params.push(["upload-id-marker", request.uploadIdMarker])
       }
       const response = yield* send({ method: "GET", path: "", query: `uploads&${query(params)}`, headers: new Headers() })
-      const text = yield* textOf(response, "ListMultipartUploads")
+      const text = yield* documentText(response, "ListMultipartUploads")
       if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListMultipartUploads"))
       const page = parseListUploads(text)
       if (page === undefined) return yield* new BackendUnavailable({ reason: "ListMultipartUploads: not a ListMultipartUploadsResult" })
@@ -324,7 +336,7 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
         headers: dialect.writeHeaders(headers)
       })
       // As for CopyObject, a 200 may carry an <Error>: read the body to its end.
-      const text = yield* textOf(response, "UploadPartCopy")
+      const text = yield* documentText(response, "UploadPartCopy")
       if (response.status !== 200) {
         const error = parseError(text)
         // A 404 without a code (moto) is taken as the source: S3 names a missing upload NoSuchUpload.

@@ -1,9 +1,16 @@
-import { Clock, Duration, Effect, Layer, Option, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { BoundedMap } from "../../boundedMap.js"
 import { OidcProvider } from "../../oidc/OidcProvider.js"
 import { AccessDenied, BackendAuthenticationFailed, BackendUnavailable } from "../../s3/errors.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { EdgeCache } from "../../services/EdgeCache.js"
-import { Upstream } from "../../services/Upstream.js"
+import { responseText, Upstream } from "../../services/Upstream.js"
+import { discard } from "../answer.js"
 import { Federation, type FederationError } from "./Federation.js"
 import { type IssuedCredentials, readStsAnswer } from "./stsResponse.js"
 
@@ -15,6 +22,10 @@ const MIN_REMAINING = 5_000
 const STALE_CLAIM = 30_000
 /** The shared (L2) copy expires this long before the credentials do. */
 const L2_MARGIN = 300_000
+/** An AssumeRoleWithWebIdentity answer is about 2 KiB; anything past this is not one. */
+export const STS_ANSWER_MAX_BYTES = 64 * 1024
+/** Credentials kept in the isolate at most (one entry per role, subject and audience). */
+const MAX_ENTRIES = 1024
 
 interface Entry {
   readonly credentials: IssuedCredentials
@@ -47,7 +58,7 @@ export const StsFederation = Layer.effect(
     const oidc = yield* OidcProvider
     const cache = yield* EdgeCache
     const config = yield* AppConfig
-    const entries = new Map<string, Entry>()
+    const entries = new BoundedMap<string, Entry>(MAX_ENTRIES)
 
     const mint = (roleArn: string, subject: string, audience: string) =>
       Effect.gen(function*() {
@@ -68,10 +79,16 @@ export const StsFederation = Layer.effect(
           body,
           timeout: config.federationTimeout
         }).pipe(Effect.mapError((f) => new BackendUnavailable({ reason: `STS ${f.reason}: ${f.detail}` })))
-        const text = yield* Effect.tryPromise({
-          try: () => response.text(),
-          catch: () => new BackendUnavailable({ reason: "STS answer could not be read" })
-        }).pipe(
+        if (response.status >= 300 && response.status < 400) {
+          yield* discard(response)
+          return yield* new BackendUnavailable({ reason: `STS answered ${response.status}: redirects are not followed` })
+        }
+        const text = yield* responseText(response, STS_ANSWER_MAX_BYTES).pipe(
+          Effect.mapError((error) =>
+            error._tag === "BodyTooLarge"
+              ? new BackendAuthenticationFailed({ code: "StsAnswerTooLarge" })
+              : new BackendUnavailable({ reason: "STS answer could not be read" })
+          ),
           Effect.timeoutFail({
             duration: config.federationTimeout,
             onTimeout: () => new BackendUnavailable({ reason: "STS answer did not finish in time" })

@@ -1,4 +1,5 @@
-import { Either, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import { XMLParser } from "fast-xml-parser"
 import type { CompletedPart, DeleteOutcome, PartsPage, UploadsPage } from "../ObjectStore.js"
 

@@ -4,7 +4,7 @@
  * any OIDC token. Uses the same keys and issuer as `bun run dev` (OIDC_PROVIDER_* or the dev key file).
  */
 import { importPKCS8, SignJWT } from "jose"
-import { DEV_KEYS_FILE, ensureDevKeys } from "../devKeys.js"
+import { DEV_KEYS_FILE, devOrigin, ensureDevKeys } from "../devKeys.js"
 
 const [account, ...rest] = process.argv.slice(2)
 const daysAt = rest.indexOf("--days")
@@ -15,7 +15,7 @@ if (account === undefined || account.startsWith("-") || !Number.isFinite(days) |
 }
 
 const env = process.env
-await ensureDevKeys(env, `http://${env.HOST ?? "127.0.0.1"}:${env.PORT ?? 8787}`, env.DEV_KEYS ?? DEV_KEYS_FILE)
+await ensureDevKeys(env, devOrigin(env), env.DEV_KEYS ?? DEV_KEYS_FILE)
 const issuer = (env.OIDC_PROVIDER_ISSUER ?? "").replace(/\/+$/, "")
 const key = await importPKCS8(env.OIDC_PROVIDER_KEY ?? "", "RS256")
 const jti = crypto.randomUUID()

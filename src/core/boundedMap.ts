@@ -1,0 +1,28 @@
+/**
+ * A Map that never holds more than `maxEntries`: the least recently used entry (read or written) goes first.
+ * A Map itself, so it can be handed to code that takes one (aws4fetch's signing-key `cache`).
+ */
+export class BoundedMap<K, V> extends Map<K, V> {
+  constructor(readonly maxEntries: number) {
+    super()
+  }
+
+  override get(key: K): V | undefined {
+    const value = super.get(key)
+    if (value !== undefined) {
+      super.delete(key)
+      super.set(key, value) // most recently used last
+    }
+    return value
+  }
+
+  override set(key: K, value: V): this {
+    super.delete(key)
+    super.set(key, value)
+    for (const oldest of this.keys()) {
+      if (this.size <= this.maxEntries) break
+      super.delete(oldest)
+    }
+    return this
+  }
+}

@@ -1,0 +1,43 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { Bytes } from "./Hmac.js"
+
+/** One Analytics Engine data point: its index, then blobs and doubles in the dataset's column order. */
+export interface DataPoint {
+  readonly indexes: ReadonlyArray<string>
+  readonly blobs: ReadonlyArray<string>
+  readonly doubles: ReadonlyArray<number>
+}
+
+/** Where a public object was just read from, for the live map (spec-dsc §10.3). */
+export interface Location {
+  readonly account_id: string
+  readonly product_id: string
+  readonly path: string
+  readonly lat: number
+  readonly lon: number
+  readonly city: string
+  readonly colo: string
+  readonly country: string
+}
+
+export interface AnalyticsSink {
+  /** The HMAC key client IPs are hashed with (IP_HASH_SALT); undefined: no IP hash is recorded. */
+  readonly ipHashKey: Bytes | undefined
+  /** Never fails and never waits on the network: a lost data point is logged by the sink. */
+  readonly write: (point: DataPoint) => Effect.Effect<void>
+  /** Best effort, bounded in time; errors are dropped. */
+  readonly broadcastLocation: (location: Location) => Effect.Effect<void>
+}
+
+/**
+ * Per-response telemetry (spec-dsc §10): Workers Analytics Engine and the public log stream. A shell without
+ * them (Bun, the tests) keeps the default, which records nothing.
+ */
+export class Analytics extends Context.Reference<Analytics>()("sdp/Analytics", {
+  defaultValue: (): AnalyticsSink => ({
+    ipHashKey: undefined,
+    write: () => Effect.void,
+    broadcastLocation: () => Effect.void
+  })
+}) {}
