@@ -61,6 +61,13 @@ describe("Bun: outbound fetch hygiene", () => {
           return res.end()
         }
         if (url.searchParams.get("list-type") === "2" && prefix.startsWith("biglist-data/")) return sendEndlessBody(res, "<ListBucketResult><Contents><Key>")
+        if (url.pathname === `/${BUCKET}/short-data/cut.bin`) {
+          // Declares 1000 bytes, sends 100, then the connection drops.
+          res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "1000", etag: "\"c\"" })
+          res.write(Buffer.alloc(100, 7))
+          setTimeout(() => res.destroy(), 50)
+          return
+        }
         if (url.pathname === `/${BUCKET}/ok-data/hello.txt`) {
           res.writeHead(200, { "content-type": "text/plain", "content-length": "6", etag: "\"e\"" })
           return res.end("hello\n")
@@ -88,6 +95,7 @@ describe("Bun: outbound fetch hygiene", () => {
       const products = [
         product("ok", "conn-ok", "ok-data/"),
         product("redirect", "conn-ok", "redirect-data/"),
+        product("short", "conn-ok", "short-data/"),
         product("biglist", "conn-ok", "biglist-data/"),
         product("metadata", "conn-metadata", ""),
         product("metadata2", "conn-metadata-number", ""),
@@ -135,6 +143,16 @@ describe("Bun: outbound fetch hygiene", () => {
     const listing = await get(proxy, `/${ACCOUNT}/ok?list-type=2`)
     expect(listing.status).toBe(200)
     expect(await listing.text()).toContain("<Key>ok/hello.txt</Key>")
+  })
+
+  it("a backend body cut short of its Content-Length: the client's read fails (never a hang, never a short 200 taken as whole)", async () => {
+    const response = await fetch(`${proxy.url}/${ACCOUNT}/short/cut.bin`, { signal: AbortSignal.timeout(20_000) })
+    expect([response.status, response.headers.get("content-length")]).toStrictEqual([200, "1000"])
+    const read = await response.arrayBuffer().then((body) => body.byteLength, (error: unknown) => error)
+    // The proxy cuts the connection: the body errors (a short body would show as fewer bytes, never 1000).
+    expect(read).not.toBe(1000)
+    expect(read).not.toMatchObject({ name: "TimeoutError" })
+    await stillServes()
   })
 
   it("a backend answering 307 to another server: the client gets 502 XML, the other server sees nothing", async () => {
