@@ -62,7 +62,14 @@ export const answer = async (
     waitUntil(runtime.runPromise(Effect.annotateLogs(observe(exchange), "requestId", requestId)))
     return reply
   } catch (cause) {
-    console.error("request failed outside the pipeline (runtime could not be built?)", cause)
+    // One JSON line, like every other log entry (the stack stays inside its string).
+    console.error(JSON.stringify({
+      time: new Date().toISOString(),
+      level: "error",
+      message: "request failed outside the pipeline (runtime could not be built?)",
+      requestId,
+      cause: cause instanceof Error ? cause.stack ?? cause.message : String(cause)
+    }))
     return startupFailure(requestId)
   }
 }

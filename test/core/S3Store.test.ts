@@ -384,6 +384,9 @@ describe("S3 store: listings", () => {
     ["403", () => new Response("<Error/>", { status: 403 }), "AccessDenied"],
     ["404", () => new Response("<Error/>", { status: 404 }), "BackendUnavailable"],
     ["500", () => new Response("<Error/>", { status: 500 }), "BackendUnavailable"],
+    // S3's answer to a continuation token it did not issue: the client's error, not the backend's.
+    ["400 InvalidArgument", () => new Response("<Error><Code>InvalidArgument</Code><Message>The continuation token provided is incorrect</Message></Error>", { status: 400 }), "InvalidArgument"],
+    ["400 of another code", () => new Response("<Error><Code>InvalidRequest</Code></Error>", { status: 400 }), "BackendUnavailable"],
     ["unparseable XML", () => new Response("<ListBucketResult><Contents>"), "BackendUnavailable"],
     ["XML of another shape", () => new Response("<Error><Code>x</Code></Error>"), "BackendUnavailable"],
     ["a non-numeric Size", () => new Response("<ListBucketResult><Contents><Key>k</Key><LastModified>x</LastModified><Size>big</Size></Contents></ListBucketResult>"), "BackendUnavailable"],

@@ -191,6 +191,12 @@ describe.each([
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     expect(proxy.logs()).toContain(logged)
+    // As one JSON line, like every log entry, the stack inside it.
+    const line = proxy.logs().split("\n").find((l) => l.includes("request failed outside the pipeline"))
+    expect(line).toBeDefined()
+    const entry = JSON.parse(line!.slice(line!.indexOf("{"))) as Record<string, unknown>
+    expect(entry).toMatchObject({ level: "error", message: "request failed outside the pipeline (runtime could not be built?)" })
+    expect(String(entry["cause"])).toContain(logged)
   })
 })
 

@@ -10,13 +10,14 @@ import {
   BackendAuthenticationFailed,
   BackendUnavailable,
   CatalogFailure,
+  InvalidArgument,
   InvalidRange,
   NoSuchKey,
   PreconditionFailed
 } from "../../s3/errors.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
-import { discard, documentText, refuseRedirect } from "../answer.js"
+import { discard, documentText, ERROR_DOCUMENT_MAX_BYTES, refuseRedirect } from "../answer.js"
 import { allowEndpoint } from "../endpointPolicy.js"
 import { encodeKey } from "../keys.js"
 import type { ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
@@ -25,6 +26,7 @@ import { forwardedReadHeaders, passthroughHeaders } from "../passthrough.js"
 import { type AwsCredentials, Federation, type FederationError } from "./Federation.js"
 import { parseListObjects } from "./listXml.js"
 import { makeS3Writer, type Send, type WriteDialect } from "./S3Writer.js"
+import { parseError } from "./writeXml.js"
 
 /** Where an S3-speaking service differs: its default endpoint, signing region, listing version, auth. */
 export interface S3Dialect {
@@ -235,6 +237,13 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
             }
             const url = `${bucketUrl}?${query.toString().replace(/\+/g, "%20")}`
             const response = yield* send("GET", url, new Headers(), true)
+            if (response.status === 400) {
+              // S3 refusing a continuation token it did not issue is the client's error, passed on as such.
+              const text = yield* documentText(response, "listing error", ERROR_DOCUMENT_MAX_BYTES).pipe(Effect.orElseSucceed(() => ""))
+              const error = parseError(text)
+              if (error?.code === "InvalidArgument") return yield* new InvalidArgument({ message: error.message || "Invalid argument" })
+              return yield* new BackendUnavailable({ reason: "backend answered 400 to a listing" })
+            }
             if (response.status !== 200) {
               yield* discard(response)
               return yield* response.status === 403
