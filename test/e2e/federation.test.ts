@@ -9,7 +9,7 @@ import { freePort } from "./harness/processes.js"
 import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { motoClient, seedBucket } from "./harness/s3.js"
 import { type ForwardedRequest, startRecordingForwarder } from "./harness/servers.js"
-import { startSourceApi } from "./harness/sourceApi.js"
+import { catalogRoutes, startSourceApi } from "./harness/sourceApi.js"
 import { parseError } from "./harness/xml.js"
 
 /**
@@ -265,9 +265,7 @@ describe("Bun: outbound federation (s3_web_identity_role) end to end", () => {
         product("gcsrole", "conn-gcs", "gcs-data/"),
         product("weird", "conn-weird", "weird-data/")
       ]
-      const routes: Record<string, { body: unknown }> = { [`/api/v1/products/${ACCOUNT}`]: { body: { products } } }
-      for (const p of products) routes[`/api/v1/products/${ACCOUNT}/${p.product_id}`] = { body: p }
-      for (const c of connections) routes[`/api/v1/data-connections/${c.data_connection_id}`] = { body: c }
+      const routes = catalogRoutes(ACCOUNT, products, connections)
       const api = await startSourceApi(routes)
       stops.push(api.stop)
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { sendEndlessBody, startScriptedServer } from "./harness/servers.js"
-import { startSourceApi } from "./harness/sourceApi.js"
+import { catalogRoutes, startSourceApi } from "./harness/sourceApi.js"
 import { parseError } from "./harness/xml.js"
 
 /**
@@ -102,9 +102,7 @@ describe("Bun: outbound fetch hygiene", () => {
         product("fed", "conn-fed", "fed-data/"),
         product("azhost", "conn-az-host", "")
       ]
-      const routes: Record<string, { body: unknown }> = { [`/api/v1/products/${ACCOUNT}`]: { body: { products } } }
-      for (const p of products) routes[`/api/v1/products/${ACCOUNT}/${p.product_id}`] = { body: p }
-      for (const c of connections) routes[`/api/v1/data-connections/${c.data_connection_id}`] = { body: c }
+      const routes = catalogRoutes(ACCOUNT, products, connections)
       // A Source API answer far past any product's size.
       routes[`/api/v1/products/${ACCOUNT}/huge`] = {
         body: { ...product("huge", "conn-ok", "ok-data/"), padding: "x".repeat(3 * 1024 * 1024) }

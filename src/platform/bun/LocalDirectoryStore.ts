@@ -276,6 +276,14 @@ const concatenate = async (sources: ReadonlyArray<string>, to: string, signal: A
   }
 }
 
+/** The next chunk of an upload body: an interrupted or failing body is a BodyFailed. */
+const nextChunk = (reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal) => {
+  if (signal.aborted) return Promise.reject(new BodyFailed("the upload was interrupted"))
+  return reader.read().catch((cause: unknown) => {
+    throw new BodyFailed(`the body failed: ${String(cause)}`)
+  })
+}
+
 /** Streams `body` into `path`, hashing it; fails (the caller removes the file) when the stream errors or falls short. */
 const streamToFile = async (
   body: ReadableStream<Uint8Array> | null,
@@ -292,10 +300,7 @@ const streamToFile = async (
       const reader = body.getReader()
       try {
         for (;;) {
-          if (signal.aborted) throw new BodyFailed("the upload was interrupted")
-          const chunk = await reader.read().catch((cause: unknown) => {
-            throw new BodyFailed(`the body failed: ${String(cause)}`)
-          })
+          const chunk = await nextChunk(reader, signal)
           if (chunk.done) break
           hash.update(chunk.value)
           size += chunk.value.length
@@ -320,10 +325,7 @@ const hasBytes = async (body: ReadableStream<Uint8Array> | null, signal: AbortSi
   const reader = body.getReader()
   try {
     for (;;) {
-      if (signal.aborted) throw new BodyFailed("the upload was interrupted")
-      const chunk = await reader.read().catch((cause: unknown) => {
-        throw new BodyFailed(`the body failed: ${String(cause)}`)
-      })
+      const chunk = await nextChunk(reader, signal)
       if (chunk.done) return false
       if (chunk.value.length > 0) {
         await reader.cancel().catch(() => {})

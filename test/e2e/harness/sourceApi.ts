@@ -84,3 +84,15 @@ export const startSourceApi = async (routes: Record<string, ApiRoute> = {}): Pro
       })
   }
 }
+
+/** The Source API routes of one account's catalog: its product list, each product, each data connection. */
+export const catalogRoutes = (
+  account: string,
+  products: ReadonlyArray<{ readonly product_id: string }>,
+  connections: ReadonlyArray<{ readonly data_connection_id: string }>
+): Record<string, ApiResponse> => {
+  const routes: Record<string, ApiResponse> = { [`/api/v1/products/${account}`]: { body: { products } } }
+  for (const p of products) routes[`/api/v1/products/${account}/${p.product_id}`] = { body: p }
+  for (const c of connections) routes[`/api/v1/data-connections/${c.data_connection_id}`] = { body: c }
+  return routes
+}
