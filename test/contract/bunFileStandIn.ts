@@ -1,3 +1,4 @@
+import type { DataConnection } from "../../src/core/catalog/schema.js"
 import { createReadStream } from "node:fs"
 import { Readable } from "node:stream"
 
@@ -23,4 +24,12 @@ export const installBunFileStandIn = (): void => {
     })
   }
   globals.Bun = surface
+}
+
+/** A writable `local` connection over the directory `data` beside the store's root, for the local-store suites. */
+export const localConnection: DataConnection = {
+  data_connection_id: "local",
+  read_only: false,
+  details: { provider: "local", path: "data" },
+  authentication: { type: "unsigned" }
 }

@@ -5,10 +5,9 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ObjectStore } from "../../src/core/backends/ObjectStore.js"
-import type { DataConnection } from "../../src/core/catalog/schema.js"
 import { LocalDirectoryProvider } from "../../src/platform/bun/LocalDirectoryStore.js"
 import { listRequest } from "../fixtures/listing.js"
-import { installBunFileStandIn } from "./bunFileStandIn.js"
+import { installBunFileStandIn, localConnection } from "./bunFileStandIn.js"
 import { writeRequest } from "./objectStoreWrites.contract.js"
 
 /**
@@ -20,12 +19,7 @@ import { writeRequest } from "./objectStoreWrites.contract.js"
 
 installBunFileStandIn()
 
-const connection: DataConnection = {
-  data_connection_id: "local",
-  read_only: false,
-  details: { provider: "local", path: "data" },
-  authentication: { type: "unsigned" }
-}
+const connection = localConnection
 
 const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest()
 const quotedMd5 = (bytes: Uint8Array) => `"${md5(bytes).toString("hex")}"`

@@ -5,13 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Encoding, FastCheck as fc } from "effect"
 import { listSorted } from "../../src/core/backends/listSorted.js"
 import type { ListPage, ListRequest, ObjectStore } from "../../src/core/backends/ObjectStore.js"
-import type { DataConnection } from "../../src/core/catalog/schema.js"
 import { compareUtf8 } from "../../src/core/routing/keys.js"
 import { nodeListingFs, type ListingFs } from "../../src/platform/bun/directoryWalk.js"
 import { LocalDirectoryProvider } from "../../src/platform/bun/LocalDirectoryStore.js"
 import { badPosition } from "../fixtures/arbitraries.js"
 import { listRequest } from "../fixtures/listing.js"
-import { installBunFileStandIn } from "./bunFileStandIn.js"
+import { installBunFileStandIn, localConnection } from "./bunFileStandIn.js"
 
 /**
  * The local directory store on its own (issue #8): every path it touches stays inside its directory whatever
@@ -20,12 +19,7 @@ import { installBunFileStandIn } from "./bunFileStandIn.js"
 
 installBunFileStandIn()
 
-const connection: DataConnection = {
-  data_connection_id: "local",
-  read_only: false,
-  details: { provider: "local", path: "data" },
-  authentication: { type: "unsigned" }
-}
+const connection = localConnection
 
 /** A file system that counts what a listing reads. */
 const counting = () => {

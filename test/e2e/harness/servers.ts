@@ -8,6 +8,20 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
+/** An HTTP server listening on a free loopback port; stopping it closes its connections too. */
+const listening = async (server: ReturnType<typeof createHttpServer>): Promise<RunningServer> => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}
+
 /** Accepts TCP connections and never answers: a backend that hangs. */
 export const startSilentServer = async (): Promise<RunningServer & { readonly connections: () => number }> => {
   const sockets = new Set<Socket>()
@@ -66,17 +80,7 @@ export const startRecordingForwarder = async (
     })
     req.pipe(upstream)
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-  }
+  return { ...(await listening(server)), requests }
 }
 
 /** A server answering with `handler`, recording each request's method and URL (path and query). */
@@ -89,17 +93,7 @@ export const startScriptedServer = async (
     req.resume()
     handler(req, res)
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-  }
+  return { ...(await listening(server)), requests }
 }
 
 /** Answers 200 and then writes `prefix` and spaces until the client goes away (a body that never ends). */
