@@ -1,4 +1,6 @@
 import js from "@eslint/js"
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript"
+import importX from "eslint-plugin-import-x"
 import tseslint from "typescript-eslint"
 
 /**
@@ -9,6 +11,36 @@ const EFFECT_BARREL = {
   name: "effect",
   message: "import the module itself (import * as Effect from \"effect/Effect\"): the barrel puts whole namespaces and fast-check in the Worker bundle"
 }
+
+/**
+ * src/core's layers, top first (docs/architecture.md). A file may import files of its own directory and of
+ * the layers below its own, never above it nor a sibling in the same layer: the core reads one way down.
+ */
+const CORE_LAYERS = [
+  ["pipeline.ts", "observability"],
+  ["routing"],
+  ["operations"],
+  ["cache"],
+  ["sts"],
+  ["identity"],
+  ["authz"],
+  ["catalog"],
+  ["backends"],
+  ["session", "sigv4"],
+  ["s3"],
+  ["services"],
+  ["http"],
+  ["shared", "version.ts"]
+]
+
+const core = (name) => `./src/core/${name}`
+
+const layerZones = CORE_LAYERS.flatMap((layer, rank) =>
+  layer.map((name) => ({
+    target: core(name),
+    from: [...CORE_LAYERS.slice(0, rank).flat(), ...layer.filter((other) => other !== name)].map(core),
+    message: `src/core/${name} sits below these in docs/architecture.md: depend downwards only.`
+  })))
 
 export default tseslint.config(
   { ignores: ["node_modules/", "dist/", ".wrangler/"] },
@@ -24,6 +56,28 @@ export default tseslint.config(
   {
     files: ["src/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { paths: [EFFECT_BARREL] }] }
+  },
+  {
+    files: ["src/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      "import-x/resolver-next": [createTypeScriptImportResolver({ project: "./tsconfig.json" })]
+    },
+    rules: {
+      "import-x/no-cycle": "error",
+      "import-x/no-restricted-paths": ["error", {
+        zones: [
+          ...layerZones,
+          // The shells and layers build on the core; the core never reaches out to them.
+          { target: "./src/core", from: ["./src/layers", "./src/platform"], message: "src/core is runtime-free." },
+          { target: "./src/layers", from: "./src/platform", message: "layers are runtime-neutral; platform code composes them." },
+          { target: "./src", from: ["./test", "./bench"] },
+          { target: "./bench", from: "./test", except: ["./fakes"], message: "bench/ shares only test/fakes/ with the tests." },
+          { target: "./test/fakes", from: ["./test/e2e", "./test/core", "./test/contract", "./test/workerd"] }
+        ]
+      }]
+    }
   },
   {
     // The core is runtime-free: it depends on Context tags and lets each platform's Layers provide them.

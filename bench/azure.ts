@@ -1,9 +1,9 @@
 /**
- * Section 6's Azure backend: Azurite (`azurite-blob`, started by the e2e harness under its stdin watchdog, data
- * in a temporary directory) with one private container holding `count` synthetic keys (16 bytes each), and a
+ * Section 6's Azure backend: Azurite (`azurite-blob`, started by test/fakes/azurite.ts under its stdin watchdog,
+ * data in a temporary directory) with one private container holding `count` synthetic keys (16 bytes each), and a
  * container SAS (read + list) for listing it directly.
  */
-import { AZURITE_KEY, containerSas, seedContainer, startAzurite } from "../test/e2e/harness/azurite.js"
+import { AZURITE_KEY, containerSas, seedContainer, startAzurite } from "../test/fakes/azurite.js"
 import { AZURE_CONTAINER, syntheticKeys } from "./fixture.js"
 
 export interface AzureBackend {

@@ -8,12 +8,14 @@
  * - in workerd (Miniflare, test/workerd/serve.ts): time until it listens, then the first `GET /`, which builds
  *   the isolate's services (configuration, key imports) before answering.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { gzipSync } from "node:zlib"
 import { exportPKCS8, generateKeyPair } from "jose"
+import { spawnTracked, stopProcess } from "../test/fakes/processes.js"
+import { median } from "./stats.js"
 
 const RUNS = 5
 const ROOT = resolve(import.meta.dir, "..")
@@ -21,8 +23,6 @@ const bundles = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["di
 const toml = readFileSync(resolve(ROOT, "wrangler.toml"), "utf8")
 const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "2026-07-01"
 const compatibilityFlags = /^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(toml)?.[1] ?? "[]"
-
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 /** CPU ms of `import(bundle)` in a fresh Node process. */
 const startupCpu = (bundle: string): number => {
@@ -48,16 +48,15 @@ const bindings = {
 /** ms until workerd listens, then ms of the first GET /. */
 const workerdStart = async (bundle: string): Promise<readonly [number, number]> => {
   const started = performance.now()
-  const child = spawn("bun", [resolve(ROOT, "test/workerd/serve.ts"), bundle, compatibilityDate, compatibilityFlags], {
+  const child = spawnTracked("bun", [resolve(ROOT, "test/workerd/serve.ts"), bundle, compatibilityDate, compatibilityFlags], {
     env: { ...process.env, SDP_WORKERD_BINDINGS: JSON.stringify(bindings), SDP_WORKERD_TELEMETRY: "miniflare" },
-    stdio: ["pipe", "pipe", "inherit"],
-    detached: true
+    stdio: ["pipe", "pipe", "inherit"]
   })
   try {
     const url = await new Promise<string>((done, fail) => {
       let out = ""
       const timer = setTimeout(() => fail(new Error("workerd did not start in 30 s")), 30_000)
-      child.stdout.on("data", (chunk: Buffer) => {
+      child.stdout?.on("data", (chunk: Buffer) => {
         out += chunk.toString()
         const ready = /^READY (\S+)$/m.exec(out)
         if (ready?.[1] !== undefined) {
@@ -73,11 +72,7 @@ const workerdStart = async (bundle: string): Promise<readonly [number, number]> 
     if (response.status !== 200) throw new Error(`GET / answered ${response.status}`)
     return [ready, performance.now() - request]
   } finally {
-    try {
-      process.kill(-child.pid!, "SIGTERM")
-    } catch {
-      // already gone
-    }
+    await stopProcess(child)
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * Section 6's GCS backend, in a child process of its own (so its CPU is not the bench's): the in-test GCS XML
- * API server (test/e2e/harness/gcs.ts) with one public bucket holding `LIST_KEYS` synthetic keys (16 bytes each).
+ * API server (test/fakes/gcs/) with one public bucket holding `LIST_KEYS` synthetic keys (16 bytes each).
  *
  * Run: `LIST_KEYS=10000 bun bench/gcs-server.ts`; prints `gcs listening on http://127.0.0.1:PORT` once seeded.
  */
-import { startGcs } from "../test/e2e/harness/gcs.js"
+import { startGcs } from "../test/fakes/gcs/server.js"
 import { GCS_BUCKET, LIST_KEYS, syntheticKeys } from "./fixture.js"
 
 const gcs = await startGcs()

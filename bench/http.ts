@@ -6,6 +6,9 @@ export interface Transfer {
   readonly seconds: number
 }
 
+/** MB/s (10^6 B/s) of one transfer. */
+export const mbps = (t: Transfer): number => t.bytes / 1e6 / t.seconds
+
 /** One GET read to the end with Bun's fetch (bytes counted, not kept). */
 export const fetchWhole = async (url: string, timeoutMs: number): Promise<Transfer> => {
   const t0 = performance.now()

@@ -1,25 +1,9 @@
-/** Child processes for the HTTP benches: started with a deadline, always killed (also on error or Ctrl-C). */
+/**
+ * The bench's servers as child processes, started with a deadline; test/fakes/processes.ts spawns them and
+ * kills whatever is left when the bench exits (also on error or Ctrl-C).
+ */
 import { readFileSync } from "node:fs"
-import type { Subprocess } from "bun"
-
-type Child = Subprocess<"ignore", "pipe", "inherit">
-
-const children = new Set<Child>()
-
-const killAll = () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-  }
-  children.clear()
-}
-
-process.on("exit", killAll)
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    killAll()
-    process.exit(130)
-  })
-}
+import { spawnTracked, stopProcess } from "../test/fakes/processes.js"
 
 export interface Started {
   readonly pid: number
@@ -38,41 +22,43 @@ export const start = async (
   cwd: string,
   timeoutMs = 20_000
 ): Promise<Started> => {
-  const child: Child = Bun.spawn(["bun", script], {
+  const child = spawnTracked("bun", [script], {
     cwd,
     env: { ...process.env, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "inherit"
+    stdio: ["ignore", "pipe", "inherit"]
   })
-  children.add(child)
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM")
-      const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(3_000).then(() => false)])
-      if (!exited) child.kill("SIGKILL")
-      await child.exited
-    }
-    children.delete(child)
-  }
-  const reader = child.stdout.getReader()
-  const decoder = new TextDecoder()
-  let seen = ""
-  const deadline = Bun.sleep(timeoutMs).then(() => "timeout" as const)
+  const stop = () => stopProcess(child)
   try {
-    for (;;) {
-      const chunk = await Promise.race([reader.read(), deadline, child.exited.then(() => "exited" as const)])
-      if (chunk === "timeout") throw new Error(`${name} did not start within ${timeoutMs} ms; output: ${seen}`)
-      if (chunk === "exited" || chunk.done) throw new Error(`${name} exited before listening; output: ${seen}`)
-      seen += decoder.decode(chunk.value, { stream: true })
-      const match = seen.match(/listening on (http:\/\/[^\s;]+)/)
-      if (match?.[1] !== undefined) {
-        void (async () => {
-          for (;;) if ((await reader.read()).done) return
-        })().catch(() => undefined)
-        return { pid: child.pid, origin: match[1], stop }
+    const origin = await new Promise<string>((resolve, reject) => {
+      let seen = ""
+      const fail = (reason: string) => () => {
+        clearTimeout(timer)
+        reject(new Error(`${name} ${reason}; output: ${seen}`))
       }
-    }
+      const timer = setTimeout(fail(`did not start within ${timeoutMs} ms`), timeoutMs)
+      const exited = fail("exited before listening")
+      child.once("exit", exited)
+      child.once("error", (error) => {
+        clearTimeout(timer)
+        reject(error)
+      })
+      const stdout = child.stdout
+      if (stdout === null) return reject(new Error(`${name}: no stdout`))
+      stdout.setEncoding("utf8")
+      const read = (chunk: string) => {
+        seen += chunk
+        const match = seen.match(/listening on (http:\/\/[^\s;]+)/)
+        if (match?.[1] === undefined) return
+        clearTimeout(timer)
+        child.off("exit", exited)
+        stdout.off("data", read)
+        stdout.resume()
+        resolve(match[1])
+      }
+      stdout.on("data", read)
+    })
+    if (child.pid === undefined) throw new Error(`${name} has no pid`)
+    return { pid: child.pid, origin, stop }
   } catch (error) {
     await stop()
     throw error

@@ -2,8 +2,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Upstream, UpstreamFailure } from "../core/services/Upstream.js"
+import { describeCause } from "../core/shared/describeCause.js"
 
-const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
 /** setTimeout's longest delay (2^31 - 1 ms); longer or infinite durations mean no timer at all. */
 const MAX_TIMER_MS = 2_147_483_647
@@ -61,7 +61,7 @@ export const FetchUpstream = (options: FetchOptions) =>
             resume(outcome)
           }
           const transport = (cause: unknown) =>
-            settle(Effect.fail(new UpstreamFailure({ reason: "Transport", url: request.url, detail: describe(cause) })))
+            settle(Effect.fail(new UpstreamFailure({ reason: "Transport", url: request.url, detail: describeCause(cause) })))
           let timer: ReturnType<typeof setTimeout> | undefined
           const startTimer = () => {
             if (settled || timeoutMs > MAX_TIMER_MS) return

@@ -5,10 +5,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { exportJWK, importPKCS8, SignJWT } from "jose"
-import { OidcProvider, type PublicJwk, SigningFailed } from "../core/oidc/OidcProvider.js"
+import { OidcProvider, type PublicJwk, SigningFailed } from "../core/services/OidcProvider.js"
 import { memoizeValue } from "./memoizeValue.js"
+import { describeCause } from "../core/shared/describeCause.js"
+import { normalizeIssuer } from "../core/sts/StsSettings.js"
 
-const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
 /** Public half of an RSA key, members in the order the Rust proxy writes them. */
 const publicJwk = async (key: CryptoKey, kid: string): Promise<PublicJwk> => {
@@ -24,7 +25,7 @@ const publicJwk = async (key: CryptoKey, kid: string): Promise<PublicJwk> => {
 export const JoseOidcProvider = Layer.effect(
   OidcProvider,
   Effect.gen(function*() {
-    const issuer = (yield* Config.string("OIDC_PROVIDER_ISSUER")).trim().replace(/\/+$/, "")
+    const issuer = normalizeIssuer(yield* Config.string("OIDC_PROVIDER_ISSUER"))
     const kid = (yield* Config.string("OIDC_PROVIDER_KID")).trim()
     const pem = yield* Config.redacted("OIDC_PROVIDER_KEY").pipe(
       Config.validate({ message: "OIDC_PROVIDER_KEY is empty", validation: (key) => Redacted.value(key).trim() !== "" })
@@ -37,7 +38,7 @@ export const JoseOidcProvider = Layer.effect(
 
     const activeKey = memoizeValue(Effect.tryPromise({
       try: () => importPKCS8(Redacted.value(pem), "RS256", { extractable: true }),
-      catch: (cause) => new SigningFailed({ reason: `OIDC_PROVIDER_KEY: ${describe(cause)}` })
+      catch: (cause) => new SigningFailed({ reason: `OIDC_PROVIDER_KEY: ${describeCause(cause)}` })
     }))
 
     const previousJwk = Option.isSome(previousPem) && Option.isSome(previousKid)
@@ -69,14 +70,14 @@ export const JoseOidcProvider = Layer.effect(
                 .setExpirationTime(now + ttlSeconds)
                 .setJti(crypto.randomUUID())
                 .sign(key),
-            catch: (cause) => new SigningFailed({ reason: describe(cause) })
+            catch: (cause) => new SigningFailed({ reason: describeCause(cause) })
           })
         }),
       publicKeys: memoizeValue(Effect.gen(function*() {
         const key = yield* activeKey
         const current = yield* Effect.tryPromise({
           try: () => publicJwk(key, kid),
-          catch: (cause) => new SigningFailed({ reason: describe(cause) })
+          catch: (cause) => new SigningFailed({ reason: describeCause(cause) })
         })
         return [current, ...Option.toArray(yield* previousJwk)]
       }))

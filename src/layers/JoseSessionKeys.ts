@@ -1,3 +1,4 @@
+import { BoundedMap } from "../core/shared/boundedMap.js"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -8,16 +9,17 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { errors, exportJWK, importJWK, importPKCS8, jwtVerify, SignJWT } from "jose"
-import type { PublicJwk } from "../core/oidc/OidcProvider.js"
+import type { PublicJwk } from "../core/services/OidcProvider.js"
 import { InvalidAccessKeyId } from "../core/s3/errors.js"
 import { Hmac } from "../core/services/Hmac.js"
-import { SessionClaims } from "../core/sts/SessionClaims.js"
-import { ExpiredSessionToken, InvalidSessionToken, SessionKeys, SessionSigningFailed } from "../core/sts/SessionKeys.js"
+import { SessionClaims } from "../core/session/SessionClaims.js"
+import { ExpiredSessionToken, InvalidSessionToken, SessionKeys, SessionSigningFailed } from "../core/session/SessionKeys.js"
 import { memoizeValue } from "./memoizeValue.js"
+import { describeCause } from "../core/shared/describeCause.js"
+import { normalizeIssuer } from "../core/sts/StsSettings.js"
 
-const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-/** `SCSTS` + key version digit + random uppercase alphanumerics (TARGET §4). */
+/** `SCSTS` + key version digit + random uppercase alphanumerics (docs/session-credentials.md#access-key-id). */
 const ACCESS_KEY_ID = /^SCSTS([0-9])[A-Z0-9]{16,}$/
 const KEY_VERSION = "1"
 const decodeClaims = Schema.decodeUnknownEither(SessionClaims)
@@ -32,7 +34,7 @@ export const JoseSessionKeys = Layer.effect(
   SessionKeys,
   Effect.gen(function*() {
     const hmac = yield* Hmac
-    const issuer = (yield* Config.string("OIDC_PROVIDER_ISSUER")).trim().replace(/\/+$/, "")
+    const issuer = normalizeIssuer(yield* Config.string("OIDC_PROVIDER_ISSUER"))
     const kid = (yield* Config.string("SESSION_SIGNING_KID")).trim()
     const signingPem = yield* Config.redacted("SESSION_SIGNING_KEY").pipe(
       Config.validate({ message: "SESSION_SIGNING_KEY is empty", validation: (key) => Redacted.value(key).trim() !== "" })
@@ -48,7 +50,7 @@ export const JoseSessionKeys = Layer.effect(
 
     const privateKey = memoizeValue(Effect.tryPromise({
       try: () => importPKCS8(Redacted.value(signingPem), "ES256", { extractable: true }),
-      catch: (cause) => new SessionSigningFailed({ reason: `SESSION_SIGNING_KEY: ${describe(cause)}` })
+      catch: (cause) => new SessionSigningFailed({ reason: `SESSION_SIGNING_KEY: ${describeCause(cause)}` })
     }))
     const publicJwk = memoizeValue(Effect.flatMap(privateKey, (key) =>
       Effect.tryPromise({
@@ -57,17 +59,17 @@ export const JoseSessionKeys = Layer.effect(
           if (crv === undefined || x === undefined || y === undefined) throw new Error("not an EC key")
           return { alg: "ES256", crv, kid, kty: "EC", use: "sig", x, y }
         },
-        catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
+        catch: (cause) => new SessionSigningFailed({ reason: describeCause(cause) })
       })))
 
     const verifyKey = memoizeValue(Effect.flatMap(publicJwk, (jwk) =>
       Effect.tryPromise({
         try: () => importJWK({ ...jwk }, "ES256"),
-        catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
+        catch: (cause) => new SessionSigningFailed({ reason: describeCause(cause) })
       })))
 
-    /** Tokens whose signature verified, oldest first: finished values only (peers.md §4.5). */
-    const verified = new Map<string, SessionClaims>()
+    /** Tokens whose signature verified, oldest first: finished values only (docs/runtimes.md#no-request-waits-on-another). */
+    const verified = new BoundedMap<string, SessionClaims>(VERIFIED_TOKENS)
 
     const secretFor = (accessKeyId: string) => {
       const match = ACCESS_KEY_ID.exec(accessKeyId)
@@ -102,7 +104,7 @@ export const JoseSessionKeys = Layer.effect(
           const key = yield* privateKey
           const sessionToken = yield* Effect.tryPromise({
             try: () => new SignJWT({ ...claims }).setProtectedHeader({ alg: "ES256", kid, typ: "JWT" }).sign(key),
-            catch: (cause) => new SessionSigningFailed({ reason: describe(cause) })
+            catch: (cause) => new SessionSigningFailed({ reason: describeCause(cause) })
           })
           return { accessKeyId, secretAccessKey, sessionToken, claims }
         }),
@@ -128,10 +130,9 @@ export const JoseSessionKeys = Layer.effect(
             catch: (cause) =>
               cause instanceof errors.JWTExpired
                 ? new ExpiredSessionToken()
-                : new InvalidSessionToken({ reason: cause instanceof errors.JOSEError ? cause.code : describe(cause) })
+                : new InvalidSessionToken({ reason: cause instanceof errors.JOSEError ? cause.code : describeCause(cause) })
           })
           const claims = yield* Either.mapLeft(decodeClaims(payload), () => new InvalidSessionToken({ reason: "claims" }))
-          if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value ?? "")
           verified.set(sessionToken, claims)
           return claims
         }),

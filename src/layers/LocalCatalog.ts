@@ -2,7 +2,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { Catalog, NoSuchIdp, NoSuchRole } from "../core/catalog/Catalog.js"
-import { AccountIdp, DataConnectionJson, isPublic, Product, Role, toDataConnection } from "../core/catalog/schema.js"
+import { AccountIdp, isPublic, Product, Role } from "../core/catalog/schema.js"
+import { DataConnectionJson, toDataConnection } from "../core/backends/connection.js"
 import { AccessDenied, NoSuchBucket } from "../core/s3/errors.js"
 
 /**
@@ -35,7 +36,7 @@ export const CatalogDocument = Schema.Struct({
 export type CatalogDocument = typeof CatalogDocument.Type
 
 /**
- * Answers as the Source API would, for the caller's principal (TARGET §3): an account reads and writes its
+ * Answers as the Source API would, for the caller's principal (docs/catalog.md#the-embedded-catalog): an account reads and writes its
  * own products, anyone else what `permissions` grants; a product that is not public is visible only to a
  * principal with some permission on it. Unknown things are 404 (NoSuchBucket).
  */

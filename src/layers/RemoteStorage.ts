@@ -12,4 +12,8 @@ export const RemoteProviders = Effect.map(
   ({ s3, gcs, az }): Providers => ({ s3, gcs, gs: gcs, az, azure: az })
 )
 
-export const RemoteStorage = Layer.effect(Storage, Effect.map(RemoteProviders, storageOf))
+/** Storage over the remote providers and a runtime's own (`bun run dev`'s local directories). */
+export const remoteStorageWith = (own: Providers = {}) =>
+  Layer.effect(Storage, Effect.map(RemoteProviders, (remote) => storageOf({ ...remote, ...own })))
+
+export const RemoteStorage = remoteStorageWith()

@@ -1,3 +1,4 @@
+import { BoundedMap } from "../core/shared/boundedMap.js"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -5,8 +6,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { type Caller, Catalog, type CatalogError, NoSuchIdp, NoSuchRole } from "../core/catalog/Catalog.js"
-import { OidcProvider } from "../core/oidc/OidcProvider.js"
-import { AccountIdp, DataConnectionJson, Product, ProductList, Role, toDataConnection } from "../core/catalog/schema.js"
+import { OidcProvider } from "../core/services/OidcProvider.js"
+import { AccountIdp, Product, ProductList, Role } from "../core/catalog/schema.js"
+import { DataConnectionJson, toDataConnection } from "../core/backends/connection.js"
 import { AccessDenied, BackendInvalidResponse, CatalogFailure, CatalogUnavailable, NoSuchBucket } from "../core/s3/errors.js"
 import { AppConfig } from "../core/services/AppConfig.js"
 import { EdgeCache } from "../core/services/EdgeCache.js"
@@ -16,7 +18,7 @@ import { responseText, Upstream } from "../core/services/Upstream.js"
 const segment = (text: string) =>
   encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 
-/** The proxy→API JWT lives 60 s (reference spec-dsc §3). */
+/** The proxy→API JWT lives 60 s (docs/catalog.md#whose-rights-a-lookup-carries). */
 const TOKEN_TTL_SECONDS = 60
 const MAX_TOKENS = 10_000
 const Permissions = Schema.Array(Schema.String)
@@ -25,7 +27,7 @@ const MAX_DECODED = 10_000
 const MAX_ANSWER_BYTES = 1024 * 1024
 
 /**
- * The Source API (reference spec-dsc §3): GETs with a timeout, JSON decoded at the boundary, successful
+ * The Source API (docs/catalog.md#source-api-endpoints): GETs with a timeout, JSON decoded at the boundary, successful
  * answers cached as text (products, connections and account IdPs 300 s, product lists and roles 60 s), errors
  * never cached.
  */
@@ -39,16 +41,16 @@ export const SourceApiCatalog = Layer.effect(
 
     const oidc = yield* OidcProvider
     /** The last decoded value of each cache key with the text it came from (finished values only). */
-    const decoded = new Map<string, { readonly text: string; readonly value: unknown }>()
+    const decoded = new BoundedMap<string, { readonly text: string; readonly value: unknown }>(MAX_DECODED)
     /** Minted bearer tokens by subject, reused until 10 s before they expire (RSA signing costs ~1 ms). */
-    const tokens = new Map<string, { readonly token: string; readonly until: number }>()
+    const tokens = new BoundedMap<string, { readonly token: string; readonly until: number }>(MAX_TOKENS)
 
     const bearerFor = (caller: Caller, key: string) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const held = tokens.get(key)
         if (held !== undefined && held.until > now) return Option.some(held.token)
-        // `sub` is whose rights apply (TARGET §3); the session's account, Role and user ride along as claims.
+        // `sub` is whose rights apply (docs/catalog.md#whose-rights-a-lookup-carries); the session's account, Role and user ride along as claims.
         const minted = yield* oidc.sign({
           sub: caller.principal,
           aud: base,
@@ -61,7 +63,6 @@ export const SourceApiCatalog = Layer.effect(
           }
         }).pipe(Effect.option)
         if (Option.isSome(minted)) {
-          if (tokens.size >= MAX_TOKENS) tokens.clear()
           tokens.set(key, { token: minted.value, until: now + (TOKEN_TTL_SECONDS - 10) * 1000 })
         } else {
           // As the Rust proxy: the call still goes out, anonymously, so it can only see less.
@@ -95,7 +96,6 @@ export const SourceApiCatalog = Layer.effect(
           Effect.mapError((reason) => new CatalogFailure({ reason: `${url}: ${reason}` })),
           Effect.tap((value) =>
             Effect.sync(() => {
-              if (decoded.size >= MAX_DECODED) decoded.delete(decoded.keys().next().value ?? "")
               decoded.set(cacheKey, { text, value })
             })
           )

@@ -34,8 +34,8 @@ const startupFailure = (requestId: string): Reply => ({
  * The core's Reply to a web Request, for a shell that writes Replies to the wire itself. Work the reply need
  * not wait for (edge cache puts, then the response's telemetry) goes to `waitUntil`.
  */
-export const answer = async (
-  runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown>,
+export const answer = async <E>(
+  runtime: ManagedRuntime.ManagedRuntime<AppServices, E>,
   request: Request,
   requestIdOf: RequestIdSource,
   waitUntil: (work: Promise<unknown>) => void = WaitUntil.defaultValue()
@@ -75,8 +75,8 @@ export const answer = async (
 }
 
 /** The core's answer to a web Request as a web Response, for a shell whose runtime sends Responses. */
-export const serve = async (
-  runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown>,
+export const serve = async <E>(
+  runtime: ManagedRuntime.ManagedRuntime<AppServices, E>,
   request: Request,
   requestIdOf: RequestIdSource,
   waitUntil?: (work: Promise<unknown>) => void

@@ -6,7 +6,7 @@ import { AppConfig } from "../../src/core/services/AppConfig.js"
 import { FetchUpstream } from "../../src/layers/FetchUpstream.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { parseEnumerationResults } from "../../src/core/backends/azure/listXml.js"
-import { AZURITE_ACCOUNT, AZURITE_KEY, containerSas, type RunningAzurite, seedContainer, startAzurite } from "../e2e/harness/azurite.js"
+import { AZURITE_ACCOUNT, AZURITE_KEY, containerSas, type RunningAzurite, seedContainer, startAzurite } from "../fakes/azurite.js"
 import { settings } from "../fixtures/stubUpstream.js"
 
 /**

@@ -10,11 +10,11 @@ import { storageOf } from "../../src/core/backends/Storage.js"
 import type { Catalog } from "../../src/core/catalog/Catalog.js"
 import { resolveProduct } from "../../src/core/catalog/resolve.js"
 import type { S3Request } from "../../src/core/http/S3Request.js"
-import type { Identity } from "../../src/core/identity/Identity.js"
 import type { Payload } from "../../src/core/identity/resolveIdentity.js"
-import type { Operation } from "../../src/core/routing/Operation.js"
-import { executeWrite } from "../../src/core/s3/writes.js"
-import { IncompleteBody, SignatureDoesNotMatch, type SigV4BodyError, XAmzContentSHA256Mismatch } from "../../src/core/sigv4/errors.js"
+import type { WriteOperation } from "../../src/core/operations/Operation.js"
+import { executeWrite } from "../../src/core/operations/write.js"
+import { type SigV4BodyError } from "../../src/core/sigv4/errors.js"
+import { IncompleteBody, SignatureDoesNotMatch, XAmzContentSHA256Mismatch } from "../../src/core/s3/errors.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { LocalDirectoryProvider } from "../../src/platform/bun/LocalDirectoryStore.js"
 import { type RunningMoto, startMoto } from "../e2e/harness/moto.js"
@@ -22,6 +22,7 @@ import { motoClient } from "../e2e/harness/s3.js"
 import { s3Request } from "../fixtures/requests.js"
 import { installBunFileStandIn } from "./bunFileStandIn.js"
 import { liveStoreLayer } from "./liveStoreLayer.js"
+import { sessionIdentity } from "../fixtures/identities.js"
 
 /**
  * A PUT or UploadPart whose body fails the SigV4 verifier (the verified stream errors with the verifier's
@@ -31,15 +32,7 @@ import { liveStoreLayer } from "./liveStoreLayer.js"
 
 installBunFileStandIn()
 
-const session: Identity = {
-  _tag: "Session",
-  claims: {
-    iss: "https://proxy.test", sub: "sc::demo::role/_default", aud: "https://proxy.test", account_id: "demo",
-    role_name: "_default", assumed_by: "demo", assumed_by_issuer: "https://proxy.test", session_name: "s",
-    access_key_id: "SCSTS1AAAAAAAAAAAAAAAAAAAA", permissions: [{ actions: ["read", "write"], resources: ["*"] }],
-    iat: 0, nbf: 0, exp: 9_999_999_999, jti: "j"
-  }
-}
+const session = sessionIdentity({ assumed_by: "demo", assumed_by_issuer: "https://proxy.test" })
 
 /** What the verifier hands on: some bytes, then the stream errors with `error`. */
 const failingBody = (error: SigV4BodyError) => {
@@ -99,7 +92,7 @@ afterAll(async () => {
 })
 
 /** Runs a write through the core as the pipeline does (access log silenced), returning its error. */
-const failedWrite = (request: S3Request, op: Operation, payload: Payload) =>
+const failedWrite = (request: S3Request, op: WriteOperation, payload: Payload) =>
   Effect.runPromise(Effect.flip(executeWrite(request, op, session, payload)).pipe(
     Logger.withMinimumLogLevel(LogLevel.None),
     Effect.provide(live!)

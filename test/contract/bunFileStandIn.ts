@@ -1,4 +1,4 @@
-import type { DataConnection } from "../../src/core/catalog/schema.js"
+import type { DataConnection } from "../../src/core/backends/connection.js"
 import { createReadStream } from "node:fs"
 import { Readable } from "node:stream"
 

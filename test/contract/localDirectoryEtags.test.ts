@@ -11,7 +11,7 @@ import { installBunFileStandIn, localConnection } from "./bunFileStandIn.js"
 import { writeRequest } from "./objectStoreWrites.contract.js"
 
 /**
- * Local-store ETags (TARGET §9): an object written through the store has the MD5 of its bytes (a multipart
+ * Local-store ETags (docs/s3-compatibility.md#uploads): an object written through the store has the MD5 of its bytes (a multipart
  * one S3's `"{md5 of the part MD5s}-{n}"`), the same in the put's answer, reads, listings and preconditions.
  * A file placed in the directory by hand has no MD5 on record: its ETag is the documented fallback, equally
  * the same everywhere.

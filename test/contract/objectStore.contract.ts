@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { listSorted } from "../../src/core/backends/listSorted.js"
 import type { ListPage, ListRequest, ObjectRead, ObjectStore, ReadError } from "../../src/core/backends/ObjectStore.js"
 import type { Reply } from "../../src/core/http/Reply.js"
-import { compareUtf8 } from "../../src/core/routing/keys.js"
+import { compareUtf8 } from "../../src/core/shared/utf8.js"
 
 /**
  * ONE read/list conformance suite for any `ObjectStore` (S3 over moto, Azure over Azurite, the local

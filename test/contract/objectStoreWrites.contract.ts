@@ -268,7 +268,7 @@ export const objectStoreWritesContract = (name: string, target: WritesContractTa
       })
     })
 
-    describe("folder markers (TARGET §9: keys ending in `/` are written, read and deleted like any key)", () => {
+    describe("folder markers (docs/s3-compatibility.md#object-keys: keys ending in `/` are written, read and deleted like any key)", () => {
       const head = (key: string) => run(Effect.either(store.read({ key, method: "HEAD", headers: new Headers() })))
       const listed = (prefix: string) =>
         run(store.list({ prefix, delimiter: "/", maxKeys: 100, continuationToken: undefined, startAfter: undefined }))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { AppConfig, AppConfigLive, appConfigFrom } from "../../src/core/services/AppConfig.js"
+import { AppConfig } from "../../src/core/services/AppConfig.js"
+import { AppConfigLive, appConfigFrom } from "../../src/layers/AppConfigLive.js"
 
 const allowPrivate = (layer: Layer.Layer<AppConfig, unknown>, env: Record<string, string>) =>
   Effect.map(AppConfig, (config) => config.allowPrivateEndpoints).pipe(

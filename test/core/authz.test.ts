@@ -2,11 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, FastCheck as fc } from "effect"
 import { authorize, ceilingAllows, decide, type ActionClass, type AuthzRequest } from "../../src/core/authz/authorize.js"
 import { covers, objectUrn, productUrn } from "../../src/core/authz/urn.js"
-import { anonymous, type Identity } from "../../src/core/identity/Identity.js"
-import type { SessionClaims, Permission } from "../../src/core/sts/SessionClaims.js"
+import { anonymous, type Identity } from "../../src/core/authz/Identity.js"
+import type { SessionClaims, Permission } from "../../src/core/session/SessionClaims.js"
 
 /**
- * The pure authorizer (ADR-005, TARGET §7) against a reference model that never looks at URN strings: a
+ * The pure authorizer (docs/authorization.md#the-decision) against a reference model that never looks at URN strings: a
  * pattern is kept as the structure it was built from, a resource as (account, product, key?), and
  * coverage is decided by comparing fields, with `key.split("/")` for the prefix form.
  */
@@ -121,7 +121,7 @@ const claimsOf = (account: string, permissions: ReadonlyArray<Permission>): Sess
 })
 const session = (permissions: ReadonlyArray<Permission>, account = "acme"): Identity => ({ _tag: "Session", claims: claimsOf(account, permissions) })
 
-/** The intersection, read straight from ADR-005 / spec-dsc §3: write needs `write`; read needs public, `read` or `write`. */
+/** The intersection, read straight from docs/authorization.md#principal-permissions: write needs `write`; read needs public, `read` or `write`. */
 const modelDecide = (
   identity: Identity,
   statements: ReadonlyArray<{ readonly actions: ReadonlyArray<ActionClass>; readonly patterns: ReadonlyArray<Pattern> }>,
@@ -193,7 +193,7 @@ describe("decide (Role ceiling ∩ account permissions)", () => {
   })
 })
 
-describe("the ADR-005 truth table", () => {
+describe("the truth table of docs/authorization.md#the-decision", () => {
   const A = "acme"
   const everything: ReadonlyArray<Permission> = [{ actions: ["read", "write"], resources: ["*"] }]
   const dir: ReadonlyArray<Permission> = [{ actions: ["read", "write"], resources: [`sc::${A}::product/p/dir/*`] }]

@@ -6,18 +6,17 @@ import {
   blockId,
   decodeUploadId,
   encodeUploadId,
-  parseUncommitted,
-  parseUncommittedBlocks,
   partTag,
   readBlockId,
   recordBlockIds,
   recordedUploads,
   tombstoneTag
-} from "../../src/core/backends/azure/AzureWriter.js"
+} from "../../src/core/backends/azure/blockIds.js"
+import { parseUncommitted, parseUncommittedBlocks } from "../../src/core/backends/azure/blockList.js"
 import { azureMetadataName, s3MetadataName } from "../../src/core/backends/azure/metadata.js"
 import { blobReadSas, decodeAccountKey } from "../../src/core/backends/azure/sharedKey.js"
 import type { ObjectWrite, ObjectWriter } from "../../src/core/backends/ObjectStore.js"
-import type { BackendAuth, DataConnection } from "../../src/core/catalog/schema.js"
+import type { BackendAuth, DataConnection } from "../../src/core/backends/connection.js"
 import { Hmac } from "../../src/core/services/Hmac.js"
 import { UpstreamFailure, type UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"

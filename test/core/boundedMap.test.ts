@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AwsV4Signer } from "aws4fetch"
 import { FastCheck as fc } from "effect"
-import { BoundedMap } from "../../src/core/boundedMap.js"
+import { BoundedMap } from "../../src/core/shared/boundedMap.js"
 
 type Op = { readonly set: number } | { readonly get: number }
 

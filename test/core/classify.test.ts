@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { Operation } from "../../src/core/routing/Operation.js"
+import type { Operation } from "../../src/core/operations/Operation.js"
 import { classify } from "../../src/core/routing/classify.js"
 import { s3Request } from "../fixtures/requests.js"
 

@@ -3,9 +3,9 @@ import { Clock, ConfigProvider, Deferred, Duration, Effect, Either, Exit, Fiber,
 import { createLocalJWKSet, decodeProtectedHeader, exportPKCS8, generateKeyPair, jwtVerify } from "jose"
 import { Federation } from "../../src/core/backends/s3/Federation.js"
 import { AwsS3, S3Provider } from "../../src/core/backends/s3/S3Store.js"
-import { roleSessionName, STS_ANSWER_MAX_BYTES, StsFederation } from "../../src/core/backends/s3/StsFederation.js"
-import type { DataConnection } from "../../src/core/catalog/schema.js"
-import { type AssertionClaims, OidcProvider, SigningFailed } from "../../src/core/oidc/OidcProvider.js"
+import { roleSessionName, STS_ANSWER_MAX_BYTES, StsFederation } from "../../src/layers/StsFederation.js"
+import type { DataConnection } from "../../src/core/backends/connection.js"
+import { type AssertionClaims, OidcProvider, SigningFailed } from "../../src/core/services/OidcProvider.js"
 import { codeOf, statusOf } from "../../src/core/s3/renderError.js"
 import { AppConfig, type AppSettings } from "../../src/core/services/AppConfig.js"
 import { EdgeCache } from "../../src/core/services/EdgeCache.js"
@@ -272,7 +272,7 @@ describe("federation: the in-isolate cache", () => {
     })
   })
 
-  it.effect("a cold key has no single flight (spec-dsc §5.4): concurrent first callers each mint, then all reuse", () => {
+  it.effect("a cold key has no single flight (docs/backends.md#outbound-federation): concurrent first callers each mint, then all reuse", () => {
     const sts = makeSts()
     return Effect.gen(function*() {
       const fed = yield* federation(sts)

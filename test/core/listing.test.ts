@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
-import { listAccount, listProduct, listProductPath } from "../../src/core/s3/listing.js"
+import { listAccount, listProduct, listProductPath } from "../../src/core/operations/list.js"
 import type { ListResult } from "../../src/core/s3/listResult.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
@@ -226,7 +226,7 @@ layer(Live)("listProduct", (it) => {
   })
 })
 
-layer(Live)("listProductPath (GET /{account}/{product}?…, TARGET §9)", (it) => {
+layer(Live)("listProductPath (GET /{account}/{product}?…, docs/listing.md#path-form-product-listing)", (it) => {
   it.effect("prefix and start-after are relative to the product; keys and Prefix come back account-relative, StartAfter as sent", () =>
     Effect.gen(function*() {
       const result = yield* listProductPath("demo", "sample", listParams({ prefix: "dir/", startAfter: "dir/1.txt" }))

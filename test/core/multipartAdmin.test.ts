@@ -3,12 +3,12 @@ import { Effect, Layer } from "effect"
 import { type ObjectStore, type ObjectWriter, Storage } from "../../src/core/backends/ObjectStore.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
 import type { Reply } from "../../src/core/http/Reply.js"
-import type { Identity } from "../../src/core/identity/Identity.js"
-import type { Operation } from "../../src/core/routing/Operation.js"
+import type { WriteOperation } from "../../src/core/operations/Operation.js"
 import { BackendUnavailable, NoSuchKey } from "../../src/core/s3/errors.js"
-import { executeWrite } from "../../src/core/s3/writes.js"
+import { executeWrite } from "../../src/core/operations/write.js"
 import { LocalCatalog, type CatalogDocument } from "../../src/layers/LocalCatalog.js"
 import { s3Request } from "../fixtures/requests.js"
+import { sessionIdentity } from "../fixtures/identities.js"
 
 /*
  * The pipeline side of ListParts, ListMultipartUploads and UploadPartCopy (multipartAdmin.ts) over a fake
@@ -16,15 +16,7 @@ import { s3Request } from "../fixtures/requests.js"
  * bucket = account) and the backend's, the account-level form, and 501 for a writer without the member.
  */
 
-const session: Identity = {
-  _tag: "Session",
-  claims: {
-    iss: "https://proxy.test", sub: "sc::acme::role/writer", aud: "https://proxy.test", account_id: "acme",
-    role_name: "writer", assumed_by: "someone", assumed_by_issuer: "https://idp.test", session_name: "s",
-    access_key_id: "SCSTS1AAAAAAAAAAAAAAAAAAAA", permissions: [{ actions: ["read", "write"], resources: ["*"] }],
-    iat: 0, nbf: 0, exp: 9_999_999_999, jti: "j"
-  }
-}
+const session = sessionIdentity({ sub: "sc::acme::role/writer", account_id: "acme", role_name: "writer" })
 
 const mirror = (product_id: string, connection_id: string, prefix: string) => ({
   account_id: "acme",
@@ -91,7 +83,7 @@ const Live = Layer.mergeAll(
   Layer.succeed(Storage, storageOf({ fake: (connection) => Effect.succeed(store(connection.data_connection_id === "bare" ? basics : full)) }))
 )
 
-const run = (method: string, path: string, op: Operation, headers: Record<string, string> = {}) =>
+const run = (method: string, path: string, op: WriteOperation, headers: Record<string, string> = {}) =>
   executeWrite(s3Request(method, path, { headers }), op, session, { body: null, contentLength: 0, trailers: () => new Map() })
 
 const text = (reply: Reply) => (typeof reply.body === "string" ? reply.body : "")
@@ -184,7 +176,7 @@ describe("ListMultipartUploads", () => {
 })
 
 describe("UploadPartCopy", () => {
-  const op = (source: { product: string; key: string }, product = "rw"): Operation => ({
+  const op = (source: { product: string; key: string }, product = "rw"): WriteOperation => ({
     _tag: "UploadPartCopy",
     target: { account: "acme", product, key: "dst.bin" },
     source: { account: "acme", ...source },

@@ -3,10 +3,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Layer, Logger } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
-import type { Identity } from "../../src/core/identity/Identity.js"
 import { CACHE_STATUS, dataPointOf, type Exchange, locationOf, truncateUtf8 } from "../../src/core/observability/dataPoint.js"
 import { observe } from "../../src/core/observability/observe.js"
-import { authorizedProduct } from "../../src/core/s3/writes.js"
+import { readable } from "../../src/core/authz/enforce.js"
 import { Analytics, type DataPoint, type Location } from "../../src/core/services/Analytics.js"
 import { AUDIT_EVENT, handleSts } from "../../src/core/sts/handleSts.js"
 import { JsonLinesLogger } from "../../src/layers/jsonLogger.js"
@@ -17,6 +16,7 @@ import { catalogDocument } from "../fixtures/catalog.js"
 import { memoryProvider } from "../fixtures/memoryStore.js"
 import { s3Request } from "../fixtures/requests.js"
 import { stsConfig, stsLayer } from "../fixtures/sts.js"
+import { sessionIdentity } from "../fixtures/identities.js"
 
 type Entry = { readonly level: string; readonly message: unknown; readonly fields: unknown }
 
@@ -34,15 +34,7 @@ const capture = () => {
 const eventsOf = (entries: ReadonlyArray<Entry>, name: string) =>
   entries.filter((e) => typeof e.message === "object" && e.message !== null && (e.message as Record<string, unknown>)["event"] === name)
 
-const session: Identity = {
-  _tag: "Session",
-  claims: {
-    iss: "https://proxy.test", sub: "sc::demo::role/_default", aud: "https://proxy.test", account_id: "demo",
-    role_name: "_default", assumed_by: "someone", assumed_by_issuer: "https://idp.test", session_name: "s",
-    access_key_id: "SCSTS1AAAAAAAAAAAAAAAAAAAA", permissions: [{ actions: ["read"], resources: ["*"] }],
-    iat: 0, nbf: 0, exp: 9_999_999_999, jti: "j"
-  }
-}
+const session = sessionIdentity({ permissions: [{ actions: ["read"], resources: ["*"] }] })
 
 describe("events: the STS audit and the access log are records, not debug output", () => {
   it.effect("at LOG_LEVEL=warn an exchange still writes its audit event, and other info lines are dropped", () => {
@@ -65,7 +57,7 @@ describe("events: the STS audit and the access log are records, not debug output
   it.effect("at LOG_LEVEL=warn (and off) a session's authorization decision still writes its access event", () => {
     const { entries, logger } = capture()
     const storage = Layer.succeed(Storage, storageOf({ memory: memoryProvider({}).open }))
-    const decide = authorizedProduct(session, "demo", "sample", "read", "places.geojson").pipe(
+    const decide = readable(session, { account: "demo", product: "sample", key: "places.geojson" }).pipe(
       Effect.provide(Layer.merge(LocalCatalog(catalogDocument), storage))
     )
     return Effect.gen(function*() {

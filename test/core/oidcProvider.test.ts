@@ -2,8 +2,8 @@ import { generateKeyPairSync } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer, TestClock } from "effect"
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, exportPKCS8, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose"
-import { discoveryDocument, jwksDocument } from "../../src/core/oidc/discovery.js"
-import { OidcProvider } from "../../src/core/oidc/OidcProvider.js"
+import { discoveryDocument, jwksDocument } from "../../src/core/operations/oidcDocuments.js"
+import { OidcProvider } from "../../src/core/services/OidcProvider.js"
 import { JoseOidcProvider } from "../../src/layers/JoseOidcProvider.js"
 
 // Keys generated for this run (never checked in).
@@ -13,7 +13,7 @@ const ACTIVE_PEM = await exportPKCS8(activePair.privateKey)
 const PREVIOUS_PEM = await exportPKCS8(previousPair.privateKey)
 const ACTIVE_PUBLIC = await exportJWK(activePair.publicKey)
 const PREVIOUS_PUBLIC = await exportJWK(previousPair.publicKey)
-/** The same kind of key as PKCS#1 (`BEGIN RSA PRIVATE KEY`), which spec-dsc §7 says is refused. */
+/** The same kind of key as PKCS#1 (`BEGIN RSA PRIVATE KEY`), which docs/sts.md#the-proxy-as-an-oidc-issuer says is refused. */
 const PKCS1_PEM = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString()
 
 const ISSUER = "https://data.test.source.coop"
@@ -208,7 +208,7 @@ describe("OIDC provider: a broken active key", () => {
 })
 
 describe("OIDC provider: discovery", () => {
-  it("the discovery document is byte-exact as spec-dsc §7 (alphabetical keys)", () => {
+  it("the discovery document is byte-exact as docs/sts.md#the-proxy-as-an-oidc-issuer (alphabetical keys)", () => {
     expect(discoveryDocument(ISSUER)).toBe(
       `{"id_token_signing_alg_values_supported":["RS256"],"issuer":"${ISSUER}","jwks_uri":"${ISSUER}/.well-known/jwks.json",`
         + `"response_types_supported":["id_token"],"subject_types_supported":["public"]}`

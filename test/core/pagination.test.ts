@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
 import { listSorted, tokenIssuedFor } from "../../src/core/backends/listSorted.js"
 import type { ListedObject, ListRequest } from "../../src/core/backends/ObjectStore.js"
-import { compareUtf8 } from "../../src/core/routing/keys.js"
-import { parseQuery } from "../../src/core/routing/query.js"
+import { compareUtf8 } from "../../src/core/shared/utf8.js"
+import { parseQuery } from "../../src/core/http/query.js"
 import { parseListParams } from "../../src/core/s3/listParams.js"
 import { paginate } from "../../src/core/s3/pagination.js"
 import { listRequest } from "../fixtures/listing.js"
@@ -13,7 +13,7 @@ const byUtf8 = (names: ReadonlyArray<string>) => [...names].sort(compareUtf8)
 describe("paginate", () => {
   const letters = ["e", "d", "c", "b", "a"].map((n) => `${n}/`)
 
-  it("sorts and cuts pages (spec-dsc §15 cases)", () => {
+  it("sorts and cuts pages (the Rust proxy's cases, docs/listing.md#pagination-and-tokens)", () => {
     expect(paginate(letters, undefined, 2)).toStrictEqual({ items: ["a/", "b/"], isTruncated: true, next: "b/" })
     expect(paginate(letters, "b/", 2)).toStrictEqual({ items: ["c/", "d/"], isTruncated: true, next: "d/" })
     expect(paginate(letters, "d/", 2)).toStrictEqual({ items: ["e/"], isTruncated: false, next: undefined })
@@ -224,7 +224,7 @@ describe("parseListParams", () => {
     it(`${search} → ${expected}`, () => expect(parse(search).maxKeys).toBe(expected))
   }
 
-  // As S3 (TARGET §9): anything but a non-negative integer is 400 InvalidArgument, not a silent 1000.
+  // As S3 (docs/listing.md#parameters): anything but a non-negative integer is 400 InvalidArgument, not a silent 1000.
   for (const search of ["max-keys=abc", "max-keys=-1", "max-keys=1.5", "max-keys=", "max-keys=%2012%20", "max-keys=1e3"]) {
     it(`${search} → InvalidArgument`, () => {
       const error = Effect.runSync(Effect.flip(parseListParams(parseQuery(search))))

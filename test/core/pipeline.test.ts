@@ -566,7 +566,7 @@ layer(Live)("pipeline", (it) => {
 })
 
 layer(Live)("pipeline: the OIDC provider endpoints", (it) => {
-  it.effect("discovery names the issuer and its JWKS, as spec-dsc §7 writes it", () =>
+  it.effect("discovery names the issuer and its JWKS, as docs/sts.md#the-proxy-as-an-oidc-issuer writes it", () =>
     Effect.gen(function*() {
       const reply = yield* send("GET", "/.well-known/openid-configuration")
       expect(reply.status).toBe(200)

@@ -5,7 +5,7 @@ import { parseXml } from "../../src/core/s3/strictXml.js"
 import { expatParse } from "../fixtures/expat.js"
 
 /**
- * Request XML (TARGET §9): Go clients (rclone, the Go SDKs) write quotes as `&#34;`, so an ETag or a key
+ * Request XML (docs/s3-compatibility.md#request-xml): Go clients (rclone, the Go SDKs) write quotes as `&#34;`, so an ETag or a key
  * must be decoded, not kept as `&#34;…&#34;` (rclone's multipart upload then failed with InvalidPart, and a
  * DeleteObjects deleted nothing and answered success). Anything not well-formed is MalformedXML.
  */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
-import { type BackendAuth, backendAuthOf, isPublic, Product, ProductList, toDataConnection } from "../../src/core/catalog/schema.js"
+import { isPublic, Product, ProductList } from "../../src/core/catalog/schema.js"
+import { type BackendAuth, backendAuthOf, toDataConnection } from "../../src/core/backends/connection.js"
 
-describe("backendAuthOf (spec-dsc §15 BackendAuth JSON)", () => {
+describe("backendAuthOf (BackendAuth JSON, docs/backends.md#data-connection-authentication)", () => {
   const known: ReadonlyArray<readonly [string, unknown, BackendAuth]> = [
     ["absent", undefined, { type: "unsigned" }],
     ["null", null, { type: "unsigned" }],

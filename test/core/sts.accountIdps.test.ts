@@ -3,14 +3,14 @@ import { Effect, Logger } from "effect"
 import type { Reply } from "../../src/core/http/Reply.js"
 import type { UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { AUDIT_EVENT, handleSts } from "../../src/core/sts/handleSts.js"
-import { SessionKeys } from "../../src/core/sts/SessionKeys.js"
+import { SessionKeys } from "../../src/core/session/SessionKeys.js"
 import type { CatalogDocument } from "../../src/layers/LocalCatalog.js"
 import { s3Request } from "../fixtures/requests.js"
 import { apiKey, ecKey, GITHUB, IDP, idpServer, mint, otherRsaKey, rsaKey, stsConfig, stsDocument, stsLayer } from "../fixtures/sts.js"
 import { type Answer, json } from "../fixtures/stubUpstream.js"
 
 /**
- * Account-registered IdPs (ADR-004's second tier) through the whole `/.sts` stack, with the embedded
+ * Account-registered IdPs (the second tier of docs/sts.md#identity-providers) through the whole `/.sts` stack, with the embedded
  * catalog's `idps`: an account trusts its own issuer (a CI system, a university's IdP) in its own Roles.
  */
 

@@ -4,7 +4,7 @@ import { decodeJwt } from "jose"
 import type { Reply } from "../../src/core/http/Reply.js"
 import { Revocations } from "../../src/core/services/Revocations.js"
 import { AUDIT_EVENT, handleSts } from "../../src/core/sts/handleSts.js"
-import { SessionKeys } from "../../src/core/sts/SessionKeys.js"
+import { SessionKeys } from "../../src/core/session/SessionKeys.js"
 import { s3Request } from "../fixtures/requests.js"
 import {
   apiKey,

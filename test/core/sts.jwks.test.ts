@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, TestClock } from "effect"
-import { isAllowedIssuerUrl, JWKS_MAX_BYTES, JwksCache, JwksCacheLive } from "../../src/core/oidc/JwksCache.js"
+import { isAllowedIssuerUrl, JWKS_MAX_BYTES, JwksCache } from "../../src/core/sts/JwksCache.js"
+import { JwksCacheLive } from "../../src/layers/JwksCacheLive.js"
 import type { UpstreamRequest } from "../../src/core/services/Upstream.js"
 import { FixedOidcProvider } from "../fixtures/services.js"
 import { ecKey, IDP, idpServer, rsaKey } from "../fixtures/sts.js"

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "vitest"
-import { type ChecksumOutcome, verifyTrailingChecksum } from "../../src/core/s3/trailerChecksum.js"
+import { type ChecksumOutcome, verifyTrailingChecksum } from "../../src/core/operations/trailerChecksum.js"
 
 const encoder = new TextEncoder()
 const hexToBase64 = (hex: string) => Buffer.from(hex, "hex").toString("base64")

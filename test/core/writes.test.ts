@@ -3,26 +3,19 @@ import { Effect, Layer } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
 import { GcsProvider, S3Provider } from "../../src/core/backends/s3/S3Store.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
-import type { DataConnection } from "../../src/core/catalog/schema.js"
-import type { Identity } from "../../src/core/identity/Identity.js"
+import type { DataConnection } from "../../src/core/backends/connection.js"
 import { renderS3Error } from "../../src/core/s3/renderError.js"
-import { authorizedProduct, executeWrite } from "../../src/core/s3/writes.js"
+import { readable } from "../../src/core/authz/enforce.js"
+import { executeWrite } from "../../src/core/operations/write.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
 import { s3Request } from "../fixtures/requests.js"
 import { NoFederation } from "../fixtures/services.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
+import { sessionIdentity } from "../fixtures/identities.js"
 
 /** A session of the owning account whose Role ceiling is everything. */
-const session: Identity = {
-  _tag: "Session",
-  claims: {
-    iss: "https://proxy.test", sub: "sc::demo::role/_default", aud: "https://proxy.test", account_id: "demo",
-    role_name: "_default", assumed_by: "someone", assumed_by_issuer: "https://idp.test", session_name: "s",
-    access_key_id: "SCSTS1AAAAAAAAAAAAAAAAAAAA", permissions: [{ actions: ["read", "write"], resources: ["*"] }],
-    iat: 0, nbf: 0, exp: 9_999_999_999, jti: "j"
-  }
-}
+const session = sessionIdentity()
 
 const backend = stubUpstream(() => new Response("unexpected", { status: 500 }))
 const Live = Layer.mergeAll(
@@ -36,7 +29,7 @@ describe("writes: a connection whose authentication cannot be used fails closed"
   // demo/azure-key: an S3 connection carrying Azure SAS credentials (ProviderMismatch).
   it.effect("a read answers 502 BackendAuthenticationFailed, a write 403 AccessDenied, and nothing reaches the backend", () =>
     Effect.gen(function*() {
-      const read = yield* Effect.flip(authorizedProduct(session, "demo", "azure-key", "read", "k"))
+      const read = yield* Effect.flip(readable(session, { account: "demo", product: "azure-key", key: "k" }))
       expect(read._tag).toBe("BackendAuthenticationFailed")
       const put = s3Request("PUT", "/demo/azure-key/k", { body: "data", headers: { "content-length": "4" } })
       const write = yield* Effect.flip(executeWrite(put, { _tag: "PutObject", target: { account: "demo", product: "azure-key", key: "k" } }, session, {

@@ -23,7 +23,7 @@ import {
 } from "../../src/core/s3/errors.js"
 import { listedLastModified, type ListResult, renderListResult } from "../../src/core/s3/listResult.js"
 import { renderS3Error } from "../../src/core/s3/renderError.js"
-import { invalidKey } from "../../src/core/routing/keys.js"
+import { invalidKey } from "../../src/core/s3/keys.js"
 import { parseXml, type XmlElement } from "../../src/core/s3/strictXml.js"
 import { childText, expatParse } from "../fixtures/expat.js"
 import { listParams } from "../fixtures/listing.js"

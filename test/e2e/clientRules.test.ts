@@ -8,7 +8,7 @@ import { type ForwardedRequest, type RunningServer, startRecordingForwarder } fr
 import { parseError } from "./harness/xml.js"
 
 /**
- * Client rules of TARGET §9 with the real clients, against `bun run dev`'s embedded catalog (`demo/sample`
+ * Client rules of docs/s3-compatibility.md#client-rules with the real clients, against `bun run dev`'s embedded catalog (`demo/sample`
  * in the local directory store): a recording forwarder in front of the proxy counts what each client sent.
  */
 

@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { run, runAws, runBoto3 } from "./harness/clients.js"
 import { type DevServer, startDevServer } from "./harness/devServer.js"
-import { freePort } from "./harness/processes.js"
+import { freePort } from "../fakes/processes.js"
 import { REPO_ROOT, type RunningProxy } from "./harness/proxy.js"
 
 /**

@@ -5,7 +5,7 @@ import { createLocalJWKSet, decodeJwt, exportJWK, exportPKCS8, generateKeyPair, 
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runBoto3 } from "./harness/clients.js"
 import { startMoto } from "./harness/moto.js"
-import { freePort } from "./harness/processes.js"
+import { freePort } from "../fakes/processes.js"
 import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { motoClient, seedBucket } from "./harness/s3.js"
 import { type ForwardedRequest, startRecordingForwarder } from "./harness/servers.js"
@@ -312,7 +312,7 @@ describe("Bun: outbound federation (s3_web_identity_role) end to end", () => {
     const jwks = await get("/.well-known/jwks.json")
     expect(jwks.status).toBe(200)
     expect(jwks.headers.get("content-type")).toMatch(/^application\/json/)
-    // The provider's key first, byte-exact; then the session-token key (ES256, TARGET §4).
+    // The provider's key first, byte-exact; then the session-token key (ES256, docs/session-credentials.md#session-token).
     const text = await jwks.text()
     expect(text.startsWith(
       `{"keys":[{"alg":"RS256","e":"${activePublic.e}","kid":"${KID}","kty":"RSA","n":"${activePublic.n}","use":"sig"},`

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runAws, runBoto3 } from "./harness/clients.js"
-import { type RunningGcs, startGcs } from "./harness/gcs.js"
+import { type RunningGcs, startGcs } from "../fakes/gcs/server.js"
 import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { byteOrder, encodeKey } from "./harness/s3.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
 import { parseError, parseList } from "./harness/xml.js"
 
 /**
- * The GCS provider end to end: a faithful in-test GCS XML API (test/e2e/harness/gcs.ts) behind the Bun
+ * The GCS provider end to end: a faithful in-test GCS XML API (test/fakes/gcs/) behind the Bun
  * proxy, real S3 clients in front. The proxy speaks S3 (V2 and V1 listings) to clients and GCS's V1
  * listing (`marker`) and HMAC SigV4 (region `auto`) to the backend.
  */

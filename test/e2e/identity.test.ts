@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { run, runAws, runBoto3 } from "./harness/clients.js"
 import { startMoto, type RunningMoto } from "./harness/moto.js"
 import { makeKey, nowSeconds, signToken, startIssuer, type TestIssuer, type TestKey } from "./harness/oidcIssuer.js"
-import { freePort, sleep } from "./harness/processes.js"
+import { freePort, sleep } from "../fakes/processes.js"
 import { REPO_ROOT, type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { motoClient, seedBucket } from "./harness/s3.js"
 import { startRecordingForwarder } from "./harness/servers.js"
@@ -168,7 +168,7 @@ beforeAll(async () => {
     // As the Source API: a restricted product is only there for a caller that says who it is.
     [`/api/v1/products/${ACCOUNT}/${RESTRICTED}`]: (_call, request) =>
       /^Bearer \S+$/.test(request.headers.authorization ?? "") ? { body: restricted } : { status: 404, body: {} },
-    // The account's permissions on it (ADR-005), asked for a non-public product: members read.
+    // The account's permissions on it (docs/authorization.md#principal-permissions), asked for a non-public product: members read.
     [`/api/v1/products/${ACCOUNT}/${RESTRICTED}/permissions`]: (_call, request) =>
       /^Bearer \S+$/.test(request.headers.authorization ?? "") ? { body: ["read"] } : { status: 401, body: {} },
     [`/api/v1/data-connections/${CONNECTION}`]: {

@@ -178,7 +178,7 @@ describe("a failed upload answers the verifier's S3 error and writes nothing (lo
   })
 })
 
-describe("ETags of the local store are the MD5 of the bytes (TARGET §9)", () => {
+describe("ETags of the local store are the MD5 of the bytes (docs/s3-compatibility.md#uploads)", () => {
   it("a PUT answers the body's MD5; GET, HEAD and the listing show the same ETag; If-None-Match with it → 304", async () => {
     const body = new TextEncoder().encode("known body for an MD5 ETag\n")
     const md5 = `"${createHash("md5").update(body).digest("hex")}"`
@@ -200,7 +200,7 @@ describe("ETags of the local store are the MD5 of the bytes (TARGET §9)", () =>
   })
 })
 
-describe("folder markers in the local store (TARGET §9), with aws-cli", () => {
+describe("folder markers in the local store (docs/listing.md#folder-markers), with aws-cli", () => {
   const EMPTY_MD5 = "\"d41d8cd98f00b204e9800998ecf8427e\""
   const aws = (args: ReadonlyArray<string>) =>
     runAws([...args, "--endpoint-url", proxy.url, "--output", "json"], 60_000, {

@@ -7,7 +7,7 @@ import { type ApiRoute, type RecordedRequest, type RunningSourceApi, startSource
 import { type SessionCredentials, startStsProxy, type StsProxy } from "./harness/sts.js"
 
 /**
- * Whose rights a session carries (TARGET §3): the proxy→API JWT's `sub` is the session's principal. A
+ * Whose rights a session carries (docs/catalog.md#whose-rights-a-lookup-carries): the proxy→API JWT's `sub` is the session's principal. A
  * `_default` session is the user who signed in, whatever account its RoleArn names (anyone can name any
  * account); a session of an account's own Role is that account. Two users, two accounts, and a Source API
  * stand-in that answers as the real one does: by the bearer's `sub`.

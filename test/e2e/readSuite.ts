@@ -5,7 +5,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runAws, runBoto3 } from "./harness/clients.js"
 import { startMoto } from "./harness/moto.js"
-import { freePort } from "./harness/processes.js"
+import { freePort } from "../fakes/processes.js"
 import type { RunningProxy, StartProxy } from "./harness/proxy.js"
 import { anonymousClient, byteOrder, encodeKey, motoClient, readFromMoto, seedBucket } from "./harness/s3.js"
 import { startRecordingForwarder, startSilentServer } from "./harness/servers.js"

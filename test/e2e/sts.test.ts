@@ -5,7 +5,7 @@ import { decodeJwt, exportPKCS8, type JWTPayload, SignJWT } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runBoto3 } from "./harness/clients.js"
 import { makeKey, startIssuer, type TestIssuer, type TestKey as Key } from "./harness/oidcIssuer.js"
-import { freePort } from "./harness/processes.js"
+import { freePort } from "../fakes/processes.js"
 import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
 

@@ -18,7 +18,7 @@ import { AwsClient } from "aws4fetch"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { run, runAws, runBoto3 } from "./harness/clients.js"
 import { startMoto, type RunningMoto } from "./harness/moto.js"
-import { sleep } from "./harness/processes.js"
+import { sleep } from "../fakes/processes.js"
 import type { RunningProxy } from "./harness/proxy.js"
 import { motoClient, readFromMoto, seedBucket } from "./harness/s3.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
@@ -26,7 +26,7 @@ import { credsEnv, type SessionCredentials as Creds, startStsProxy, type StsProx
 import { parseError } from "./harness/xml.js"
 
 /**
- * Writes end to end (TARGET §7, ADR-005): moto as the backend, a Source API stand-in serving products,
+ * Writes end to end (docs/authorization.md#per-operation): moto as the backend, a Source API stand-in serving products,
  * connections, permissions and a prefix-limited Role, a test OIDC issuer, `/.sts` on the Bun proxy, then
  * real clients (boto3, aws-cli, @aws-sdk/client-s3 + lib-storage) writing through the proxy; every denial is
  * a 403 AccessDenied that leaves the backend untouched.
@@ -577,7 +577,7 @@ describe("a client that disconnects mid-upload", () => {
   })
 })
 
-describe("client compatibility (TARGET §9): Go's XML, folder markers, small parts, expired presigned PUTs", () => {
+describe("client compatibility (docs/s3-compatibility.md#client-rules): Go's XML, folder markers, small parts, expired presigned PUTs", () => {
   /** rclone's S3 backend with the session credentials, on a clean environment (no AWS_* settings). */
   const rclone = (args: ReadonlyArray<string>, creds: Creds) =>
     run("rclone", [

@@ -4,14 +4,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { RestError } from "@azure/storage-blob"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type RunningAzurite, AZURITE_ACCOUNT, AZURITE_KEY, seedContainer, startAzurite } from "./harness/azurite.js"
+import { type RunningAzurite, AZURITE_ACCOUNT, AZURITE_KEY, seedContainer, startAzurite } from "../fakes/azurite.js"
 import { runAws, runBoto3 } from "./harness/clients.js"
-import { type RunningGcs, startGcs } from "./harness/gcs.js"
+import { type RunningGcs, startGcs } from "../fakes/gcs/server.js"
 import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
 import { botoCreds, botoSessionClient, credsEnv, type SessionCredentials, startStsProxy, type StsProxy } from "./harness/sts.js"
 
 /**
- * Writes end to end on the two non-S3 backends (TARGET §7): the scenarios of writes.test.ts, run with real
+ * Writes end to end on the two non-S3 backends (docs/backends.md#writes): the scenarios of writes.test.ts, run with real
  * clients (boto3, aws-cli) through the Bun proxy on session credentials from its `/.sts`, once against
  * Azurite (an `az_shared_key` connection) and once against the in-test GCS XML API (a `gcs_hmac` connection,
  * signatures verified). What reached each backend is read back from it directly, not through the proxy.

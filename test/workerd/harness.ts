@@ -13,7 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { sleep, spawnTracked, stopProcess, tail } from "../e2e/harness/processes.js"
+import { sleep, spawnTracked, stopProcess, tail } from "../fakes/processes.js"
 import { exportPKCS8, generateKeyPair } from "jose"
 
 export interface RunningWorkerd {

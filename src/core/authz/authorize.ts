@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
-import type { Identity } from "../identity/Identity.js"
+import type { Identity } from "./Identity.js"
 import { AccessDenied } from "../s3/errors.js"
-import type { Permission } from "../sts/SessionClaims.js"
+import type { Permission } from "../session/SessionClaims.js"
 import { covers, leadsInto } from "./urn.js"
 
 export type ActionClass = "read" | "write"
@@ -30,7 +30,7 @@ const principalAllows = (request: AuthzRequest): boolean =>
     : (request.principalPermissions ?? []).some((p) => p.toLowerCase() === "write")
 
 /**
- * The decision (ADR-005): anonymous → read of public products only; a session → its Role ceiling ∩ its
+ * The decision (docs/decisions.md#adr-005-authorization): anonymous → read of public products only; a session → its Role ceiling ∩ its
  * principal's current permissions on the product (the user for `_default` sessions, else the account).
  * Every denial is the same AccessDenied, whatever the cause.
  */

@@ -1,5 +1,5 @@
 /**
- * Resource URNs of ADR-005 (TARGET §7): `sc::{account}::product/{product}[/{key}]`, and the patterns a
+ * Resource URNs (docs/authorization.md#role-ceiling): `sc::{account}::product/{product}[/{key}]`, and the patterns a
  * Role's permission statements use: `*`, `sc::{a}::product/*`, `…/{p}` (the product and all it holds),
  * `…/{p}/*`, `…/{p}/{prefix}/*`, and `…/{p}/{key}` (that object only).
  */

@@ -1,6 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import type { DataConnection } from "../catalog/schema.js"
+import type { DataConnection } from "./connection.js"
 import type { Reply } from "../http/Reply.js"
 import type {
   AccessDenied,
@@ -19,6 +19,7 @@ import type {
   PreconditionFailed,
   UnsupportedProvider
 } from "../s3/errors.js"
+import type { CompletedPart, DeleteOutcome } from "../s3/writeXml.js"
 
 export interface ObjectRead {
   /** The full key in the backend (product prefix included). */
@@ -97,18 +98,6 @@ export interface Written {
   readonly headers: Headers
 }
 
-export interface CompletedPart {
-  readonly partNumber: number
-  /** Quoted or not, as the client sent it. */
-  readonly etag: string
-}
-
-export interface DeleteOutcome {
-  readonly key: string
-  /** Undefined when deleted (or already absent, as S3 answers); else S3's code and message. */
-  readonly error: { readonly code: string; readonly message: string } | undefined
-}
-
 /** One part of an open multipart upload, as ListParts reports it. */
 export interface ListedPart {
   readonly partNumber: number
@@ -140,7 +129,7 @@ export interface UploadsPage {
 }
 
 /**
- * The writes a backend can take (TARGET §7), in its own key space. Bodies stream end to end. A store that
+ * The writes a backend can take (docs/backends.md#writes), in its own key space. Bodies stream end to end. A store that
  * cannot write at all has no writer; one that lacks a single operation answers NotImplemented for it.
  */
 export interface ObjectWriter {

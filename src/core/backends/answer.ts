@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import { BackendInvalidResponse, BackendUnavailable } from "../s3/errors.js"
 import { responseText } from "../services/Upstream.js"
+import { discardBody } from "../http/discard.js"
 
 /**
  * The most of a backend document the proxy reads whole: a listing page (S3: 1000 keys; Azure: up to 5000
@@ -12,8 +13,7 @@ export const DOCUMENT_MAX_BYTES = 16 * 1024 * 1024
 export const ERROR_DOCUMENT_MAX_BYTES = 64 * 1024
 
 /** Discard an unread backend body so the connection can be reused. */
-export const discard = (response: Response) =>
-  Effect.promise(() => response.body?.cancel() ?? Promise.resolve()).pipe(Effect.ignore)
+export const discard = (response: Response) => discardBody(response.body)
 
 /**
  * A 3xx other than 304 Not Modified. Upstream never follows it, and it is not the object either: a backend

@@ -1,4 +1,4 @@
-/** Backend key of `key` under a product prefix: plain join on one `/` (reference spec-dsc §5.1). */
+/** Backend key of `key` under a product prefix: plain join on one `/` (docs/backends.md#keys-and-prefixes). */
 export const backendKey = (prefix: string, key: string): string => {
   const trimmed = prefix.replace(/\/+$/, "")
   return trimmed === "" ? key : `${trimmed}/${key}`

@@ -1,6 +1,6 @@
 import * as Encoding from "effect/Encoding"
 import * as Either from "effect/Either"
-import { compareUtf8 } from "../routing/keys.js"
+import { compareUtf8 } from "../shared/utf8.js"
 import { impossiblePosition } from "./keys.js"
 import type { ListedObject, ListPage, ListRequest } from "./ObjectStore.js"
 

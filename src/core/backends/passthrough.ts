@@ -1,6 +1,6 @@
 /**
  * Response headers a backend must not hand to the client (hop-by-hop, cookies, auth challenges, and the
- * customer-key fingerprints of SSE-C), reference spec-dsc §1.2.
+ * customer-key fingerprints of SSE-C), docs/s3-compatibility.md#response-headers.
  */
 const DENIED = new Set([
   "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",

@@ -2,7 +2,8 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { BackendInvalidResponse, CatalogFailure, CatalogUnavailable } from "../s3/errors.js"
-import type { AccountIdp, DataConnection, Product, Role } from "./schema.js"
+import type { AccountIdp, Product, Role } from "./schema.js"
+import type { DataConnection } from "../backends/connection.js"
 import type { AccessDenied, NoSuchBucket } from "../s3/errors.js"
 
 /** Failures of a catalog lookup, each already an S3-facing error (one mapping, in `renderError.ts`). */
@@ -15,7 +16,7 @@ export class NoSuchRole extends Data.TaggedError("NoSuchRole")<{ readonly accoun
 export class NoSuchIdp extends Data.TaggedError("NoSuchIdp")<{ readonly account: string; readonly idp: string }> {}
 
 /**
- * On whose behalf a lookup is made (ADR-005). The Source API answers what the `principal` may see (the
+ * On whose behalf a lookup is made (docs/catalog.md#whose-rights-a-lookup-carries). The Source API answers what the `principal` may see (the
  * proxy→API JWT's `sub`); the session's account, Role and who assumed it ride along as claims. Without a
  * caller a lookup is anonymous.
  */
@@ -31,7 +32,7 @@ export interface Caller {
 
 /**
  * Where products, product lists and data connections come from: the Source API in production, a local
- * catalog file for `bun run dev`. Product lists are always anonymous (reference spec-dsc §3).
+ * catalog file for `bun run dev`. Product lists are always anonymous (docs/catalog.md#source-api-endpoints).
  */
 export class Catalog extends Context.Tag("sdp/Catalog")<Catalog, {
   readonly product: (account: string, product: string, caller?: Caller) => Effect.Effect<Product, CatalogError>
@@ -40,10 +41,10 @@ export class Catalog extends Context.Tag("sdp/Catalog")<Catalog, {
   /** The caller's principal's permissions on a product, e.g. `["read", "write"]` (compared case-insensitively). */
   readonly permissions: (account: string, product: string, caller: Caller) => Effect.Effect<ReadonlyArray<string>, CatalogError>
   /**
-   * A Role as stored (TARGET §3). `_default` is NoSuchRole unless the catalog defines it; the STS program
+   * A Role as stored (docs/catalog.md#roles-and-identity-providers). `_default` is NoSuchRole unless the catalog defines it; the STS program
    * substitutes the built-in default (`src/core/sts/roles.ts`), identically for every catalog.
    */
   readonly role: (account: string, name: string) => Effect.Effect<Role, NoSuchRole | CatalogError>
-  /** An IdP the account registered, for its own Roles' bindings (TARGET §8, ADR-004 account-registered IdPs). */
+  /** An IdP the account registered, for its own Roles' bindings (docs/sts.md#identity-providers). */
   readonly idp: (account: string, name: string) => Effect.Effect<AccountIdp, NoSuchIdp | CatalogError>
 }>() {}

@@ -1,8 +1,9 @@
 import * as Effect from "effect/Effect"
 import { type ObjectStore, type OpenError, Storage } from "../backends/ObjectStore.js"
-import { AccessDenied, NoSuchBucket } from "../s3/errors.js"
+import { NoSuchBucket } from "../s3/errors.js"
 import { type Caller, Catalog, type CatalogError } from "./Catalog.js"
-import { type DataConnection, isPublic, type Product } from "./schema.js"
+import type { Product } from "./schema.js"
+import { type DataConnection } from "../backends/connection.js"
 
 /** A product with the backend location its primary mirror points at. */
 export interface ResolvedProduct {
@@ -18,7 +19,7 @@ export interface ResolvedProduct {
 
 /**
  * Product → primary mirror (else the first one) → data connection → store, looked up on behalf of the
- * caller. Anonymous callers may only read public, enabled products; anything else is the same 403.
+ * caller (what the catalog shows it). Whether the caller may use the product is authz/enforce.ts's call.
  */
 export const resolveProduct = (
   account: string,
@@ -29,8 +30,6 @@ export const resolveProduct = (
     if (product === "") return yield* new NoSuchBucket({ bucket: account })
     const catalog = yield* Catalog
     const meta = yield* catalog.product(account, product, caller)
-    // A session reads what the catalog shows its subject; anonymous callers public products only.
-    if (caller === undefined && !isPublic(meta)) return yield* new AccessDenied({ reason: "product is not public" })
     const mirrors = meta.metadata.mirrors
     const mirror = mirrors[meta.metadata.primary_mirror ?? ""] ?? Object.values(mirrors)[0]
     if (mirror === undefined) return yield* new NoSuchBucket({ bucket: account })

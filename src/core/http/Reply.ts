@@ -7,3 +7,9 @@ export interface Reply {
   readonly headers: Headers
   readonly body: ReadableStream<Uint8Array> | string | null
 }
+
+export const xmlReply = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })
+
+export const jsonReply = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/json" }), body })
+
+export const emptyReply = (status: number, headers: Headers = new Headers()): Reply => ({ status, headers, body: null })

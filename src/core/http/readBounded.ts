@@ -1,3 +1,4 @@
+import { describeCause } from "../shared/describeCause.js"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
@@ -49,5 +50,5 @@ export const readBounded = (
     catch: (cause) =>
       cause === TOO_LARGE
         ? new BodyTooLarge({ limit })
-        : new BodyUnreadable({ reason: cause instanceof Error ? cause.message : String(cause) })
+        : new BodyUnreadable({ reason: describeCause(cause) })
   })

@@ -4,9 +4,9 @@ import { BackendUnavailable, ExpiredToken, InvalidToken, type S3Error } from "..
 import type { Hmac } from "../services/Hmac.js"
 import { Revocations } from "../services/Revocations.js"
 import { authenticationOf, type SecretLookupContext, verifyRequest } from "../sigv4/index.js"
-import type { SessionClaims } from "../sts/SessionClaims.js"
-import { SessionKeys } from "../sts/SessionKeys.js"
-import { anonymous, type Identity } from "./Identity.js"
+import type { SessionClaims } from "../session/SessionClaims.js"
+import { SessionKeys } from "../session/SessionKeys.js"
+import { anonymous, type Identity } from "../authz/Identity.js"
 
 /** The request body as a write forwards it. */
 export interface Payload {
@@ -31,7 +31,7 @@ const declaredLength = (request: S3Request): number | undefined => {
 }
 
 /**
- * Who sent the request (TARGET §5). No signature: anonymous. Otherwise the session token (its ES256
+ * Who sent the request (docs/session-credentials.md#verifying-a-signed-request). No signature: anonymous. Otherwise the session token (its ES256
  * signature and expiry, that it was issued with this access key id, that its `jti` is not revoked), then
  * SigV4 against the secret derived from the access key id. Any failure answers; nothing falls back to
  * anonymous.

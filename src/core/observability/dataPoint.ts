@@ -16,7 +16,7 @@ export interface Exchange {
 /** blob10: whether an edge cache answered. There is no object cache in front of the proxy yet. */
 export const CACHE_STATUS = "BYPASS"
 
-/** Analytics Engine's blob limit, applied to the key (spec-dsc §10.1). */
+/** Analytics Engine's blob limit, applied to the key (docs/runtimes.md#logs-and-telemetry). */
 const KEY_MAX_BYTES = 256
 
 /** The percent-decoded path, or the path as sent when it does not decode. */
@@ -61,7 +61,7 @@ export const isProductTraffic = (exchange: Exchange): boolean =>
   exchange.method !== "OPTIONS" && !decodedPath(exchange.url).startsWith("/.")
 
 /**
- * The Rust worker's layout (spec-dsc §10.1), so its dashboards keep working: index `{account}/{product}`;
+ * The Rust worker's layout (docs/runtimes.md#logs-and-telemetry), so its dashboards keep working: index `{account}/{product}`;
  * blobs account, product, key (≤ 256 bytes), method, `x-source-user-id`, `cf-ipcountry`, the response's
  * content-type, the client IP hash, the Range without `bytes=`, then (new) the cache status; doubles the
  * response's content-length, the status and the duration in ms.
@@ -98,7 +98,7 @@ const text = (value: unknown): string => (typeof value === "string" ? value : ty
 
 /**
  * What the live map gets for a successful GET of a product's object or listing with a known place
- * (spec-dsc §10.3); undefined otherwise. Whether the product is public is asked separately.
+ * (docs/runtimes.md#logs-and-telemetry); undefined otherwise. Whether the product is public is asked separately.
  */
 export const locationOf = (exchange: Exchange): Location | undefined => {
   if (exchange.method !== "GET" || exchange.status >= 400 || !isProductTraffic(exchange)) return undefined

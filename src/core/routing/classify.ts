@@ -2,9 +2,10 @@ import * as Effect from "effect/Effect"
 import type { S3Request } from "../http/S3Request.js"
 import { InvalidArgument, InvalidRequest, InvalidURI, NoSuchBucket, NoSuchKey, NotImplemented } from "../s3/errors.js"
 import { asksForListing, parseListParams } from "../s3/listParams.js"
-import { invalidKey, keyProblem } from "./keys.js"
-import type { ObjectTarget, Operation } from "./Operation.js"
-import { parseQuery, type Query } from "./query.js"
+import { invalidKey, keyProblem } from "../s3/keys.js"
+import type { Operation } from "../operations/Operation.js"
+import type { ObjectTarget } from "../s3/keys.js"
+import { parseQuery, type Query } from "../http/query.js"
 
 /**
  * S3 subresources this proxy does not implement. Answering 501 is the point: a client that sends
@@ -90,7 +91,7 @@ type BucketLevelError = InvalidRequest | InvalidArgument | NoSuchKey
  * parameter is a client asking for the object `{product}` of the bucket `{account}` (`aws s3 cp
  * s3://acct/product x`, rclone's first probe): no such object can exist, as every key of an account lies
  * under a product, so it is NoSuchKey at once, never a listing saved as a file and never a read of the
- * product's root (TARGET §9, which narrows §2's HeadBucket to `HEAD /{account}/{product}/`).
+ * product's root (docs/s3-compatibility.md#client-rules: HeadBucket is `HEAD /{account}/{product}/`).
  */
 const bucketLevel = (
   request: S3Request,

@@ -1,13 +1,4 @@
 import * as Data from "effect/Data"
-import type {
-  AuthorizationHeaderMalformed,
-  AuthorizationQueryParametersError,
-  IncompleteBody,
-  RequestExpired,
-  RequestTimeTooSkewed,
-  SignatureDoesNotMatch,
-  XAmzContentSHA256Mismatch
-} from "../sigv4/errors.js"
 
 /**
  * Every failure a caller can see. Each class is one row of `wire` in `renderError.ts`, so adding a class
@@ -86,3 +77,44 @@ export type S3Error =
   | AuthorizationQueryParametersError
   | XAmzContentSHA256Mismatch
   | IncompleteBody
+
+/**
+ * Inbound SigV4 failures (raised by src/core/sigv4). Each has one row of `wire` in renderError.ts, which fixes its status and S3 code; the messages below are S3's own wording.
+ */
+
+/** 403: the signature (request, chunk or trailer) is not the one we computed. */
+export class SignatureDoesNotMatch extends Data.TaggedError("SignatureDoesNotMatch")<{
+  /** Where it failed ("request", "chunk 3", "trailer"); for the log, never rendered. */
+  readonly where: string
+}> {}
+
+/** 403: `x-amz-date` (or `date`) is more than 15 minutes from our clock (header auth). */
+export class RequestTimeTooSkewed extends Data.TaggedError("RequestTimeTooSkewed")<{
+  readonly requestTime: string
+  readonly serverTime: string
+}> {}
+
+/** 403 `AccessDenied` "Request has expired": a presigned URL past `X-Amz-Date + X-Amz-Expires`. */
+export class RequestExpired extends Data.TaggedError("RequestExpired")<{
+  readonly expiredAt: string
+  readonly serverTime: string
+}> {}
+
+/** 400: the `Authorization` header cannot be parsed or its scope is wrong. */
+export class AuthorizationHeaderMalformed extends Data.TaggedError("AuthorizationHeaderMalformed")<{
+  readonly message: string
+}> {}
+
+/** 400: the presigned `X-Amz-*` query parameters cannot be parsed or are out of range. */
+export class AuthorizationQueryParametersError extends Data.TaggedError("AuthorizationQueryParametersError")<{
+  readonly message: string
+}> {}
+
+/** 400: a body whose SHA-256 is not the one the client signed in `x-amz-content-sha256`. */
+export class XAmzContentSHA256Mismatch extends Data.TaggedError("XAmzContentSHA256Mismatch")<{
+  readonly expected: string
+  readonly computed: string
+}> {}
+
+/** 400: the body ended early, or its aws-chunked framing is broken, or its decoded length is not the declared one. */
+export class IncompleteBody extends Data.TaggedError("IncompleteBody")<{ readonly reason: string }> {}

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import type { Query } from "../routing/query.js"
+import type { Query } from "../http/query.js"
 import { InvalidArgument } from "./errors.js"
 
 /** ListObjects parameters, as the client sent them (in the client's namespace: bucket = account). */
@@ -19,7 +19,7 @@ export interface ListParams {
 
 export const MAX_KEYS = 1000
 
-/** Parameters only a listing takes: any of them makes `GET /{account}/{product}` a listing (TARGET §9). */
+/** Parameters only a listing takes: any of them makes `GET /{account}/{product}` a listing (docs/listing.md#forms-of-a-listing). */
 const LISTING_PARAMETERS = [
   "list-type", "prefix", "delimiter", "max-keys", "marker", "encoding-type", "continuation-token", "start-after", "fetch-owner"
 ]

@@ -1,4 +1,4 @@
-import { compareUtf8 } from "../routing/keys.js"
+import { compareUtf8 } from "../shared/utf8.js"
 
 export interface Page<A> {
   readonly items: ReadonlyArray<A>

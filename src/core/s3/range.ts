@@ -101,3 +101,24 @@ export const parseCopySourceRange = (header: string): { readonly start: number; 
   const end = Number(match[2])
   return Number.isSafeInteger(start) && Number.isSafeInteger(end) && start <= end ? { start, end } : undefined
 }
+
+/** A backend's `Content-Range`: `bytes a-b/size`, or `bytes *\/size` when unsatisfied (`start`, `end` absent). */
+export interface ContentRange {
+  readonly start: number | undefined
+  readonly end: number | undefined
+  readonly size: number
+}
+
+/**
+ * `Content-Range: bytes a-b/size` or `bytes *\/size`; undefined when absent or malformed. `end` may be negative:
+ * Azurite answers a range at the very end of a blob with `bytes N-(N-1)/N`, `bytes 0--1/0` for an empty one.
+ */
+export const parseContentRange = (value: string | null): ContentRange | undefined => {
+  const match = value === null ? null : /^bytes\s+(?:(\d+)-(-?\d+)|\*)\/(\d+)$/i.exec(value.trim())
+  if (match === null) return undefined
+  return {
+    start: match[1] === undefined ? undefined : Number(match[1]),
+    end: match[2] === undefined ? undefined : Number(match[2]),
+    size: Number(match[3])
+  }
+}

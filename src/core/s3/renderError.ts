@@ -46,7 +46,7 @@ const wire: { readonly [T in S3Error["_tag"]]: readonly [status: number, code: s
 export const statusOf = (error: S3Error): number => wire[error._tag][0]
 export const codeOf = (error: S3Error): string => wire[error._tag][1]
 
-const messageOf = (error: S3Error): string => {
+export const messageOf = (error: S3Error): string => {
   switch (error._tag) {
     case "InvalidRequest":
     case "InvalidPart":

@@ -1,10 +1,22 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import type { CompletedPart, DeleteOutcome } from "../backends/ObjectStore.js"
 import { MalformedXML } from "./errors.js"
 import { parseXml, type XmlElement } from "./strictXml.js"
 import { element, S3_NAMESPACE, XML_DECLARATION } from "./xml.js"
+
+/** A part named in CompleteMultipartUpload, and a key's outcome in DeleteObjects: what the XML carries. */
+export interface CompletedPart {
+  readonly partNumber: number
+  /** Quoted or not, as the client sent it. */
+  readonly etag: string
+}
+
+export interface DeleteOutcome {
+  readonly key: string
+  /** Undefined when deleted (or already absent, as S3 answers); else S3's code and message. */
+  readonly error: { readonly code: string; readonly message: string } | undefined
+}
 
 /** Elements that may repeat: always arrays, so one entry reads like many. */
 const REPEATED = new Set(["Object", "Part"])

@@ -9,7 +9,7 @@ export interface DataPoint {
   readonly doubles: ReadonlyArray<number>
 }
 
-/** Where a public object was just read from, for the live map (spec-dsc §10.3). */
+/** Where a public object was just read from, for the live map (docs/runtimes.md#logs-and-telemetry). */
 export interface Location {
   readonly account_id: string
   readonly product_id: string
@@ -31,7 +31,7 @@ export interface AnalyticsSink {
 }
 
 /**
- * Per-response telemetry (spec-dsc §10): Workers Analytics Engine and the public log stream. A shell without
+ * Per-response telemetry (docs/runtimes.md#logs-and-telemetry): Workers Analytics Engine and the public log stream. A shell without
  * them (Bun, the tests) keeps the default, which records nothing.
  */
 export class Analytics extends Context.Reference<Analytics>()("sdp/Analytics", {

@@ -5,7 +5,7 @@ export type Bytes = Uint8Array<ArrayBuffer>
 
 /**
  * HMAC-SHA256 and SHA-256, provided per platform: `node:crypto` under Bun is an order of magnitude faster
- * than WebCrypto (peers.md §4.2); workerd has WebCrypto only.
+ * than WebCrypto (docs/runtimes.md#where-the-shells-differ); workerd has WebCrypto only.
  */
 export class Hmac extends Context.Tag("sdp/Hmac")<Hmac, {
   readonly sha256: (key: Bytes, data: string | Bytes) => Effect.Effect<Bytes>

@@ -5,7 +5,7 @@ import type * as Effect from "effect/Effect"
 export class RevocationsUnavailable extends Data.TaggedError("RevocationsUnavailable")<{ readonly reason: string }> {}
 
 /**
- * The `jti` deny-list (TARGET §4): session tokens and API keys revoked before they expire. Workers KV in
+ * The `jti` deny-list (docs/session-credentials.md#revocation): session tokens and API keys revoked before they expire. Workers KV in
  * production, a local store under Bun. A read failure must not let a revoked token through, so it fails.
  */
 export class Revocations extends Context.Tag("sdp/Revocations")<Revocations, {

@@ -2,7 +2,7 @@ import { encodeQueryComponent } from "./encoding.js"
 
 /**
  * Canonical URI, S3 style: the path exactly as the client sent it, percent-escapes and all, never decoded,
- * re-encoded or normalised (S3 encodes an object key once; data.source.coop #176, peers §2 item 15).
+ * re-encoded or normalised (S3 encodes an object key once; data.source.coop #176, docs/s3-compatibility.md#the-canonical-uri-is-the-path-as-sent).
  *
  * Caveat: we only see the path after the WHATWG URL parser (`new URL(...)` in the runtime), which for `http:`
  * URLs keeps every existing `%XX` as sent (case included), percent-encodes bytes that may not appear raw (space,

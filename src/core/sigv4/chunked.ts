@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import { type Bytes, Hmac } from "../services/Hmac.js"
 import { constantTimeEqual, EMPTY_SHA256, toHex } from "./encoding.js"
-import { IncompleteBody, SignatureDoesNotMatch } from "./errors.js"
+import { IncompleteBody, SignatureDoesNotMatch } from "../s3/errors.js"
 import { Sha256 } from "./sha256.js"
 import { chunkStringToSign, type CredentialScope, trailerStringToSign } from "./stringToSign.js"
 

@@ -1,5 +1,5 @@
-import { EMPTY_SHA256, isSha256Hex, toHex } from "./encoding.js"
-import { XAmzContentSHA256Mismatch } from "./errors.js"
+import { isSha256Hex, toHex } from "./encoding.js"
+import { XAmzContentSHA256Mismatch } from "../s3/errors.js"
 import { Sha256 } from "./sha256.js"
 
 /** What `x-amz-content-sha256` (or, presigned, its absence) says about the body. */
@@ -58,5 +58,3 @@ export const verifySha256Body = (
   )
 }
 
-/** True when `hex` is the hash of an empty body (a request without a body may only claim that). */
-export const isEmptyPayloadHash = (hex: string): boolean => hex === EMPTY_SHA256

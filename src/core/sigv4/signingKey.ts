@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { BoundedMap } from "../shared/boundedMap.js"
 import { type Bytes, Hmac } from "../services/Hmac.js"
 import { encoder } from "./encoding.js"
 import { type CredentialScope, TERMINATOR } from "./stringToSign.js"
@@ -18,8 +19,10 @@ export const deriveSigningKey = (secret: string, scope: CredentialScope): Effect
  * derive). The secret is stored next to the key and compared on a hit rather than being part of the Map key.
  */
 export class SigningKeyCache {
-  private readonly entries = new Map<string, { readonly secret: string; readonly key: Bytes }>()
-  constructor(readonly maxEntries: number = 1024) {}
+  private readonly entries: BoundedMap<string, { readonly secret: string; readonly key: Bytes }>
+  constructor(readonly maxEntries: number = 1024) {
+    this.entries = new BoundedMap(maxEntries)
+  }
 
   get size(): number {
     return this.entries.size
@@ -28,21 +31,11 @@ export class SigningKeyCache {
   get(accessKeyId: string, secret: string, scope: CredentialScope): Bytes | undefined {
     const id = cacheId(accessKeyId, scope)
     const hit = this.entries.get(id)
-    if (hit === undefined || hit.secret !== secret) return undefined
-    this.entries.delete(id)
-    this.entries.set(id, hit)
-    return hit.key
+    return hit === undefined || hit.secret !== secret ? undefined : hit.key
   }
 
   set(accessKeyId: string, secret: string, scope: CredentialScope, key: Bytes): void {
-    const id = cacheId(accessKeyId, scope)
-    this.entries.delete(id)
-    this.entries.set(id, { secret, key })
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next()
-      if (oldest.done === true) break
-      this.entries.delete(oldest.value)
-    }
+    this.entries.set(cacheId(accessKeyId, scope), { secret, key })
   }
 
   clear(): void {

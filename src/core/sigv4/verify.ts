@@ -7,16 +7,8 @@ import { parseAuthorizationHeader } from "./authHeader.js"
 import { canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri } from "./canonicalRequest.js"
 import { decodeAwsChunked } from "./chunked.js"
 import { constantTimeEqual, EMPTY_SHA256, toHex } from "./encoding.js"
-import {
-  AuthorizationHeaderMalformed,
-  AuthorizationQueryParametersError,
-  IncompleteBody,
-  RequestExpired,
-  RequestTimeTooSkewed,
-  SignatureDoesNotMatch,
-  type SigV4Error,
-  XAmzContentSHA256Mismatch
-} from "./errors.js"
+import { type SigV4Error } from "./errors.js"
+import { AuthorizationHeaderMalformed, AuthorizationQueryParametersError, IncompleteBody, RequestExpired, RequestTimeTooSkewed, SignatureDoesNotMatch, XAmzContentSHA256Mismatch } from "../s3/errors.js"
 import { type PayloadMode, payloadModeOf, UNSIGNED_PAYLOAD, verifySha256Body } from "./payload.js"
 import { isPresigned, parsePresignedQuery } from "./presigned.js"
 import { defaultSigningKeyCache, signingKey, type SigningKeyCache } from "./signingKey.js"

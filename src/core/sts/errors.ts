@@ -48,7 +48,7 @@ export const STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 type Row = readonly [status: number, type: "Sender" | "Receiver", code: string]
 
-/** The one STS wire table (peers.md §3 codes; AWS's statuses). */
+/** The one STS wire table (docs/sts.md#errors; AWS's statuses). */
 const wire: { readonly [T in StsError["_tag"]]: Row } = {
   InvalidAction: [400, "Sender", "InvalidAction"],
   ValidationError: [400, "Sender", "ValidationError"],

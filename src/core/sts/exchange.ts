@@ -5,8 +5,8 @@ import type { JWTPayload } from "jose"
 import { firstSatisfied } from "../authz/claimConstraints.js"
 import type { Catalog } from "../catalog/Catalog.js"
 import type { IdentityConstraint } from "../catalog/schema.js"
-import { peekIdentityToken, verifyIdentityToken } from "../oidc/identityToken.js"
-import { isAllowedIssuerUrl, JwksCache } from "../oidc/JwksCache.js"
+import { peekIdentityToken, verifyIdentityToken } from "./identityToken.js"
+import { isAllowedIssuerUrl, JwksCache } from "./JwksCache.js"
 import { Revocations } from "../services/Revocations.js"
 import {
   IDPRejectedClaim,
@@ -19,7 +19,7 @@ import {
 import { decodeStsParams, type RawParams, sessionNameFor } from "./params.js"
 import { trustedIdps } from "./idps.js"
 import { resolveRole } from "./roles.js"
-import { type IssuedSession, SessionKeys } from "./SessionKeys.js"
+import { type IssuedSession, SessionKeys } from "../session/SessionKeys.js"
 import { normalizeIssuer, StsSettings } from "./StsSettings.js"
 
 /** What `/.sts` needs besides the request. */
@@ -59,7 +59,7 @@ const audiencesOf = (payload: JWTPayload): ReadonlyArray<string> =>
   typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : []
 
 /**
- * AssumeRoleWithWebIdentity (ADR-004 flow): RoleArn → Role → its bindings' IdPs (platform, or registered by
+ * AssumeRoleWithWebIdentity (docs/decisions.md#adr-004-sts-and-roles flow): RoleArn → Role → its bindings' IdPs (platform, or registered by
  * the Role's account) → the token's (unverified) issuer picks the bindings → keys (discovery or the IdP's
  * `jwks_uri`) → signature/exp/nbf → audience → API-key checks → claim constraints (AND within a binding, OR
  * across) → DurationSeconds → credentials.
@@ -68,7 +68,7 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
   Effect.gen(function*() {
     const params = yield* decodeStsParams(raw)
     const { account, name } = params.role
-    // The bare `_default` names no account: its sessions have an empty account_id (TARGET §3: the user's).
+    // The bare `_default` names no account: its sessions have an empty account_id (docs/sts.md#role-arn).
     const accountId = account ?? ""
     audit.roleArn = params.roleArn
     audit.account = account
@@ -120,7 +120,7 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
     audit.subject = subject
 
     if (issuer === normalizeIssuer(settings.proxyIssuer)) {
-      // API keys (ADR-008): only tokens minted as such, each with a jti that has not been revoked.
+      // API keys (docs/decisions.md#adr-008-api-keys): only tokens minted as such, each with a jti that has not been revoked.
       if (payload["type"] !== "api_key" || typeof payload.jti !== "string" || payload.jti === "") {
         return yield* invalid("The token is not an API key")
       }

@@ -8,9 +8,9 @@ import { renderStsError, type StsError, StsInternalFailure, stsCodeOf, stsStatus
 import { type AuditFacts, exchange, type StsServices } from "./exchange.js"
 import { readStsParams } from "./params.js"
 import { renderAssumeRoleResponse } from "./response.js"
-import { logEvent } from "../observability/event.js"
+import { logEvent } from "../shared/logEvent.js"
 
-/** The audit event's name: one per exchange, success or failure (ADR-004 "Observability"). */
+/** The audit event's name: one per exchange, success or failure (docs/sts.md#audit-event). */
 export const AUDIT_EVENT = "sts.AssumeRoleWithWebIdentity"
 
 const reasonOf = (error: StsError): string | undefined =>

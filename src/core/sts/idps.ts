@@ -3,7 +3,7 @@ import * as Option from "effect/Option"
 import { Catalog } from "../catalog/Catalog.js"
 import type { Role } from "../catalog/schema.js"
 import { StsInternalFailure, StsServiceUnavailable } from "./errors.js"
-import { DEFAULT_ROLE } from "./roles.js"
+import { DEFAULT_ROLE } from "../catalog/schema.js"
 import { normalizeIssuer, StsSettings } from "./StsSettings.js"
 
 /** An IdP a binding names, resolved: whose tokens it takes and where their keys are. */
@@ -15,7 +15,7 @@ export interface TrustedIdp {
 }
 
 /**
- * The IdPs a Role's bindings name, by name (ADR-004's two tiers). A platform IdP's name always means the
+ * The IdPs a Role's bindings name, by name (the two tiers of docs/sts.md#identity-providers). A platform IdP's name always means the
  * platform IdP: an account cannot shadow it. Any other name is an IdP the Role's own account registered, so
  * an account's IdPs serve only its own Roles; a name nobody registered is absent and its bindings cannot
  * match. Account IdPs are never consulted for a `_default` Role or a RoleArn without an account: that

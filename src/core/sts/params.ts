@@ -7,9 +7,10 @@ import * as Schema from "effect/Schema"
 import { readBounded } from "../http/readBounded.js"
 import type { S3Request } from "../http/S3Request.js"
 import { InvalidAction, RequestEntityTooLarge, ValidationError } from "./errors.js"
-import { DEFAULT_ROLE } from "./roles.js"
+import { DEFAULT_ROLE } from "../catalog/schema.js"
+import { discardBody } from "../http/discard.js"
 
-/** The largest form body `/.sts` reads (TARGET §2). */
+/** The largest form body `/.sts` reads (docs/sts.md#request-parameters). */
 export const MAX_FORM_BYTES = 64 * 1024
 
 export const STS_VERSION = "2011-06-15"
@@ -42,7 +43,7 @@ export const readStsParams = (
   }
   if (length !== null && Number(length) > MAX_FORM_BYTES) {
     return Effect.zipRight(
-      Effect.promise(() => request.body!.cancel().catch(() => {})),
+      discardBody(request.body),
       Effect.fail(new RequestEntityTooLarge({ limit: MAX_FORM_BYTES }))
     )
   }
@@ -65,7 +66,7 @@ const SC_ROLE = /^sc::([A-Za-z0-9._-]{1,128})::role\/([\w+=,.@-]{1,64})$/
 const AWS_ROLE = /^arn:aws:iam::([A-Za-z0-9._-]{1,128}):role\/([\w+=,.@-]{1,64})$/
 
 /**
- * `sc::{account}::role/{name}` or `arn:aws:iam::{account}:role/{name}` (TARGET §8), or the bare `_default`
+ * `sc::{account}::role/{name}` or `arn:aws:iam::{account}:role/{name}` (docs/sts.md#role-arn), or the bare `_default`
  * the Rust proxy took and today's frontend and CLI still send: the built-in Role with no account.
  */
 export const parseRoleArn = (arn: string): Option.Option<RoleRef> => {

@@ -1,11 +1,11 @@
-import type { Reply } from "../http/Reply.js"
+import { type Reply, xmlReply } from "../http/Reply.js"
 import { escapeXml, XML_DECLARATION } from "../s3/xml.js"
 import { STS_NAMESPACE } from "./errors.js"
 import type { Exchanged } from "./exchange.js"
 
 const el = (name: string, text: string) => `<${name}>${escapeXml(text)}</${name}>`
 
-/** The AWS-shaped success document (peers.md §3): botocore reads Credentials, AssumedRoleUser and the rest. */
+/** The AWS-shaped success document (docs/sts.md#wire-format): botocore reads Credentials, AssumedRoleUser and the rest. */
 export const renderAssumeRoleResponse = (result: Exchanged, requestId: string): Reply => {
   const { session, account, role, sessionName } = result
   const expiration = new Date(session.claims.exp * 1000).toISOString()
@@ -21,5 +21,5 @@ export const renderAssumeRoleResponse = (result: Exchanged, requestId: string): 
     + `</AssumeRoleWithWebIdentityResult>`
     + `<ResponseMetadata>${el("RequestId", requestId)}</ResponseMetadata>`
     + `</AssumeRoleWithWebIdentityResponse>`
-  return { status: 200, headers: new Headers({ "content-type": "application/xml" }), body }
+  return xmlReply(body)
 }

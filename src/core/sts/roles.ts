@@ -1,10 +1,8 @@
 import * as Effect from "effect/Effect"
 import { Catalog } from "../catalog/Catalog.js"
-import type { IdentityConstraint, Role } from "../catalog/schema.js"
+import { DEFAULT_ROLE, type IdentityConstraint, type Role } from "../catalog/schema.js"
 import { StsAccessDenied, StsInternalFailure, StsServiceUnavailable } from "./errors.js"
 import { API_KEY_IDP, SOURCE_COOP_IDP, type StsConfig, StsSettings } from "./StsSettings.js"
-
-export const DEFAULT_ROLE = "_default"
 
 const apiKeyBinding = (account: string, settings: StsConfig): IdentityConstraint => ({
   idp: API_KEY_IDP,
@@ -13,7 +11,7 @@ const apiKeyBinding = (account: string, settings: StsConfig): IdentityConstraint
 })
 
 /**
- * The built-in `_default` Role of an account (TARGET §3): trusted by the `source-coop` IdP for each
+ * The built-in `_default` Role of an account (docs/sts.md#the-built-in-default-role): trusted by the `source-coop` IdP for each
  * `AUTH_AUDIENCE` (none when unset: fail closed) and by the proxy's own issuer for the account's API keys
  * (`sub` must be the account), ceiling read+write on everything, `STS_MAX_SESSION_DURATION_SECS`. Without an
  * account (the Rust proxy's bare `RoleArn=_default`) there is no API-key binding: a key names its account.

@@ -1,7 +1,7 @@
 import type { Dirent, Stats } from "node:fs"
 import { readdir, stat } from "node:fs/promises"
 import { join } from "node:path"
-import { compareUtf8 } from "../../core/routing/keys.js"
+import { compareUtf8 } from "../../core/shared/utf8.js"
 
 /** The file system calls a listing makes: a seam, so tests can count what a page reads. */
 export interface ListingFs {

@@ -1,4 +1,5 @@
 import { resolve } from "node:path"
+import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -8,7 +9,7 @@ import { answer, randomRequestId } from "../web.js"
 import { DEV_IDP_FILE, devIdp, type DevIdp } from "./devIdp.js"
 import { DEV_KEYS_FILE, devOrigin, ensureDevKeys } from "./devKeys.js"
 import { listen } from "./httpServer.js"
-import { BunPlatform, BunServices, DEFAULT_REVOCATIONS_DB } from "./live.js"
+import { BunServices, DEFAULT_REVOCATIONS_DB } from "./live.js"
 import { DEFAULT_CATALOG, loadCatalogFile } from "./localCatalog.js"
 
 const env = process.env
@@ -22,7 +23,7 @@ const local = useSourceApi ? undefined : await loadCatalogFile(catalogPath).catc
 })
 
 /** Filled in once the port is known and the services are built; requests before that are told to retry. */
-const started: { runtime?: ManagedRuntime.ManagedRuntime<AppServices, unknown>; idp?: DevIdp } = {}
+const started: { runtime?: ManagedRuntime.ManagedRuntime<AppServices, ConfigError.ConfigError>; idp?: DevIdp } = {}
 
 // Listening first, so the issuers below name the port actually bound (PORT=0 picks a free one). Nothing is
 // answered before the services are built: the address is announced only then.
@@ -50,10 +51,7 @@ if (local !== undefined && (env.AUTH_ISSUER ?? "").trim() === "") {
 }
 
 const built = ManagedRuntime.make(
-  BunServices(local, env.REVOCATIONS_DB ?? DEFAULT_REVOCATIONS_DB).pipe(
-    Layer.provideMerge(BunPlatform),
-    Layer.provide(minimumLogLevel(env.LOG_LEVEL, LogLevel.Info))
-  )
+  BunServices(local, env.REVOCATIONS_DB ?? DEFAULT_REVOCATIONS_DB).pipe(Layer.provide(minimumLogLevel(env.LOG_LEVEL, LogLevel.Info)))
 )
 // Build the services now, so a bad setting stops the process with its reason instead of failing requests.
 await built.runtime().catch((cause: unknown) => {

@@ -13,7 +13,7 @@ const edge = () => (caches as unknown as { readonly default: Cache }).default
 
 /**
  * Two levels: an isolate-local LRU in front of the colo's Cache API. Only finished values are shared
- * (peers.md §4.5); a failing Cache API is a miss, never an error.
+ * (docs/runtimes.md#no-request-waits-on-another); a failing Cache API is a miss, never an error.
  */
 export const CacheApiEdgeCache = Layer.sync(EdgeCache, () => {
   const l1 = makeMemoryCache(5_000)

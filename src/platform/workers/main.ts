@@ -2,17 +2,13 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type { AppServices } from "../../core/pipeline.js"
-import { AppConfig, AppConfigLive } from "../../core/services/AppConfig.js"
+import { AppConfig } from "../../core/services/AppConfig.js"
+import { AppConfigLive } from "../../layers/AppConfigLive.js"
+import { appLayer } from "../../layers/appLayer.js"
 import { FetchUpstream } from "../../layers/FetchUpstream.js"
 import { minimumLogLevel } from "../../layers/logLevel.js"
 import { RemoteStorage } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
-import { StsFederation } from "../../core/backends/s3/StsFederation.js"
-import { JwksCacheLive } from "../../core/oidc/JwksCache.js"
-import { StsSettingsLive } from "../../core/sts/StsSettings.js"
-import { JoseOidcProvider } from "../../layers/JoseOidcProvider.js"
-import { JoseSessionKeys } from "../../layers/JoseSessionKeys.js"
 import { WebCryptoHmac } from "../../layers/WebCryptoHmac.js"
 import { JsonLinesLogger } from "../../layers/jsonLogger.js"
 import { cfRayRequestId, serve } from "../web.js"
@@ -43,35 +39,33 @@ const RequireSourceApi = Layer.effectDiscard(
     config.sourceApiUrl._tag === "Some" ? Effect.void : Effect.dieMessage("SOURCE_API_URL is not set"))
 )
 
-const WorkersLive = (env: Env): Layer.Layer<AppServices, unknown> => {
+const WorkersLive = (env: Env) => {
   const vars = stringVars(env)
-  const platform = Layer.mergeAll(
-    AppConfigLive,
-    FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false, fixedLengthStreams: fixedLengthStream() }),
-    CacheApiEdgeCache,
-    WebCryptoHmac
-  )
   return Layer.mergeAll(
-    SourceApiCatalog,
-    RemoteStorage.pipe(Layer.provide(StsFederation)),
-    RequireSourceApi,
-    // STS (/.sts): settings, identity providers' keys, session credentials, the jti deny-list in KV.
-    StsSettingsLive,
-    JwksCacheLive,
-    JoseSessionKeys,
-    KvRevocations(kvNamespaceOf(env.REVOCATIONS)),
+    appLayer({
+      catalog: Layer.merge(SourceApiCatalog, RequireSourceApi),
+      storage: RemoteStorage,
+      revocations: KvRevocations(kvNamespaceOf(env.REVOCATIONS)),
+      platform: Layer.mergeAll(
+        AppConfigLive,
+        FetchUpstream({ supportsCacheOption: true, keepEncodedBodies: false, fixedLengthStreams: fixedLengthStream() }),
+        CacheApiEdgeCache,
+        WebCryptoHmac
+      )
+    }),
     AnalyticsEngine(env.ANALYTICS, env.PUBLIC_LOG_STREAM)
   ).pipe(
-    Layer.provideMerge(JoseOidcProvider),
-    Layer.provideMerge(platform),
     Layer.provide(minimumLogLevel(vars.get("LOG_LEVEL"))),
     Layer.provide(JsonLinesLogger),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(vars)))
   )
 }
 
+type WorkersServices = Layer.Layer.Success<ReturnType<typeof WorkersLive>>
+type WorkersError = Layer.Layer.Error<ReturnType<typeof WorkersLive>>
+
 /** Built once per isolate, on the first request, from env alone (no I/O while building). */
-let runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown> | undefined
+let runtime: ManagedRuntime.ManagedRuntime<WorkersServices, WorkersError> | undefined
 
 /** The part of the Workers ExecutionContext the Worker uses. */
 interface ExecutionContext {

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { homedir, tmpdir } from "node:os"
 import { join } from "node:path"
-import { spawnTracked, stopProcess } from "./processes.js"
+import { spawnTracked, stopProcess } from "../../fakes/processes.js"
 
 export interface RunResult {
   readonly status: number | null

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { run, type RunResult } from "./clients.js"
-import { freePort } from "./processes.js"
+import { freePort } from "../../fakes/processes.js"
 import { REPO_ROOT, type RunningProxy, startBunProxy } from "./proxy.js"
 
 /** `bun run dev` over a copy of `sample/` (writes never touch the repository), and its CLIs beside it. */

@@ -1,4 +1,4 @@
-import { exited, freePort, sleep, spawnWatched, stopProcess, tail } from "./processes.js"
+import { exited, freePort, sleep, spawnWatched, stopProcess, tail } from "../../fakes/processes.js"
 
 export interface RunningMoto {
   /** `http://127.0.0.1:PORT`, path-style S3 (moto does not check signatures). */

@@ -1,4 +1,4 @@
-import { exited, spawnTracked, stopProcess, tail } from "./processes.js"
+import { exited, spawnTracked, stopProcess, tail } from "../../fakes/processes.js"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 

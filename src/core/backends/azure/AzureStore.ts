@@ -3,10 +3,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
-import type { BackendAuth, DataConnection } from "../../catalog/schema.js"
+import type { BackendAuth, DataConnection } from "../connection.js"
 import type { Reply } from "../../http/Reply.js"
-import { compareUtf8 } from "../../routing/keys.js"
-import { parseRange, resolveRange } from "../../s3/range.js"
+import { compareUtf8 } from "../../shared/utf8.js"
+import { parseContentRange, parseRange, resolveRange } from "../../s3/range.js"
 import {
   AccessDenied,
   BackendAuthenticationFailed,
@@ -19,12 +19,13 @@ import {
 import { AppConfig } from "../../services/AppConfig.js"
 import { type Bytes, Hmac } from "../../services/Hmac.js"
 import { Upstream, type UpstreamFailure, type UpstreamRequest } from "../../services/Upstream.js"
-import { discard, documentText, refuseRedirect } from "../answer.js"
+import { discard, refuseRedirect } from "../answer.js"
 import { allowEndpoint } from "../endpointPolicy.js"
 import { encodeKey } from "../keys.js"
 import type { ListedObject, ListError, ListPage, ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
 import { passthroughHeaders } from "../passthrough.js"
-import { type AzurePage, parseEnumerationResults } from "./listXml.js"
+import { listBlobs } from "./listBlobs.js"
+import type { AzurePage } from "./listXml.js"
 import { s3MetadataName } from "./metadata.js"
 import { blobReadSas, decodeAccountKey, sharedKeyAuthorization } from "./sharedKey.js"
 import { azureWriter } from "./AzureWriter.js"
@@ -123,17 +124,6 @@ export const clientRange = (header: string | null): ClientRange => {
 const unavailable = (failure: UpstreamFailure) =>
   new BackendUnavailable({ reason: `${failure.reason} ${failure.url}: ${failure.detail}` })
 
-/** `bytes a-b/size`, or `bytes *\/size` (unsatisfied): the parts, `undefined` when absent or malformed. */
-const contentRangeOf = (value: string | null) => {
-  const match = value === null ? null : /^bytes\s+(?:(\d+)-(-?\d+)|\*)\/(\d+)$/i.exec(value.trim())
-  if (match === null) return undefined
-  return {
-    start: match[1] === undefined ? undefined : Number(match[1]),
-    end: match[2] === undefined ? undefined : Number(match[2]),
-    size: Number(match[3])
-  }
-}
-
 /** The status of a failed read, as S3 names it. */
 const readFailure = (status: number, key: string, method: string, contentRange: string | null) => {
   switch (status) {
@@ -142,7 +132,7 @@ const readFailure = (status: number, key: string, method: string, contentRange: 
     case 412:
       return new PreconditionFailed()
     case 416:
-      return new InvalidRange({ size: contentRangeOf(contentRange)?.size ?? 0 })
+      return new InvalidRange({ size: parseContentRange(contentRange)?.size ?? 0 })
     case 401:
     case 403:
       return new AccessDenied({ reason: `backend answered ${status}` })
@@ -270,7 +260,7 @@ export const AzureProvider = Effect.gen(function*() {
           const status = response.status
           if (status === 206) {
             // Azurite answers a range starting at the end of the blob with 206 `bytes N-(N-1)/N`; Azure with 416.
-            const parts = contentRangeOf(response.headers.get("content-range"))
+            const parts = parseContentRange(response.headers.get("content-range"))
             if (parts !== undefined && (parts.start === undefined || parts.end === undefined || parts.end < parts.start)) {
               yield* discard(response)
               return yield* new InvalidRange({ size: parts.size })
@@ -320,23 +310,7 @@ export const AzureProvider = Effect.gen(function*() {
 
       /** One List Blobs call. */
       const fetchPage = (prefix: string, delimiter: string, maxResults: number, marker: string | undefined) =>
-        Effect.gen(function*() {
-          const query: Array<readonly [string, string]> = [["restype", "container"], ["comp", "list"]]
-          if (prefix !== "") query.push(["prefix", prefix])
-          if (delimiter !== "") query.push(["delimiter", delimiter])
-          query.push(["maxresults", String(maxResults)])
-          if (marker !== undefined) query.push(["marker", marker])
-          const url = `${base}?${query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&")}`
-          const response = yield* send("GET", url, new Headers(), true)
-          if (response.status !== 200) {
-            yield* discard(response)
-            return yield* response.status === 403 || response.status === 401
-              ? new AccessDenied({ reason: "backend refused the listing" })
-              : new BackendUnavailable({ reason: `backend answered ${response.status} to a listing` })
-          }
-          const text = yield* documentText(response, "listing")
-          return yield* Effect.mapError(parseEnumerationResults(text), (reason) => new BackendUnavailable({ reason }))
-        })
+        listBlobs((method, url, headers) => send(method, url, headers, true), base, { prefix, delimiter, maxResults, marker, uncommitted: false })
 
       /**
        * Whether some key under the rolled-up prefix `prefix` sorts after `after` (which lies inside it), as

@@ -11,7 +11,7 @@ export interface AwsCredentials {
 export type FederationError = BackendAuthenticationFailed | AccessDenied | BackendUnavailable
 
 /**
- * Outbound federation (TARGET §6): temporary AWS credentials for a data connection's role, obtained with
+ * Outbound federation (docs/backends.md#outbound-federation): temporary AWS credentials for a data connection's role, obtained with
  * the proxy's own OIDC assertion (`sub` = `scv1:conn:{id}`), never with a stored secret.
  */
 export class Federation extends Context.Tag("sdp/Federation")<Federation, {

@@ -2,8 +2,8 @@ import { AwsV4Signer } from "aws4fetch"
 import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { BoundedMap } from "../../boundedMap.js"
-import type { BackendAuth, DataConnection } from "../../catalog/schema.js"
+import { BoundedMap } from "../../shared/boundedMap.js"
+import type { BackendAuth, DataConnection } from "../connection.js"
 import type { Reply } from "../../http/Reply.js"
 import {
   AccessDenied,
@@ -15,6 +15,7 @@ import {
   NoSuchKey,
   PreconditionFailed
 } from "../../s3/errors.js"
+import { parseContentRange } from "../../s3/range.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
 import { discard, documentText, ERROR_DOCUMENT_MAX_BYTES, refuseRedirect } from "../answer.js"
@@ -122,8 +123,6 @@ export const signingKeys = new BoundedMap<string, ArrayBuffer>(SIGNING_KEYS_MAX)
 const unavailable = (failure: UpstreamFailure) =>
   new BackendUnavailable({ reason: `${failure.reason} ${failure.url}: ${failure.detail}` })
 
-const totalSize = (contentRange: string | null): number => Number(contentRange?.match(/\/(\d+)$/)?.[1] ?? 0)
-
 /**
  * A provider for an S3-speaking service (path-style): unsigned, signed with stored keys, or with federated
  * credentials (aws4fetch signs). Reads stream, listings are parsed; nothing else is buffered.
@@ -212,7 +211,7 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
               case 412:
                 return yield* new PreconditionFailed()
               case 416:
-                return yield* new InvalidRange({ size: totalSize(contentRange) })
+                return yield* new InvalidRange({ size: parseContentRange(contentRange)?.size ?? 0 })
               case 401:
               case 403:
                 return yield* new AccessDenied({ reason: `backend answered ${status}` })
@@ -254,7 +253,7 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
             return yield* Effect.mapError(parseListObjects(text), (reason) => new BackendUnavailable({ reason }))
           })
 
-        // Writes need a signature: an unsigned connection has no writer (TARGET §7).
+        // Writes need a signature: an unsigned connection has no writer (docs/authorization.md#connection-writability).
         const sendSigned: Send = (request) =>
           Effect.gen(function*() {
             const headers = new Headers(request.headers)

@@ -1,7 +1,8 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { XMLParser } from "fast-xml-parser"
-import type { CompletedPart, DeleteOutcome, PartsPage, UploadsPage } from "../ObjectStore.js"
+import type { PartsPage, UploadsPage } from "../ObjectStore.js"
+import type { CompletedPart, DeleteOutcome } from "../../s3/writeXml.js"
 
 /*
  * The small XML documents of S3's write API: the request bodies the proxy builds (Delete,

@@ -32,7 +32,7 @@ const STAGING_VARS = {
   AUTH_ISSUER: "https://auth.staging.source.coop"
 }
 
-/** What each environment must be (README "Deploying", spec-dsc §9b). */
+/** What each environment must be (README "Deploying", docs/runtimes.md#configuration). */
 const TARGETS: Readonly<Record<string, Target>> = {
   production: {
     env: undefined,

@@ -1,0 +1,193 @@
+/** The end of `bun run bench`: the tables on stdout and the JSON file in $BENCH_OUT. */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus } from "node:os"
+import { dirname } from "node:path"
+import type { AuthResults, Rate } from "./sections/auth.js"
+import type { AuthCpu, CpuRow } from "./sections/cpu.js"
+import type { ListingStats } from "./sections/listing.js"
+import type { Memory } from "./sections/memory.js"
+import type { RangedStats } from "./sections/ranges.js"
+import type { StreamStats } from "./sections/streaming.js"
+import type { Uploads } from "./sections/uploads.js"
+import { MiB, outFile, root, settings } from "./settings.js"
+import { round, table } from "./stats.js"
+
+/** What the JSON holds, in this order; a section left out by BENCH_SECTIONS is absent (its list empty). */
+export interface Results extends RunInfo {
+  readonly quick: boolean
+  readonly settings: typeof settings
+  readonly throughput: ReadonlyArray<StreamStats>
+  readonly ranged: ReadonlyArray<RangedStats>
+  readonly cpu: ReadonlyArray<CpuRow>
+  readonly authCpu: AuthCpu | undefined
+  readonly auth: AuthResults | undefined
+  readonly listing: ListingStats | undefined
+  readonly listingBackends: { readonly az: ListingStats; readonly gcs: ListingStats } | undefined
+  readonly memory: Memory | undefined
+  readonly uploads: Uploads | undefined
+  readonly loadAverage1m: { readonly before: number; readonly after: number }
+  readonly totalSeconds: number
+}
+
+const gitCommit = (): string => {
+  const result = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: root, stdout: "pipe", stderr: "ignore" })
+  return result.exitCode === 0 ? result.stdout.toString().trim() : "unknown"
+}
+
+export interface RunInfo {
+  readonly date: string
+  readonly commit: string
+  readonly bun: string
+  readonly cpus: number
+  readonly cpuModel: string
+}
+
+/** The first fields of the JSON: when, which commit, on what. */
+export const runInfo = (): RunInfo => ({
+  date: new Date().toISOString(),
+  commit: gitCommit(),
+  bun: Bun.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? "unknown"
+})
+
+/** Prints the tables, writes `results` to $BENCH_OUT, and warns when other load shared the CPUs. */
+export const report = (results: Results) => {
+  printTables(results)
+  mkdirSync(dirname(outFile), { recursive: true })
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`)
+  console.log(`\nJSON: ${outFile}   (whole run ${round(results.totalSeconds, 1)} s)`)
+  const { before: lb, after: la } = results.loadAverage1m
+  if (Math.max(lb, la) > 0.7) {
+    console.log(`WARNING: 1-minute load average ${lb} before / ${la} after: other work shared the ${cpus().length} CPUs; `
+      + "treat the figures as noisy.")
+  }
+}
+
+const printTables = (r: Results) => {
+  const size = `${settings.objectBytes / MiB} MiB`
+  if (r.throughput.length > 0) {
+    console.log(`\n1. Streaming one ${size} object: median MB/s (10^6 B/s); bare = minimal Bun fetch→Response pass-through`)
+    console.log(table([
+      ["client", "reps", "direct", "bare", "proxy", "proxy/direct", "proxy/bare", "bare/direct", "CPU ms/transfer bare",
+        "CPU ms/transfer proxy"],
+      ...r.throughput.map((x) => [
+        x.client, x.reps, x.mbps.direct, x.mbps.bare, x.mbps.proxy,
+        round(x.proxyOverDirect, 3), round(x.proxyOverBare, 3), round(x.bareOverDirect, 3),
+        Math.round(x.serverCpuMsPerTransfer.bare), Math.round(x.serverCpuMsPerTransfer.proxy)
+      ])
+    ]))
+  }
+  if (r.ranged.length > 0) {
+    console.log(`\n2. ${settings.rangeLength / 1024} KiB ranged GETs at random offsets (Bun fetch, keep-alive): req/s and latency (ms)`)
+    console.log(table([
+      ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "server CPU µs/req",
+        "upstream CPU µs/req"],
+      ...r.ranged.flatMap((x) =>
+        (["direct", "bare", "proxy"] as const).map((name) => {
+          const t = x.targets[name]
+          return [
+            name === "direct" ? x.mode : "",
+            name,
+            t.requests,
+            t.reqPerSec,
+            round(t.p50, 3),
+            round(t.p90, 3),
+            round(t.p99, 3),
+            round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
+            round(t.reqPerSec / x.targets.bare.reqPerSec, 3),
+            name === "direct" ? "—" : String(Math.round(t.serverCpuUsPerRequest)),
+            Math.round(t.upstreamCpuUsPerRequest)
+          ]
+        })
+      )
+    ]))
+    for (const x of r.ranged) {
+      console.log(`   ${x.mode}: proxy adds ${round(x.addedP50MsVsDirect, 3)} ms p50 over direct, `
+        + `${round(x.addedP50MsVsBare, 3)} ms over bare`)
+    }
+  }
+  const a = r.authCpu
+  if (a !== undefined) {
+    console.log("\n3. Core CPU per request, in-process (handle + real layers, stub upstream, warm catalog cache)")
+    console.log(table([
+      ["case", "status", "iterations", "CPU µs/req (median)", "CPU µs/req (min)", "wall µs/req", "Source API calls"],
+      ...r.cpu.map((c) => [c.name, String(c.status), c.iterations, c.cpuUsPerRequest, c.cpuUsMin, c.wallUsPerRequest, c.apiCalls])
+    ]))
+    console.log("   (CPU = user+system of every thread of the bench process, GC threads included: it can exceed wall.)")
+    const us = (x: number) => Math.round(x)
+    console.log(`   signed / anonymous GET, CPU µs/req: header auth ${us(a.headerAuthUs)} / ${us(a.anonymousUs)} = `
+      + `${round(a.headerOverAnonymous, 2)}×, presigned ${us(a.presignedUs)} / ${us(a.anonymousUs)} = `
+      + `${round(a.presignedOverAnonymous, 2)}×`)
+  }
+  const m = r.memory
+  if (m !== undefined) {
+    console.log(`\n4. Memory (MiB) while streaming ${size}`)
+    console.log(table([
+      ["measure", "MiB"],
+      ["proxy RSS before the streams (warm)", m.proxyRssBeforeMiB],
+      ["proxy peak RSS sampled during its streams", m.proxyPeakRssDuringStreamsMiB],
+      ["proxy VmHWM before / after the streams", `${round(m.proxyVmHwmBeforeMiB, 1)} / ${round(m.proxyVmHwmAfterStreamsMiB, 1)}`],
+      ["bare pass-through RSS before / peak", `${round(m.bareRssBeforeMiB, 1)} / ${round(m.barePeakRssDuringStreamsMiB, 1)}`],
+      ...(m.slowClient === undefined ? [] : [[
+        `proxy peak RSS, slow client (${round(m.slowClient.bytesRead / 1e6, 0)} MB read in ${round(m.slowClient.seconds, 1)} s)`,
+        m.slowClient.proxyPeakRssMiB
+      ]]),
+      ["proxy RSS at the end", m.proxyRssAfterAllMiB]
+    ]))
+  }
+  const auth = r.auth
+  if (auth !== undefined) {
+    const rateRows = (rates: ReadonlyArray<Rate>) =>
+      rates.map((x) => [x.name, x.iterations, Math.round(x.opsPerSec), round(x.usPerOp, 2), round(x.cpuUsPerOp, 2)])
+    const rateHeader = ["case", "calls", "per second (median)", "wall µs/call", "CPU µs/call"]
+    const s = auth.sigv4
+    console.log(`\n5. Authentication, in-process (median of ${settings.auth.chunks} slices of `
+      + `${settings.auth.maxMillis / settings.auth.chunks} ms)`)
+    console.log(`   SigV4 over ${s.poolSize} distinct signed GET/HEAD requests (node:crypto Hmac, fixed secret, runSync); `
+      + "aws4fetch signing the same requests (WebCrypto, async)")
+    console.log(table([rateHeader, ...rateRows(s.rates)]))
+    console.log(`   verify/sign: header auth cached ${round(s.ratios.headerCachedOverSignCached, 2)}×, `
+      + `uncached ${round(s.ratios.headerUncachedOverSignUncached, 2)}×; presigned cached `
+      + `${round(s.ratios.presignedCachedOverPresignCached, 2)}×`)
+    console.log("   Session tokens (JoseSessionKeys) and outbound federation (StsFederation, stub STS)")
+    console.log(table([rateHeader, ...rateRows([...auth.session, ...auth.federation.rates])]))
+    console.log(`   STS calls during the cache-hit loop: ${auth.federation.stsCallsDuringHits}`)
+  }
+  const l = r.listing
+  if (l !== undefined && r.listingBackends !== undefined) {
+    const { az, gcs } = r.listingBackends
+    console.log(`\n6. Listing every key, 1000 per page, median of ${l.reps}: through the proxy (ListObjectsV2, continuation `
+      + "tokens) and directly from each backend")
+    const listingRows = (x: ListingStats, label: string) => [
+      [`${label} direct (${x.directApi})`, x.keys, x.pages, round(x.directMs, 1), x.allMs.direct.join(" "), "—", ""],
+      [`${label} proxy`, x.keys, x.pages, round(x.proxyMs, 1), x.allMs.proxy.join(" "), round(x.proxyCpuMsPerListing, 0),
+        `${round(x.proxyOverDirect, 2)}×`]
+    ]
+    console.log(table([
+      ["target", "keys", "pages", "ms per full listing", "runs (ms)", "proxy CPU ms/listing", "proxy/direct"],
+      ...listingRows(l, "S3 upstream"),
+      ...listingRows(az, "Azurite"),
+      ...listingRows(gcs, "GCS server")
+    ]))
+    console.log(`   proxy/direct: S3 ${round(l.proxyOverDirect, 2)}×, Azure ${round(az.proxyOverDirect, 2)}×, `
+      + `GCS ${round(gcs.proxyOverDirect, 2)}×`)
+  }
+  const u = r.uploads
+  if (u !== undefined) {
+    const mib = (bytes: number) => `${bytes / MiB} MiB`
+    console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `
+      + `Content-Length), the upstream drains them; proxy VmRSS sampled every ${settings.rssSampleMs} ms`)
+    console.log(table([
+      ["transfer", "reps", "direct MB/s", "proxy MB/s", "proxy/direct", "runs direct", "runs proxy", "proxy peak RSS MiB"],
+      ...([["PUT", u.small], ["PUT", u.large], ["GET", u.download]] as const).map(([verb, x]) => [
+        `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
+        x.allMBps.direct.join(" "), x.allMBps.proxy.join(" "), round(x.proxyPeakRssMiB, 1)
+      ])
+    ]))
+    console.log(`   proxy RSS before the uploads ${round(u.proxyRssBeforeMiB, 1)} MiB, after ${round(u.proxyRssAfterMiB, 1)} MiB; `
+      + `peak RSS PUT ${mib(u.large.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.largeOverSmallPeakRss, 2)}× `
+      + `(${u.largeMinusSmallPeakRssMiB >= 0 ? "+" : ""}${round(u.largeMinusSmallPeakRssMiB, 1)} MiB); `
+      + `GET ${mib(u.download.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.downloadOverSmallUploadPeakRss, 2)}×`)
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Section 6 of `bun run bench`: every key of a bucket listed 1000 a page, through the proxy (ListObjectsV2 with
+ * continuation tokens) and directly from the backend, taking turns, for the S3-shaped fake upstream, Azurite
+ * (azure.ts) and the in-test GCS XML API server in a child process (gcs-server.ts).
+ */
+import { type AzureBackend, startAzureBackend } from "../azure.js"
+import { ACCOUNT, AZURE_PRODUCT, BUCKET, GCS_BUCKET, GCS_PRODUCT, PRODUCT } from "../fixture.js"
+import { azureListBlobs, listAll, type Listing, type ListingDialect, listObjectsV1, listObjectsV2 } from "../http.js"
+import { cpuSecondsOf, start, type Started } from "../processes.js"
+import { log, root, settings } from "../settings.js"
+import { median, round } from "../stats.js"
+
+export interface ListingStats {
+  /** `s3` (the fake upstream), `az` (Azurite) or `gcs` (the in-test GCS XML API server). */
+  readonly backend: string
+  /** The API the direct listing used (the proxy is always listed with ListObjectsV2). */
+  readonly directApi: string
+  readonly keys: number
+  readonly pages: number
+  readonly reps: number
+  /** Median ms to page through every key. */
+  readonly directMs: number
+  readonly proxyMs: number
+  readonly proxyOverDirect: number
+  readonly allMs: { readonly direct: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
+  /** CPU ms the proxy process used per whole listing, median. */
+  readonly proxyCpuMsPerListing: number
+}
+
+export interface ListingResults {
+  readonly s3: ListingStats
+  readonly az: ListingStats
+  readonly gcs: ListingStats
+}
+
+interface ListingCase {
+  readonly backend: string
+  readonly keys: number
+  readonly directUrl: string
+  readonly directDialect: ListingDialect
+  readonly proxyUrl: string
+}
+
+/** Direct and proxied listings take turns; each must return every key. */
+const listingBench = async (c: ListingCase, proxyPid: number): Promise<ListingStats> => {
+  const { directUrl, proxyUrl } = c
+  const times = { direct: [] as Array<number>, proxy: [] as Array<number> }
+  const cpu: Array<number> = []
+  let pages = 0
+  const check = (name: string, l: Listing) => {
+    if (l.keys !== c.keys) throw new Error(`${c.backend} ${name} listing: ${l.keys} keys, expected ${c.keys}`)
+    pages = l.pages
+  }
+  check("direct", await listAll(directUrl, settings.listTimeoutMs, c.directDialect)) // warm-up (and the catalog cache)
+  check("proxy", await listAll(proxyUrl, settings.listTimeoutMs))
+  for (let i = 0; i < settings.listReps; i++) {
+    const direct = await listAll(directUrl, settings.listTimeoutMs, c.directDialect)
+    check("direct", direct)
+    times.direct.push(direct.seconds * 1000)
+    const cpu0 = cpuSecondsOf(proxyPid)
+    const proxied = await listAll(proxyUrl, settings.listTimeoutMs)
+    cpu.push((cpuSecondsOf(proxyPid) - cpu0) * 1000)
+    check("proxy", proxied)
+    times.proxy.push(proxied.seconds * 1000)
+  }
+  const directMs = median(times.direct)
+  const proxyMs = median(times.proxy)
+  return {
+    backend: c.backend,
+    directApi: c.directDialect.name,
+    keys: c.keys,
+    pages,
+    reps: settings.listReps,
+    directMs,
+    proxyMs,
+    proxyOverDirect: proxyMs / directMs,
+    allMs: { direct: times.direct.map((x) => round(x, 1)), proxy: times.proxy.map((x) => round(x, 1)) },
+    proxyCpuMsPerListing: median(cpu)
+  }
+}
+
+export interface ListingBackends {
+  readonly azure: AzureBackend
+  readonly gcs: Started
+}
+
+/**
+ * Azurite and the GCS server, seeded in parallel before anything is timed (the upstream's Source API names
+ * them, so they start first). If one fails, the other is stopped before the failure is passed on.
+ */
+export const startListingBackends = async (): Promise<ListingBackends> => {
+  log(`starting Azurite and the GCS server, ${settings.backendListKeys} keys each…`)
+  const seeding = performance.now()
+  const [azure, gcs] = await Promise.allSettled([
+    startAzureBackend(settings.backendListKeys, settings.azureSeedConcurrency),
+    start("gcs", "bench/gcs-server.ts", { LIST_KEYS: String(settings.backendListKeys) }, root, 60_000)
+  ])
+  if (azure.status === "fulfilled" && gcs.status === "fulfilled") {
+    log(`  seeded in ${round((performance.now() - seeding) / 1000, 1)} s`)
+    return { azure: azure.value, gcs: gcs.value }
+  }
+  for (const result of [azure, gcs]) if (result.status === "fulfilled") await result.value.stop()
+  throw [azure, gcs].find((result) => result.status === "rejected")?.reason
+}
+
+/** What the upstream needs to serve the Source API entries of `bench/az` and `bench/gcs`. */
+export const upstreamEnvOf = (backends: ListingBackends | undefined): Record<string, string> =>
+  backends === undefined ? {} : {
+    AZURE_ENDPOINT: backends.azure.endpoint,
+    AZURE_ACCOUNT_KEY: backends.azure.accountKey,
+    GCS_ENDPOINT: backends.gcs.origin
+  }
+
+export const runListingBench = async (
+  upstreamOrigin: string,
+  proxy: Started,
+  backends: ListingBackends
+): Promise<ListingResults> => {
+  const proxyList = (product: string) => `${proxy.origin}/${ACCOUNT}?list-type=2&prefix=${product}%2Fk%2F&max-keys=1000`
+  log(`listing ${settings.listKeys} keys (S3-shaped upstream)…`)
+  const s3 = await listingBench({
+    backend: "s3",
+    keys: settings.listKeys,
+    directUrl: `${upstreamOrigin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
+    directDialect: listObjectsV2,
+    proxyUrl: proxyList(PRODUCT)
+  }, proxy.pid)
+  log(`listing ${settings.backendListKeys} keys (Azurite)…`)
+  const az = await listingBench({
+    backend: "az",
+    keys: settings.backendListKeys,
+    directUrl: backends.azure.listUrl("k/", 1000),
+    directDialect: azureListBlobs,
+    proxyUrl: proxyList(AZURE_PRODUCT)
+  }, proxy.pid)
+  log(`listing ${settings.backendListKeys} keys (GCS XML API server)…`)
+  const gcs = await listingBench({
+    backend: "gcs",
+    keys: settings.backendListKeys,
+    directUrl: `${backends.gcs.origin}/${GCS_BUCKET}?prefix=k%2F&max-keys=1000`,
+    directDialect: listObjectsV1,
+    proxyUrl: proxyList(GCS_PRODUCT)
+  }, proxy.pid)
+  return { s3, az, gcs }
+}

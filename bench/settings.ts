@@ -1,0 +1,48 @@
+/**
+ * What `bun run bench` runs and how much: every count, size and deadline, read once from the environment
+ * (`BENCH_QUICK`, `BENCH_OBJECT_MIB`, `BENCH_UPLOAD_MIB`, `BENCH_SECTIONS`, `BENCH_OUT`), and the progress log.
+ */
+import { resolve } from "node:path"
+import { LIST_KEYS } from "./fixture.js"
+
+export const quick = (process.env.BENCH_QUICK ?? "") !== ""
+export const root = resolve(import.meta.dir, "..")
+export const outFile = process.env.BENCH_OUT ?? "/tmp/sdp-bench/latest.json"
+export const MiB = 1024 * 1024
+
+export const settings = {
+  objectBytes: Number(process.env.BENCH_OBJECT_MIB ?? (quick ? 32 : 256)) * MiB,
+  streamReps: quick ? 2 : 5,
+  curlReps: quick ? 1 : 3,
+  rangeLength: 16 * 1024,
+  rangeRequests: quick ? 300 : 2000,
+  rangeReps: quick ? 1 : 3,
+  rangeConcurrency: 8,
+  rangeDeadlineMs: 15_000,
+  streamTimeoutMs: 30_000,
+  slowClientBytesPerSecond: 32 * 1000 * 1000,
+  slowClientSeconds: quick ? 1 : 3,
+  cpu: { iterations: quick ? 2_000 : 20_000, warmup: quick ? 500 : 3_000, chunks: 5, maxMillis: quick ? 1_500 : 5_000 },
+  auth: { warmup: quick ? 100 : 1_000, chunks: 5, maxMillis: quick ? 250 : 1_500 },
+  sigv4Pool: quick ? 64 : 256,
+  listKeys: LIST_KEYS,
+  /** Keys seeded into Azurite and the GCS server (Azurite takes a few seconds per thousand). */
+  backendListKeys: quick ? 2_000 : LIST_KEYS,
+  listReps: quick ? 2 : 5,
+  azureSeedConcurrency: 32,
+  listTimeoutMs: 15_000,
+  uploadSmallBytes: 16 * MiB,
+  uploadLargeBytes: Number(process.env.BENCH_UPLOAD_MIB ?? (quick ? 128 : 1024)) * MiB,
+  uploadSmallReps: 3,
+  uploadLargeReps: quick ? 1 : 3,
+  downloadLargeReps: quick ? 1 : 2,
+  uploadTimeoutMs: 120_000,
+  rssSampleMs: 3
+}
+
+/** `BENCH_SECTIONS=1,2` runs only the sections named (4's memory figures come with 1); all by default. */
+export const sections = new Set((process.env.BENCH_SECTIONS ?? "1,2,3,4,5,6,7").split(",").map((name) => name.trim()))
+export const runs = (section: number) => sections.has(String(section))
+
+/** Progress goes to stderr, so stdout holds only the report. */
+export const log = (message: string) => console.error(`[bench] ${message}`)
