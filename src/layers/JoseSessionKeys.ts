@@ -68,7 +68,10 @@ export const JoseSessionKeys = Layer.effect(
         catch: (cause) => new SessionSigningFailed({ reason: describeCause(cause) })
       })))
 
-    /** Tokens whose signature verified, oldest first: finished values only (docs/runtimes.md#no-request-waits-on-another). */
+    /**
+     * Tokens whose signature verified, oldest first: finished values only
+     * (docs/runtimes.md#no-request-waits-on-another).
+     */
     const verified = new BoundedMap<string, SessionClaims>(VERIFIED_TOKENS)
 
     const secretFor = (accessKeyId: string) => {

@@ -36,9 +36,9 @@ export const CatalogDocument = Schema.Struct({
 export type CatalogDocument = typeof CatalogDocument.Type
 
 /**
- * Answers as the Source API would, for the caller's principal (docs/catalog.md#the-embedded-catalog): an account reads and writes its
- * own products, anyone else what `permissions` grants; a product that is not public is visible only to a
- * principal with some permission on it. Unknown things are 404 (NoSuchBucket).
+ * Answers as the Source API would, for the caller's principal (docs/catalog.md#the-embedded-catalog): an account
+ * reads and writes its own products, anyone else what `permissions` grants; a product that is not public is
+ * visible only to a principal with some permission on it. Unknown things are 404 (NoSuchBucket).
  */
 export const LocalCatalog = (document: CatalogDocument) => {
   const products = new Map(document.products.map((p) => [`${p.account_id}/${p.product_id}`, p] as const))

@@ -47,9 +47,9 @@ const Cached = Schema.parseJson(Schema.Struct({
 }))
 
 /**
- * AssumeRoleWithWebIdentity with the proxy's own assertion, cached per (role, subject, audience): in the
- * isolate, where exactly one request renews inside the refresh lead while the others keep using the
- * still-valid credentials and nobody waits on anybody (docs/runtimes.md#no-request-waits-on-another), and in the shared EdgeCache.
+ * AssumeRoleWithWebIdentity with the proxy's own assertion, cached per (role, subject, audience): in the isolate,
+ * where exactly one request renews inside the refresh lead while the others keep using the still-valid credentials
+ * and nobody waits on anybody (docs/runtimes.md#no-request-waits-on-another), and in the shared EdgeCache.
  */
 export const StsFederation = Layer.effect(
   Federation,

@@ -33,8 +33,9 @@ export interface AppParts<EC, ES, ER, EP> {
 }
 
 /**
- * The one composition root (docs/architecture.md#layers-and-the-composition-root): the services the pipeline needs, over a runtime's parts.
- * Its error is the union of its parts' build errors and ConfigError (the shared layers' bad configuration).
+ * The one composition root (docs/architecture.md#layers-and-the-composition-root): the services the pipeline
+ * needs, over a runtime's parts. Its error is the union of its parts' build errors and ConfigError (the shared
+ * layers' bad configuration).
  */
 export const appLayer = <EC, ES, ER, EP>(parts: AppParts<EC, ES, ER, EP>) =>
   Layer.mergeAll(

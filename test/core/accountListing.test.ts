@@ -16,8 +16,9 @@ import { memoryProvider, type MemoryObject } from "../fixtures/memoryStore.js"
 import { sessionIdentity } from "../fixtures/identities.js"
 
 /**
- * The account listing without a delimiter (docs/listing.md#account-listing-without-a-delimiter): every key of every product the caller may list, in
- * key order, paged across products by an opaque token (V2) or the last key (V1).
+ * The account listing without a delimiter (docs/listing.md#account-listing-without-a-delimiter): every key of
+ * every product the caller may list, in key order, paged across products by an opaque token (V2) or the last key
+ * (V1).
  */
 
 interface World {

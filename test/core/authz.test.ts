@@ -6,8 +6,8 @@ import { anonymous, type Identity } from "../../src/core/authz/Identity.js"
 import type { SessionClaims, Permission } from "../../src/core/session/SessionClaims.js"
 
 /**
- * The pure authorizer (docs/authorization.md#the-decision) against a reference model that never looks at URN strings: a
- * pattern is kept as the structure it was built from, a resource as (account, product, key?), and
+ * The pure authorizer (docs/authorization.md#the-decision) against a reference model that never looks at URN
+ * strings: a pattern is kept as the structure it was built from, a resource as (account, product, key?), and
  * coverage is decided by comparing fields, with `key.split("/")` for the prefix form.
  */
 
@@ -121,7 +121,10 @@ const claimsOf = (account: string, permissions: ReadonlyArray<Permission>): Sess
 })
 const session = (permissions: ReadonlyArray<Permission>, account = "acme"): Identity => ({ _tag: "Session", claims: claimsOf(account, permissions) })
 
-/** The intersection, read straight from docs/authorization.md#principal-permissions: write needs `write`; read needs public, `read` or `write`. */
+/**
+ * The intersection, read straight from docs/authorization.md#principal-permissions: write needs `write`; read
+ * needs public, `read` or `write`.
+ */
 const modelDecide = (
   identity: Identity,
   statements: ReadonlyArray<{ readonly actions: ReadonlyArray<ActionClass>; readonly patterns: ReadonlyArray<Pattern> }>,

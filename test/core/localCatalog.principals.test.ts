@@ -4,7 +4,10 @@ import { type Caller, Catalog } from "../../src/core/catalog/Catalog.js"
 import { LocalCatalog } from "../../src/layers/LocalCatalog.js"
 import { catalogDocument } from "../fixtures/catalog.js"
 
-/** The embedded catalog answers per principal (docs/catalog.md#the-embedded-catalog), as the Source API does for the JWT's `sub`. */
+/**
+ * The embedded catalog answers per principal (docs/catalog.md#the-embedded-catalog), as the Source API does for
+ * the JWT's `sub`.
+ */
 const document = {
   ...catalogDocument,
   users: ["alice", "bob", "carol"],

@@ -13,7 +13,10 @@ const ACTIVE_PEM = await exportPKCS8(activePair.privateKey)
 const PREVIOUS_PEM = await exportPKCS8(previousPair.privateKey)
 const ACTIVE_PUBLIC = await exportJWK(activePair.publicKey)
 const PREVIOUS_PUBLIC = await exportJWK(previousPair.publicKey)
-/** The same kind of key as PKCS#1 (`BEGIN RSA PRIVATE KEY`), which docs/sts.md#the-proxy-as-an-oidc-issuer says is refused. */
+/**
+ * The same kind of key as PKCS#1 (`BEGIN RSA PRIVATE KEY`), which docs/sts.md#the-proxy-as-an-oidc-issuer says is
+ * refused.
+ */
 const PKCS1_PEM = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString()
 
 const ISSUER = "https://data.test.source.coop"

@@ -224,7 +224,8 @@ describe("parseListParams", () => {
     it(`${search} → ${expected}`, () => expect(parse(search).maxKeys).toBe(expected))
   }
 
-  // As S3 (docs/listing.md#parameters): anything but a non-negative integer is 400 InvalidArgument, not a silent 1000.
+  // As S3 (docs/listing.md#parameters): anything but a non-negative integer is 400 InvalidArgument, not a silent
+  // 1000.
   for (const search of ["max-keys=abc", "max-keys=-1", "max-keys=1.5", "max-keys=", "max-keys=%2012%20", "max-keys=1e3"]) {
     it(`${search} → InvalidArgument`, () => {
       const error = Effect.runSync(Effect.flip(parseListParams(parseQuery(search))))

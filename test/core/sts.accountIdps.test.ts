@@ -10,8 +10,9 @@ import { apiKey, ecKey, GITHUB, IDP, idpServer, mint, otherRsaKey, rsaKey, stsCo
 import { type Answer, json } from "../fixtures/stubUpstream.js"
 
 /**
- * Account-registered IdPs (the second tier of docs/sts.md#identity-providers) through the whole `/.sts` stack, with the embedded
- * catalog's `idps`: an account trusts its own issuer (a CI system, a university's IdP) in its own Roles.
+ * Account-registered IdPs (the second tier of docs/sts.md#identity-providers) through the whole `/.sts` stack,
+ * with the embedded catalog's `idps`: an account trusts its own issuer (a CI system, a university's IdP) in its
+ * own Roles.
  */
 
 const config = await stsConfig()

@@ -312,7 +312,8 @@ describe("Bun: outbound federation (s3_web_identity_role) end to end", () => {
     const jwks = await get("/.well-known/jwks.json")
     expect(jwks.status).toBe(200)
     expect(jwks.headers.get("content-type")).toMatch(/^application\/json/)
-    // The provider's key first, byte-exact; then the session-token key (ES256, docs/session-credentials.md#session-token).
+    // The provider's key first, byte-exact; then the session-token key (ES256,
+    // docs/session-credentials.md#session-token).
     const text = await jwks.text()
     expect(text.startsWith(
       `{"keys":[{"alg":"RS256","e":"${activePublic.e}","kid":"${KID}","kty":"RSA","n":"${activePublic.n}","use":"sig"},`

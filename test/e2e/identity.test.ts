@@ -168,7 +168,8 @@ beforeAll(async () => {
     // As the Source API: a restricted product is only there for a caller that says who it is.
     [`/api/v1/products/${ACCOUNT}/${RESTRICTED}`]: (_call, request) =>
       /^Bearer \S+$/.test(request.headers.authorization ?? "") ? { body: restricted } : { status: 404, body: {} },
-    // The account's permissions on it (docs/authorization.md#principal-permissions), asked for a non-public product: members read.
+    // The account's permissions on it (docs/authorization.md#principal-permissions), asked for a non-public
+    // product: members read.
     [`/api/v1/products/${ACCOUNT}/${RESTRICTED}/permissions`]: (_call, request) =>
       /^Bearer \S+$/.test(request.headers.authorization ?? "") ? { body: ["read"] } : { status: 401, body: {} },
     [`/api/v1/data-connections/${CONNECTION}`]: {

@@ -9,8 +9,8 @@ import { type RunningProxy, startBunProxy } from "./harness/proxy.js"
 import { motoClient, seedBucket } from "./harness/s3.js"
 
 /**
- * Path-form product listings (docs/listing.md#path-form-product-listing): a client whose endpoint URL carries the account
- * (`endpoint_url=http://proxy/acme`, `Bucket="four"`) sends `GET /acme/four?list-type=2&…`. Prefix,
+ * Path-form product listings (docs/listing.md#path-form-product-listing): a client whose endpoint URL carries the
+ * account (`endpoint_url=http://proxy/acme`, `Bucket="four"`) sends `GET /acme/four?list-type=2&…`. Prefix,
  * start-after and marker are relative to the product, keys come back as `four/…`, and continuation tokens
  * round-trip, on S3 (moto) and on the local directory store alike. The scenarios are ceph/s3-tests' own.
  */

@@ -7,10 +7,10 @@ import { type ApiRoute, type RecordedRequest, type RunningSourceApi, startSource
 import { type SessionCredentials, startStsProxy, type StsProxy } from "./harness/sts.js"
 
 /**
- * Whose rights a session carries (docs/catalog.md#whose-rights-a-lookup-carries): the proxy→API JWT's `sub` is the session's principal. A
- * `_default` session is the user who signed in, whatever account its RoleArn names (anyone can name any
- * account); a session of an account's own Role is that account. Two users, two accounts, and a Source API
- * stand-in that answers as the real one does: by the bearer's `sub`.
+ * Whose rights a session carries (docs/catalog.md#whose-rights-a-lookup-carries): the proxy→API JWT's `sub` is the
+ * session's principal. A `_default` session is the user who signed in, whatever account its RoleArn names (anyone
+ * can name any account); a session of an account's own Role is that account. Two users, two accounts, and a Source
+ * API stand-in that answers as the real one does: by the bearer's `sub`.
  */
 
 const AUDIENCE = "e2e-principal.source.coop"

@@ -26,10 +26,10 @@ import { credsEnv, type SessionCredentials as Creds, startStsProxy, type StsProx
 import { parseError } from "./harness/xml.js"
 
 /**
- * Writes end to end (docs/authorization.md#per-operation): moto as the backend, a Source API stand-in serving products,
- * connections, permissions and a prefix-limited Role, a test OIDC issuer, `/.sts` on the Bun proxy, then
- * real clients (boto3, aws-cli, @aws-sdk/client-s3 + lib-storage) writing through the proxy; every denial is
- * a 403 AccessDenied that leaves the backend untouched.
+ * Writes end to end (docs/authorization.md#per-operation): moto as the backend, a Source API stand-in serving
+ * products, connections, permissions and a prefix-limited Role, a test OIDC issuer, `/.sts` on the Bun proxy, then
+ * real clients (boto3, aws-cli, @aws-sdk/client-s3 + lib-storage) writing through the proxy; every denial is a 403
+ * AccessDenied that leaves the backend untouched.
  */
 
 const ACCOUNT = "acme"

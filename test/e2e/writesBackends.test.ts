@@ -11,8 +11,8 @@ import { type RunningSourceApi, startSourceApi } from "./harness/sourceApi.js"
 import { botoCreds, botoSessionClient, credsEnv, type SessionCredentials, startStsProxy, type StsProxy } from "./harness/sts.js"
 
 /**
- * Writes end to end on the two non-S3 backends (docs/backends.md#writes): the scenarios of writes.test.ts, run with real
- * clients (boto3, aws-cli) through the Bun proxy on session credentials from its `/.sts`, once against
+ * Writes end to end on the two non-S3 backends (docs/backends.md#writes): the scenarios of writes.test.ts, run
+ * with real clients (boto3, aws-cli) through the Bun proxy on session credentials from its `/.sts`, once against
  * Azurite (an `az_shared_key` connection) and once against the in-test GCS XML API (a `gcs_hmac` connection,
  * signatures verified). What reached each backend is read back from it directly, not through the proxy.
  */

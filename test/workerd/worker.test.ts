@@ -146,8 +146,8 @@ describe("Worker bundle in workerd", () => {
   // The CORS preflight is in the shared read suite (test/e2e/readSuite.ts), which runs against workerd too.
 })
 
-// Production refuses to serve without its configuration (docs/runtimes.md#configuration): every request answers 500 XML and the
-// log says why.
+// Production refuses to serve without its configuration (docs/runtimes.md#configuration): every request answers
+// 500 XML and the log says why.
 describe.each([
   { missing: "SOURCE_API_URL", env: { LOG_LEVEL: "warn" }, logged: "SOURCE_API_URL is not set" },
   {

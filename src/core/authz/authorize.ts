@@ -30,9 +30,9 @@ const principalAllows = (request: AuthzRequest): boolean =>
     : (request.principalPermissions ?? []).some((p) => p.toLowerCase() === "write")
 
 /**
- * The decision (docs/decisions.md#adr-005-authorization): anonymous → read of public products only; a session → its Role ceiling ∩ its
- * principal's current permissions on the product (the user for `_default` sessions, else the account).
- * Every denial is the same AccessDenied, whatever the cause.
+ * The decision (docs/decisions.md#adr-005-authorization): anonymous → read of public products only; a session →
+ * its Role ceiling ∩ its principal's current permissions on the product (the user for `_default` sessions, else
+ * the account). Every denial is the same AccessDenied, whatever the cause.
  */
 export const decide = (identity: Identity, request: AuthzRequest): boolean =>
   identity._tag === "Anonymous"

@@ -4,9 +4,9 @@ import { DEFAULT_ROLE } from "../catalog/schema.js"
 import type { Identity } from "./Identity.js"
 
 /**
- * Whose rights a session carries (docs/authorization.md#principals). Anyone can name any account in a `_default` RoleArn, so a
- * `_default` session is the user who signed in (`assumed_by`); an account's own Role vouched for its caller
- * through its identity constraints, so that session is the account. (An API key's `_default` session is its
+ * Whose rights a session carries (docs/authorization.md#principals). Anyone can name any account in a `_default`
+ * RoleArn, so a `_default` session is the user who signed in (`assumed_by`); an account's own Role vouched for its
+ * caller through its identity constraints, so that session is the account. (An API key's `_default` session is its
  * account too: the built-in Role only takes keys whose `sub` is the account.)
  */
 export const principalOf = (claims: SessionClaims): string =>

@@ -129,8 +129,8 @@ export interface UploadsPage {
 }
 
 /**
- * The writes a backend can take (docs/backends.md#writes), in its own key space. Bodies stream end to end. A store that
- * cannot write at all has no writer; one that lacks a single operation answers NotImplemented for it.
+ * The writes a backend can take (docs/backends.md#writes), in its own key space. Bodies stream end to end. A store
+ * that cannot write at all has no writer; one that lacks a single operation answers NotImplemented for it.
  */
 export interface ObjectWriter {
   readonly put: (request: ObjectWrite) => Effect.Effect<Written, WriteError>

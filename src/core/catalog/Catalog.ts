@@ -16,9 +16,9 @@ export class NoSuchRole extends Data.TaggedError("NoSuchRole")<{ readonly accoun
 export class NoSuchIdp extends Data.TaggedError("NoSuchIdp")<{ readonly account: string; readonly idp: string }> {}
 
 /**
- * On whose behalf a lookup is made (docs/catalog.md#whose-rights-a-lookup-carries). The Source API answers what the `principal` may see (the
- * proxy→API JWT's `sub`); the session's account, Role and who assumed it ride along as claims. Without a
- * caller a lookup is anonymous.
+ * On whose behalf a lookup is made (docs/catalog.md#whose-rights-a-lookup-carries). The Source API answers what
+ * the `principal` may see (the proxy→API JWT's `sub`); the session's account, Role and who assumed it ride along
+ * as claims. Without a caller a lookup is anonymous.
  */
 export interface Caller {
   /** Whose rights apply: the signed-in user for `_default` sessions, else the account (`principalOf`). */
@@ -41,8 +41,9 @@ export class Catalog extends Context.Tag("sdp/Catalog")<Catalog, {
   /** The caller's principal's permissions on a product, e.g. `["read", "write"]` (compared case-insensitively). */
   readonly permissions: (account: string, product: string, caller: Caller) => Effect.Effect<ReadonlyArray<string>, CatalogError>
   /**
-   * A Role as stored (docs/catalog.md#roles-and-identity-providers). `_default` is NoSuchRole unless the catalog defines it; the STS program
-   * substitutes the built-in default (`src/core/sts/roles.ts`), identically for every catalog.
+   * A Role as stored (docs/catalog.md#roles-and-identity-providers). `_default` is NoSuchRole unless the catalog
+   * defines it; the STS program substitutes the built-in default (`src/core/sts/roles.ts`), identically for every
+   * catalog.
    */
   readonly role: (account: string, name: string) => Effect.Effect<Role, NoSuchRole | CatalogError>
   /** An IdP the account registered, for its own Roles' bindings (docs/sts.md#identity-providers). */

@@ -25,7 +25,10 @@ export type ProductList = typeof ProductList.Type
 
 export const isPublic = (product: Product): boolean => !product.disabled && product.visibility === "public"
 
-/** One condition on an identity token's claims (docs/sts.md#claim-constraints): a missing or non-string claim never matches. */
+/**
+ * One condition on an identity token's claims (docs/sts.md#claim-constraints): a missing or non-string claim never
+ * matches.
+ */
 export const ClaimConstraint = Schema.Struct({
   claim: Schema.String,
   operator: Schema.Literal("equals", "starts_with"),
@@ -41,10 +44,16 @@ export const IdentityConstraint = Schema.Struct({
 })
 export type IdentityConstraint = typeof IdentityConstraint.Type
 
-/** The built-in Role every account has (docs/sts.md#the-built-in-default-role): a user's own session, named by `_default` in the RoleArn. */
+/**
+ * The built-in Role every account has (docs/sts.md#the-built-in-default-role): a user's own session, named by
+ * `_default` in the RoleArn.
+ */
 export const DEFAULT_ROLE = "_default"
 
-/** A Role as `GET /api/v1/accounts/{account}/roles/{role}` returns it (docs/catalog.md#roles-and-identity-providers). */
+/**
+ * A Role as `GET /api/v1/accounts/{account}/roles/{role}` returns it
+ * (docs/catalog.md#roles-and-identity-providers).
+ */
 export const Role = Schema.Struct({
   name: Schema.String,
   max_session_duration: Schema.Number.pipe(Schema.int(), Schema.positive()),

@@ -31,10 +31,10 @@ const declaredLength = (request: S3Request): number | undefined => {
 }
 
 /**
- * Who sent the request (docs/session-credentials.md#verifying-a-signed-request). No signature: anonymous. Otherwise the session token (its ES256
- * signature and expiry, that it was issued with this access key id, that its `jti` is not revoked), then
- * SigV4 against the secret derived from the access key id. Any failure answers; nothing falls back to
- * anonymous.
+ * Who sent the request (docs/session-credentials.md#verifying-a-signed-request). No signature: anonymous.
+ * Otherwise the session token (its ES256 signature and expiry, that it was issued with this access key id, that
+ * its `jti` is not revoked), then SigV4 against the secret derived from the access key id. Any failure answers;
+ * nothing falls back to anonymous.
  */
 export const resolveIdentity = (
   request: S3Request

@@ -61,10 +61,10 @@ export const isProductTraffic = (exchange: Exchange): boolean =>
   exchange.method !== "OPTIONS" && !decodedPath(exchange.url).startsWith("/.")
 
 /**
- * The Rust worker's layout (docs/runtimes.md#logs-and-telemetry), so its dashboards keep working: index `{account}/{product}`;
- * blobs account, product, key (≤ 256 bytes), method, `x-source-user-id`, `cf-ipcountry`, the response's
- * content-type, the client IP hash, the Range without `bytes=`, then (new) the cache status; doubles the
- * response's content-length, the status and the duration in ms.
+ * The Rust worker's layout (docs/runtimes.md#logs-and-telemetry), so its dashboards keep working: index
+ * `{account}/{product}`; blobs account, product, key (≤ 256 bytes), method, `x-source-user-id`, `cf-ipcountry`,
+ * the response's content-type, the client IP hash, the Range without `bytes=`, then (new) the cache status;
+ * doubles the response's content-length, the status and the duration in ms.
  */
 export const dataPointOf = (exchange: Exchange, clientIpHash: string): DataPoint => {
   const { account = "", product = "", key = "" } = pathSegments(decodedPath(exchange.url))

@@ -7,8 +7,9 @@ import { Hmac } from "../services/Hmac.js"
 import { dataPointOf, type Exchange, isProductTraffic, locationOf } from "./dataPoint.js"
 
 /**
- * The response headers that tell who produced a 5xx (docs/runtimes.md#logs-and-telemetry): `server` and `x-amz-id-2` come
- * from the backend when it answered; a `cf-ray` on the response means Cloudflare's egress minted the status.
+ * The response headers that tell who produced a 5xx (docs/runtimes.md#logs-and-telemetry): `server` and
+ * `x-amz-id-2` come from the backend when it answered; a `cf-ray` on the response means Cloudflare's egress minted
+ * the status.
  */
 const IDENTITY_HEADERS = ["server", "cf-ray", "x-amz-request-id", "x-amz-id-2", "content-type", "content-length"] as const
 

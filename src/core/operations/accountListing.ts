@@ -40,11 +40,12 @@ const candidates = (products: ReadonlyArray<Product>, prefix: string): ReadonlyA
   [...new Set(products.map((p) => `${p.product_id}/`))].filter((root) => root.startsWith(prefix)).sort(compareUtf8)
 
 /**
- * An account listing without a `/` delimiter (docs/listing.md#account-listing-without-a-delimiter: `aws s3 ls --recursive s3://acct/`, `aws s3 sync
- * s3://acct/ dir`, `rclone lsf -R remote:acct`): every key of every product the caller may list, in key order
- * (products' keys never interleave: each product's keys share its `{id}/` root), paged across products by an
- * opaque continuation token. A product the caller may not list is left out, as the product listing leaves
- * it out; any other failure fails the page, so a sync never mistakes an unreachable product for an empty one.
+ * An account listing without a `/` delimiter (docs/listing.md#account-listing-without-a-delimiter: `aws s3 ls
+ * --recursive s3://acct/`, `aws s3 sync s3://acct/ dir`, `rclone lsf -R remote:acct`): every key of every product
+ * the caller may list, in key order (products' keys never interleave: each product's keys share its `{id}/` root),
+ * paged across products by an opaque continuation token. A product the caller may not list is left out, as the
+ * product listing leaves it out; any other failure fails the page, so a sync never mistakes an unreachable product
+ * for an empty one.
  */
 export const listAccountKeys = (
   account: string,

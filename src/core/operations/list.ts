@@ -95,8 +95,8 @@ export const listProduct = (
       startAfter
     })
     const toClient = (key: string) => root + relativeKey(resolved.prefix, key)
-    // Folder markers (`dir/`) are listed like any key, as S3 lists them (docs/listing.md#folder-markers): GDAL finds a folder by its
-    // marker, and aws-cli and rclone know them for what they are.
+    // Folder markers (`dir/`) are listed like any key, as S3 lists them (docs/listing.md#folder-markers): GDAL
+    // finds a folder by its marker, and aws-cli and rclone know them for what they are.
     const contents = page.objects.map((o) => ({ ...o, key: toClient(o.key) }))
     const commonPrefixes = page.commonPrefixes.map(toClient)
     const isTruncated = page.nextContinuationToken !== undefined
@@ -114,10 +114,10 @@ export const listProduct = (
   })
 
 /**
- * The path form `GET /{account}/{product}?…` (docs/listing.md#path-form-product-listing): the prefix and start-after/marker are relative to
- * the product, as the Rust proxy maps them. Keys and the Prefix come back account-relative like every
- * listing's; StartAfter and Marker are echoed as sent, and NextMarker is relative like the marker it becomes,
- * so a V1 client that feeds it back pages on.
+ * The path form `GET /{account}/{product}?…` (docs/listing.md#path-form-product-listing): the prefix and
+ * start-after/marker are relative to the product, as the Rust proxy maps them. Keys and the Prefix come back
+ * account-relative like every listing's; StartAfter and Marker are echoed as sent, and NextMarker is relative like
+ * the marker it becomes, so a V1 client that feeds it back pages on.
  */
 export const listProductPath = (
   account: string,
@@ -139,9 +139,10 @@ export const listProductPath = (
 }
 
 /**
- * A listing addressed to the account (`GET /{account}?…`), which is how S3 clients see us (docs/listing.md#forms-of-a-listing): a
- * prefix `{product}/…` lists inside that product (DuckDB's and aws-cli's form); otherwise `delimiter=/` lists
- * the products as prefixes, and no delimiter lists the keys of every product the caller may list.
+ * A listing addressed to the account (`GET /{account}?…`), which is how S3 clients see us
+ * (docs/listing.md#forms-of-a-listing): a prefix `{product}/…` lists inside that product (DuckDB's and aws-cli's
+ * form); otherwise `delimiter=/` lists the products as prefixes, and no delimiter lists the keys of every product
+ * the caller may list.
  */
 export const listAccount = (
   account: string,

@@ -24,7 +24,9 @@ const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "H
 /** An account answers as long as the catalog knows it. */
 const accountExists = (account: string) => Effect.flatMap(Catalog, (catalog) => catalog.products(account))
 
-/** The reads of stored data (docs/s3-compatibility.md#reads) and its listings (docs/listing.md#forms-of-a-listing). */
+/**
+ * The reads of stored data (docs/s3-compatibility.md#reads) and its listings (docs/listing.md#forms-of-a-listing).
+ */
 export const executeRead = (request: S3Request, op: ReadOperation, identity: Identity): Answer => {
   switch (op._tag) {
     case "ListAccount":

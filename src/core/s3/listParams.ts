@@ -19,7 +19,10 @@ export interface ListParams {
 
 export const MAX_KEYS = 1000
 
-/** Parameters only a listing takes: any of them makes `GET /{account}/{product}` a listing (docs/listing.md#forms-of-a-listing). */
+/**
+ * Parameters only a listing takes: any of them makes `GET /{account}/{product}` a listing
+ * (docs/listing.md#forms-of-a-listing).
+ */
 const LISTING_PARAMETERS = [
   "list-type", "prefix", "delimiter", "max-keys", "marker", "encoding-type", "continuation-token", "start-after", "fetch-owner"
 ]

@@ -31,8 +31,8 @@ export interface AnalyticsSink {
 }
 
 /**
- * Per-response telemetry (docs/runtimes.md#logs-and-telemetry): Workers Analytics Engine and the public log stream. A shell without
- * them (Bun, the tests) keeps the default, which records nothing.
+ * Per-response telemetry (docs/runtimes.md#logs-and-telemetry): Workers Analytics Engine and the public log
+ * stream. A shell without them (Bun, the tests) keeps the default, which records nothing.
  */
 export class Analytics extends Context.Reference<Analytics>()("sdp/Analytics", {
   defaultValue: (): AnalyticsSink => ({

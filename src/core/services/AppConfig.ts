@@ -14,5 +14,7 @@ export interface AppSettings {
   readonly allowPrivateEndpoints: boolean
 }
 
-/** Settings read once per isolate/process from the environment (docs/runtimes.md#configuration), never per request. */
+/**
+ * Settings read once per isolate/process from the environment (docs/runtimes.md#configuration), never per request.
+ */
 export class AppConfig extends Context.Tag("sdp/AppConfig")<AppConfig, AppSettings>() {}

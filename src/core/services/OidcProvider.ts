@@ -21,8 +21,8 @@ export interface AssertionClaims {
 }
 
 /**
- * The proxy as an OIDC issuer (docs/sts.md#the-proxy-as-an-oidc-issuer): RS256 JWTs for the Source API and for outbound
- * federation, and the public keys (active first, then the previous one during a rotation).
+ * The proxy as an OIDC issuer (docs/sts.md#the-proxy-as-an-oidc-issuer): RS256 JWTs for the Source API and for
+ * outbound federation, and the public keys (active first, then the previous one during a rotation).
  */
 export class OidcProvider extends Context.Tag("sdp/OidcProvider")<OidcProvider, {
   readonly issuer: string

@@ -1,6 +1,9 @@
 import * as Schema from "effect/Schema"
 
-/** One permission statement of a Role ceiling (docs/authorization.md#role-ceiling): action classes over URN resource patterns. */
+/**
+ * One permission statement of a Role ceiling (docs/authorization.md#role-ceiling): action classes over URN
+ * resource patterns.
+ */
 export const Permission = Schema.Struct({
   actions: Schema.Array(Schema.Literal("read", "write")),
   resources: Schema.Array(Schema.String)

@@ -19,8 +19,8 @@ export interface IssuedSession {
 }
 
 /**
- * Session credentials (docs/decisions.md#adr-001-session-credentials): `AccessKeyId` = `SCSTS{version}` + random; the secret is
- * HMAC-SHA256(SESSION_TOKEN_KEY, AccessKeyId), derived again on every request and never stored; the
+ * Session credentials (docs/decisions.md#adr-001-session-credentials): `AccessKeyId` = `SCSTS{version}` + random;
+ * the secret is HMAC-SHA256(SESSION_TOKEN_KEY, AccessKeyId), derived again on every request and never stored; the
  * SessionToken is an ES256 JWT whose public key is published in the JWKS.
  */
 export class SessionKeys extends Context.Tag("sdp/SessionKeys")<SessionKeys, {

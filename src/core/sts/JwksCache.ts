@@ -16,8 +16,9 @@ export const JWKS_MAX_BYTES = 256 * 1024
 export const UNKNOWN_KID_INTERVAL = Duration.minutes(1)
 
 /**
- * Identity providers' signing keys. Only finished values are shared across requests: no request ever waits
- * on another's fetch (docs/runtimes.md#no-request-waits-on-another); a cold issuer is fetched by each request that needs it.
+ * Identity providers' signing keys. Only finished values are shared across requests: no request ever waits on
+ * another's fetch (docs/runtimes.md#no-request-waits-on-another); a cold issuer is fetched by each request that
+ * needs it.
  *
  * Keys come from the issuer's discovery document, or from `jwksUri` when an account registered its IdP
  * with one. Each source is cached on its own: a `jwks_uri` one account registered for an issuer never

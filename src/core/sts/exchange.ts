@@ -59,10 +59,10 @@ const audiencesOf = (payload: JWTPayload): ReadonlyArray<string> =>
   typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : []
 
 /**
- * AssumeRoleWithWebIdentity (docs/decisions.md#adr-004-sts-and-roles flow): RoleArn → Role → its bindings' IdPs (platform, or registered by
- * the Role's account) → the token's (unverified) issuer picks the bindings → keys (discovery or the IdP's
- * `jwks_uri`) → signature/exp/nbf → audience → API-key checks → claim constraints (AND within a binding, OR
- * across) → DurationSeconds → credentials.
+ * AssumeRoleWithWebIdentity (docs/decisions.md#adr-004-sts-and-roles flow): RoleArn → Role → its bindings' IdPs
+ * (platform, or registered by the Role's account) → the token's (unverified) issuer picks the bindings → keys
+ * (discovery or the IdP's `jwks_uri`) → signature/exp/nbf → audience → API-key checks → claim constraints (AND
+ * within a binding, OR across) → DurationSeconds → credentials.
  */
 export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Exchanged, StsError, StsServices> =>
   Effect.gen(function*() {
@@ -120,7 +120,8 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
     audit.subject = subject
 
     if (issuer === normalizeIssuer(settings.proxyIssuer)) {
-      // API keys (docs/decisions.md#adr-008-api-keys): only tokens minted as such, each with a jti that has not been revoked.
+      // API keys (docs/decisions.md#adr-008-api-keys): only tokens minted as such, each with a jti that has not
+      // been revoked.
       if (payload["type"] !== "api_key" || typeof payload.jti !== "string" || payload.jti === "") {
         return yield* invalid("The token is not an API key")
       }

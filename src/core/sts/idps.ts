@@ -15,13 +15,13 @@ export interface TrustedIdp {
 }
 
 /**
- * The IdPs a Role's bindings name, by name (the two tiers of docs/sts.md#identity-providers). A platform IdP's name always means the
- * platform IdP: an account cannot shadow it. Any other name is an IdP the Role's own account registered, so
- * an account's IdPs serve only its own Roles; a name nobody registered is absent and its bindings cannot
- * match. Account IdPs are never consulted for a `_default` Role or a RoleArn without an account: that
- * session's principal is the user who signed in, whom only a platform IdP may vouch for. An account IdP
- * that claims a platform IdP's issuer is absent too: with its own `jwks_uri` it could mint tokens that read
- * as the platform's users in the audit trail and the Source API's claims.
+ * The IdPs a Role's bindings name, by name (the two tiers of docs/sts.md#identity-providers). A platform IdP's
+ * name always means the platform IdP: an account cannot shadow it. Any other name is an IdP the Role's own account
+ * registered, so an account's IdPs serve only its own Roles; a name nobody registered is absent and its bindings
+ * cannot match. Account IdPs are never consulted for a `_default` Role or a RoleArn without an account: that
+ * session's principal is the user who signed in, whom only a platform IdP may vouch for. An account IdP that
+ * claims a platform IdP's issuer is absent too: with its own `jwks_uri` it could mint tokens that read as the
+ * platform's users in the audit trail and the Source API's claims.
  */
 export const trustedIdps = (
   account: string | undefined,

@@ -5,7 +5,10 @@ import type { Exchanged } from "./exchange.js"
 
 const el = (name: string, text: string) => `<${name}>${escapeXml(text)}</${name}>`
 
-/** The AWS-shaped success document (docs/sts.md#wire-format): botocore reads Credentials, AssumedRoleUser and the rest. */
+/**
+ * The AWS-shaped success document (docs/sts.md#wire-format): botocore reads Credentials, AssumedRoleUser and the
+ * rest.
+ */
 export const renderAssumeRoleResponse = (result: Exchanged, requestId: string): Reply => {
   const { session, account, role, sessionName } = result
   const expiration = new Date(session.claims.exp * 1000).toISOString()

@@ -11,9 +11,9 @@ const apiKeyBinding = (account: string, settings: StsConfig): IdentityConstraint
 })
 
 /**
- * The built-in `_default` Role of an account (docs/sts.md#the-built-in-default-role): trusted by the `source-coop` IdP for each
- * `AUTH_AUDIENCE` (none when unset: fail closed) and by the proxy's own issuer for the account's API keys
- * (`sub` must be the account), ceiling read+write on everything, `STS_MAX_SESSION_DURATION_SECS`. Without an
+ * The built-in `_default` Role of an account (docs/sts.md#the-built-in-default-role): trusted by the `source-coop`
+ * IdP for each `AUTH_AUDIENCE` (none when unset: fail closed) and by the proxy's own issuer for the account's API
+ * keys (`sub` must be the account), ceiling read+write on everything, `STS_MAX_SESSION_DURATION_SECS`. Without an
  * account (the Rust proxy's bare `RoleArn=_default`) there is no API-key binding: a key names its account.
  */
 export const defaultRole = (account: string | undefined, settings: StsConfig): Role => ({

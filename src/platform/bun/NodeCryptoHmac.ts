@@ -3,7 +3,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Hmac } from "../../core/services/Hmac.js"
 
-/** Hmac over node:crypto: synchronous, ~15× cheaper than WebCrypto under Bun (docs/runtimes.md#where-the-shells-differ). */
+/**
+ * Hmac over node:crypto: synchronous, ~15× cheaper than WebCrypto under Bun
+ * (docs/runtimes.md#where-the-shells-differ).
+ */
 export const NodeCryptoHmac = Layer.succeed(
   Hmac,
   Hmac.of({

@@ -44,9 +44,10 @@ const read = (path: string): DevKeys | undefined => {
 }
 
 /**
- * `bun run dev` must work from a fresh clone: keys that are not configured come from a local, git-ignored
- * key file, generated on first use and reused after (so API keys minted by `bun run api-key` stay valid
- * across restarts). Production never does this (docs/runtimes.md#configuration): Workers refuses to serve without its keys.
+ * `bun run dev` must work from a fresh clone: keys that are not configured come from a local, git-ignored key
+ * file, generated on first use and reused after (so API keys minted by `bun run api-key` stay valid across
+ * restarts). Production never does this (docs/runtimes.md#configuration): Workers refuses to serve without its
+ * keys.
  */
 export const ensureDevKeys = async (env: Record<string, string | undefined>, origin: string, file: string) => {
   const missing = KEYED.filter((name) => (env[name] ?? "").trim() === "")

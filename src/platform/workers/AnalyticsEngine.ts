@@ -23,8 +23,9 @@ const serviceOf = (binding: unknown): ServiceBinding | undefined =>
   typeof binding === "object" && binding !== null && "fetch" in binding ? (binding as ServiceBinding) : undefined
 
 /**
- * The `ANALYTICS` dataset and the `PUBLIC_LOG_STREAM` service (docs/runtimes.md#logs-and-telemetry), with IP_HASH_SALT as the key
- * of client IP hashes. A missing binding is reported once, when the isolate starts, and then skipped.
+ * The `ANALYTICS` dataset and the `PUBLIC_LOG_STREAM` service (docs/runtimes.md#logs-and-telemetry), with
+ * IP_HASH_SALT as the key of client IP hashes. A missing binding is reported once, when the isolate starts, and
+ * then skipped.
  */
 export const AnalyticsEngine = (analytics: unknown, logStream: unknown) =>
   Layer.effect(

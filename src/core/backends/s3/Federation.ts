@@ -11,8 +11,8 @@ export interface AwsCredentials {
 export type FederationError = BackendAuthenticationFailed | AccessDenied | BackendUnavailable
 
 /**
- * Outbound federation (docs/backends.md#outbound-federation): temporary AWS credentials for a data connection's role, obtained with
- * the proxy's own OIDC assertion (`sub` = `scv1:conn:{id}`), never with a stored secret.
+ * Outbound federation (docs/backends.md#outbound-federation): temporary AWS credentials for a data connection's
+ * role, obtained with the proxy's own OIDC assertion (`sub` = `scv1:conn:{id}`), never with a stored secret.
  */
 export class Federation extends Context.Tag("sdp/Federation")<Federation, {
   readonly credentials: (request: {

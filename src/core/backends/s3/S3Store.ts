@@ -253,7 +253,8 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
             return yield* Effect.mapError(parseListObjects(text), (reason) => new BackendUnavailable({ reason }))
           })
 
-        // Writes need a signature: an unsigned connection has no writer (docs/authorization.md#connection-writability).
+        // Writes need a signature: an unsigned connection has no writer
+        // (docs/authorization.md#connection-writability).
         const sendSigned: Send = (request) =>
           Effect.gen(function*() {
             const headers = new Headers(request.headers)

@@ -137,8 +137,8 @@ const query = (params: ReadonlyArray<readonly [string, string]>) =>
   params.map(([name, value]) => `${queryEncode(name)}=${queryEncode(value)}`).join("&")
 
 /**
- * The writer of an S3-speaking backend (docs/backends.md#writes): every request signed with `UNSIGNED-PAYLOAD`, bodies
- * streamed through (never buffered; Content-Length from the decoded length when the client declared one).
+ * The writer of an S3-speaking backend (docs/backends.md#writes): every request signed with `UNSIGNED-PAYLOAD`,
+ * bodies streamed through (never buffered; Content-Length from the decoded length when the client declared one).
  *
  * - Without a known length the body still streams, as `Transfer-Encoding: chunked`: AWS S3 refuses that
  *   (411 MissingContentLength → InvalidRequest); GCS and most S3-compatible servers take it.

@@ -1,7 +1,8 @@
 /**
- * `bun run api-key <account> [--days N]`: mints an API key (docs/decisions.md#adr-008-api-keys) for an account: a JWT from the proxy's
- * own issuer (`type: api_key`, a `jti` for revocation) that `/.sts` exchanges for session credentials like
- * any OIDC token. Uses the same keys and issuer as `bun run dev` (OIDC_PROVIDER_* or the dev key file).
+ * `bun run api-key <account> [--days N]`: mints an API key (docs/decisions.md#adr-008-api-keys) for an account: a
+ * JWT from the proxy's own issuer (`type: api_key`, a `jti` for revocation) that `/.sts` exchanges for session
+ * credentials like any OIDC token. Uses the same keys and issuer as `bun run dev` (OIDC_PROVIDER_* or the dev key
+ * file).
  */
 import { importPKCS8, SignJWT } from "jose"
 import { DEV_KEYS_FILE, devOrigin, ensureDevKeys } from "../devKeys.js"
