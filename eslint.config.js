@@ -73,7 +73,12 @@ export default tseslint.config(
           { target: "./src/core", from: ["./src/layers", "./src/platform"], message: "src/core is runtime-free." },
           { target: "./src/layers", from: "./src/platform", message: "layers are runtime-neutral; platform code composes them." },
           { target: "./src", from: ["./test", "./bench"] },
-          { target: "./bench", from: "./test", except: ["./fakes"], message: "bench/ shares only test/fakes/ with the tests." },
+          {
+            target: "./bench",
+            from: "./test",
+            except: ["./fakes", "./workerd/harness.ts"],
+            message: "bench/ shares only test/fakes/ and the workerd harness with the tests."
+          },
           { target: "./test/fakes", from: ["./test/e2e", "./test/core", "./test/contract", "./test/workerd"] }
         ]
       }]

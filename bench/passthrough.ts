@@ -5,6 +5,7 @@
  *
  * Run: `UPSTREAM=http://127.0.0.1:PORT bun bench/passthrough.ts`; prints `passthrough listening on http://…`.
  */
+import { listen } from "../src/platform/bun/httpServer.js"
 import { BUCKET } from "./fixture.js"
 
 const upstream = (process.env.UPSTREAM ?? "").replace(/\/+$/, "")
@@ -14,27 +15,29 @@ if (upstream === "") {
 }
 const FORWARDED = ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]
 
-const server = Bun.serve({
-  port: Number(process.env.PORT ?? 0),
-  hostname: "127.0.0.1",
-  idleTimeout: 120,
-  fetch: async (request) => {
-    const url = new URL(request.url)
-    const [, , , ...key] = url.pathname.split("/")
-    const headers = new Headers()
-    for (const name of FORWARDED) {
-      const value = request.headers.get(name)
-      if (value !== null) headers.set(name, value)
-    }
-    const response = await fetch(`${upstream}/${BUCKET}/${key.join("/")}`, { method: request.method, headers })
-    return new Response(response.body, { status: response.status, headers: response.headers })
+const passOn = async (request: Request) => {
+  const url = new URL(request.url)
+  const [, , , ...key] = url.pathname.split("/")
+  const headers = new Headers()
+  for (const name of FORWARDED) {
+    const value = request.headers.get(name)
+    if (value !== null) headers.set(name, value)
   }
-})
+  const response = await fetch(`${upstream}/${BUCKET}/${key.join("/")}`, { method: request.method, headers })
+  return new Response(response.body, { status: response.status, headers: response.headers })
+}
+
+const port = Number(process.env.PORT ?? 0)
+// `BARE_SERVER=node`: the same pass-through behind the proxy's own node:http server (../src/platform/bun/httpServer.ts),
+// the floor for a Bun proxy that keeps Content-Length on streamed bodies.
+const server = process.env.BARE_SERVER === "node"
+  ? await listen({ port, hostname: "127.0.0.1", idleTimeoutSeconds: 120, maxRequestBodySize: 5 * 1024 ** 3, fetch: passOn })
+  : Bun.serve({ port, hostname: "127.0.0.1", idleTimeout: 120, fetch: passOn })
 
 console.log(`passthrough listening on http://127.0.0.1:${server.port}`)
 
 const stop = () => {
-  void server.stop(true)
+  void server.stop()
   process.exit(0)
 }
 process.on("SIGINT", stop)

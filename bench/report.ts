@@ -9,6 +9,7 @@ import type { Memory } from "./sections/memory.js"
 import type { RangedStats } from "./sections/ranges.js"
 import type { StreamStats } from "./sections/streaming.js"
 import type { Uploads } from "./sections/uploads.js"
+import { WORKERS_GET_BUDGET_US, type WorkerdRow } from "./sections/workerd.js"
 import { MiB, outFile, root, settings } from "./settings.js"
 import { round, table } from "./stats.js"
 
@@ -25,6 +26,7 @@ export interface Results extends RunInfo {
   readonly listingBackends: { readonly az: ListingStats; readonly gcs: ListingStats } | undefined
   readonly memory: Memory | undefined
   readonly uploads: Uploads | undefined
+  readonly workerd: ReadonlyArray<WorkerdRow>
   readonly loadAverage1m: { readonly before: number; readonly after: number }
   readonly totalSeconds: number
 }
@@ -189,5 +191,15 @@ const printTables = (r: Results) => {
       + `peak RSS PUT ${mib(u.large.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.largeOverSmallPeakRss, 2)}× `
       + `(${u.largeMinusSmallPeakRssMiB >= 0 ? "+" : ""}${round(u.largeMinusSmallPeakRssMiB, 1)} MiB); `
       + `GET ${mib(u.download.bytes)} / PUT ${mib(u.small.bytes)}: ${round(u.downloadOverSmallUploadPeakRss, 2)}×`)
+  }
+  if (r.workerd.length > 0) {
+    console.log("\n8. The Worker bundle in workerd (Miniflare), same upstream: CPU of the workerd process per request")
+    console.log(table([
+      ["case", "requests", "CPU µs/req", "wall µs/req", `of the ${WORKERS_GET_BUDGET_US / 1000} ms GET budget`],
+      ...r.workerd.map((x) => [
+        x.name, x.requests, round(x.cpuUsPerRequest, 3), round(x.wallUsPerRequest, 3),
+        `${round(x.cpuUsPerRequest / WORKERS_GET_BUDGET_US, 2)}×`
+      ])
+    ]))
   }
 }

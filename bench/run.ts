@@ -9,6 +9,7 @@
  *   2. 16 KiB ranged GETs at random offsets, sequential and 8 in flight: req/s, p50/p99, ratios: ranges.ts;
  *   6. listing 10 000 keys (10 pages of ListObjectsV2) through the proxy and directly from the backend, for the
  *      S3-shaped fake upstream, Azurite (Azure Blob) and the in-test GCS XML API server: listing.ts;
+ *   8. the Worker bundle in workerd (Miniflare): CPU per request of GET, HEAD, signed GET and a listing page: workerd.ts;
  *   7. uploads (signed PUTs with session credentials from the proxy's /.sts) of 16 MiB and 1 GiB: the proxy's
  *      peak RSS for each, throughput proxy / direct; and the proxy's peak RSS while a 1 GiB object downloads: uploads.ts.
  *
@@ -29,6 +30,7 @@ import { type ListingBackends, runListingBench, startListingBackends, upstreamEn
 import { memoryResults, runSlowClient } from "./sections/memory.js"
 import { rangeOffsets, runRangedBench } from "./sections/ranges.js"
 import { runStreamingBench } from "./sections/streaming.js"
+import { runWorkerdBench } from "./sections/workerd.js"
 import { prepareKeys, runUploadsBench } from "./sections/uploads.js"
 import { log, MiB, quick, runs, sections, settings } from "./settings.js"
 import { round } from "./stats.js"
@@ -68,6 +70,7 @@ const main = async () => {
     const slowClient = runs(1) && hasCurl() ? await runSlowClient(proxyUrl, proxy.pid) : undefined
     const rangedRows = runs(2) ? await runRangedBench(offsets, targets, upstream.pid) : []
     const listing = backends === undefined ? undefined : await runListingBench(upstream.origin, proxy, backends)
+    const workerd = runs(8) ? await runWorkerdBench(upstream.origin, devKeys, settings.workerdRequests) : []
     const uploads = runs(7) ? await runUploadsBench(upstream.origin, proxy.origin, proxy.pid, devKeys) : undefined
 
     report({
@@ -83,6 +86,7 @@ const main = async () => {
       listingBackends: listing === undefined ? undefined : { az: listing.az, gcs: listing.gcs },
       memory: memoryResults(streams, before, afterStreams, slowClient, proxy.pid),
       uploads,
+      workerd,
       loadAverage1m: { before: round(loadBefore), after: round(loadavg()[0] ?? 0) },
       totalSeconds: (performance.now() - began) / 1000
     })

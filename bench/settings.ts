@@ -37,11 +37,12 @@ export const settings = {
   uploadLargeReps: quick ? 1 : 3,
   downloadLargeReps: quick ? 1 : 2,
   uploadTimeoutMs: 120_000,
-  rssSampleMs: 3
+  rssSampleMs: 3,
+  workerdRequests: quick ? 200 : 2_000
 }
 
 /** `BENCH_SECTIONS=1,2` runs only the sections named (4's memory figures come with 1); all by default. */
-export const sections = new Set((process.env.BENCH_SECTIONS ?? "1,2,3,4,5,6,7").split(",").map((name) => name.trim()))
+export const sections = new Set((process.env.BENCH_SECTIONS ?? "1,2,3,4,5,6,7,8").split(",").map((name) => name.trim()))
 export const runs = (section: number) => sections.has(String(section))
 
 /** Progress goes to stderr, so stdout holds only the report. */

@@ -6,12 +6,13 @@
  * The signed cases read the same object with a session issued by `SessionKeys.issue` and signed by aws4fetch
  * (header auth, presigned URL): SigV4 verification, the ES256 session token and the jti deny-list are added.
  */
-import { Duration, Effect, Layer, ManagedRuntime, Option } from "effect"
+import { Duration, Effect, Layer, Logger, ManagedRuntime, Option } from "effect"
 import type { S3Request } from "../../src/core/http/S3Request.js"
 import { handle } from "../../src/core/pipeline.js"
 import { AppConfig } from "../../src/core/services/AppConfig.js"
 import { SessionKeys } from "../../src/core/session/SessionKeys.js"
 import { Upstream, type UpstreamRequest } from "../../src/core/services/Upstream.js"
+import { jsonLine } from "../../src/layers/jsonLogger.js"
 import { minimumLogLevel } from "../../src/layers/logLevel.js"
 import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
 import { BunServices } from "../../src/platform/bun/live.js"
@@ -75,7 +76,19 @@ const Settings = Layer.succeed(AppConfig, AppConfig.of({
   allowPrivateEndpoints: false
 }))
 
-const Platform = Layer.mergeAll(Settings, StubUpstream, MemoryEdgeCache(10_000), NodeCryptoHmac)
+/** Log lines the cases wrote (the access log of signed reads): formatted as the shells format them, then dropped. */
+export const logSink = { lines: 0, bytes: 0 }
+
+/** The shells' JSON-lines logger minus the console write, so the bench's stdout stays a report. */
+const CountingJsonLogger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make((options) => {
+    logSink.lines++
+    logSink.bytes += jsonLine(options).length
+  })
+)
+
+const Platform = Layer.mergeAll(Settings, StubUpstream, MemoryEdgeCache(10_000), NodeCryptoHmac, CountingJsonLogger)
 
 /** The same composition as src/platform/bun/main.ts with the Source API, minus the real fetch. */
 const Live = BunServices(undefined, ":memory:", Platform).pipe(Layer.provide(minimumLogLevel("error")))
@@ -187,8 +200,10 @@ export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<Cp
       }
     ]
 
+    // `BENCH_CPU_CASES=LIST,signed` runs only the cases whose names contain one of the words (for a profiler).
+    const only = (process.env.BENCH_CPU_CASES ?? "").split(",").map((w) => w.trim()).filter((w) => w !== "")
     const rows: Array<CpuRow> = []
-    for (const c of cases) {
+    for (const c of cases.filter((c) => only.length === 0 || only.some((w) => c.name.includes(w)))) {
       const weight = c.weight ?? 1
       await c.verify?.()
       for (let i = 0; i < Math.max(10, Math.round(options.warmup * weight)); i++) {

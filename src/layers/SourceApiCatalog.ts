@@ -16,7 +16,10 @@ import { responseText, Upstream } from "../core/services/Upstream.js"
 
 /** Path segments: everything but `A-Za-z0-9-._~` encoded, so `?`, `#`, `/` and spaces cannot inject. */
 const segment = (text: string) =>
-  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  UNRESERVED.test(text)
+    ? text // account and product ids nearly always are; every lookup builds its URL
+    : encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+const UNRESERVED = /^[A-Za-z0-9._~-]*$/
 
 /** The proxy→API JWT lives 60 s (docs/catalog.md#whose-rights-a-lookup-carries). */
 const TOKEN_TTL_SECONDS = 60
@@ -27,9 +30,9 @@ const MAX_DECODED = 10_000
 const MAX_ANSWER_BYTES = 1024 * 1024
 
 /**
- * The Source API (docs/catalog.md#source-api-endpoints): GETs with a timeout, JSON decoded at the boundary, successful
- * answers cached as text (products, connections and account IdPs 300 s, product lists and roles 60 s), errors
- * never cached.
+ * The Source API (docs/catalog.md#source-api-endpoints): GETs with a timeout, JSON decoded at the boundary,
+ * successful answers cached as text (products, connections and account IdPs 300 s, product lists and roles 60 s),
+ * errors never cached.
  */
 export const SourceApiCatalog = Layer.effect(
   Catalog,
@@ -50,7 +53,8 @@ export const SourceApiCatalog = Layer.effect(
         const now = yield* Clock.currentTimeMillis
         const held = tokens.get(key)
         if (held !== undefined && held.until > now) return Option.some(held.token)
-        // `sub` is whose rights apply (docs/catalog.md#whose-rights-a-lookup-carries); the session's account, Role and user ride along as claims.
+        // `sub` is whose rights apply (docs/catalog.md#whose-rights-a-lookup-carries); the session's account, Role
+        // and user ride along as claims.
         const minted = yield* oidc.sign({
           sub: caller.principal,
           aud: base,

@@ -21,7 +21,9 @@ import {
   type S3Error,
   UnsupportedProvider
 } from "../../src/core/s3/errors.js"
+import { decodeText } from "../../src/core/backends/xmlScan.js"
 import { listedLastModified, type ListResult, renderListResult } from "../../src/core/s3/listResult.js"
+import { escapeXml } from "../../src/core/s3/xml.js"
 import { renderS3Error } from "../../src/core/s3/renderError.js"
 import { invalidKey } from "../../src/core/s3/keys.js"
 import { parseXml, type XmlElement } from "../../src/core/s3/strictXml.js"
@@ -283,5 +285,38 @@ describe("error XML is well-formed whatever the key held", () => {
     const root = Either.getOrThrow(parseXml(renderListResult(result({ contents: keys.map((k) => entry(k)) }))))
     const listed = root.children.filter((c) => c.name === "Contents").map((c) => textOf(c, "Key"))
     expect(listed).toStrictEqual(keys.map((k) => k.replace(/[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu, "\ufffd")))
+  })
+})
+
+describe("escapeXml and decodeText: the one-pass scans say what the regular expressions say", () => {
+  const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&apos;", "\r": "&#13;" }
+  const escapeByRegex = (text: string) =>
+    text.replace(/[&<>"'\r]|[^\t\n\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu, (c) => XML_ESCAPES[c] ?? "\ufffd")
+  const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: "\"", apos: "'" }
+  const decodeByRegex = (raw: string) =>
+    raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (whole, name: string) =>
+      name.startsWith("#x")
+        ? String.fromCodePoint(parseInt(name.slice(2), 16))
+        : name.startsWith("#")
+        ? String.fromCodePoint(Number(name.slice(1)))
+        : ENTITIES[name] ?? whole)
+  const references = fc.array(
+    fc.oneof(
+      fc.constantFrom("&", ";", "amp", "lt", "#", "x", "4", "1", "F", "quot", "&amp;", "&#x41;", "&#65;", "&#x;", "&#;", "&constructor;", "&toString;"),
+      fc.string({ maxLength: 2 })
+    ),
+    { maxLength: 10 }
+  ).map((parts) => parts.join(""))
+
+  it.prop("escapeXml of any text", [anyText], ([text]) => {
+    expect(escapeXml(text)).toBe(escapeByRegex(text))
+  })
+  it.prop("decodeText of text full of (half) references", [references], ([raw]) => {
+    expect(decodeText(raw)).toBe(decodeByRegex(raw))
+  })
+  it("an ASCII text with nothing to escape is returned as is; an ETag's quotes are escaped", () => {
+    expect(escapeXml("data/k/00001.bin")).toBe("data/k/00001.bin")
+    expect(escapeXml("\"0a1b\"")).toBe("&quot;0a1b&quot;")
+    expect(decodeText("&quot;0a1b&quot;")).toBe("\"0a1b\"")
   })
 })

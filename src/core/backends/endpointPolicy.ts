@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import { BackendAuthenticationFailed } from "../s3/errors.js"
+import { BoundedMap } from "../shared/boundedMap.js"
 
 /**
  * Which URLs the proxy may call for a data connection (catalog data, so anyone who can write a connection
@@ -92,6 +93,18 @@ export const classifyHost = (hostname: string): HostClass => {
  * or unspecified addresses, and loopback or private ranges only when `allowPrivate` (local development).
  */
 export const endpointRefusal = (endpoint: string, allowPrivate: boolean): string | undefined => {
+  const key = `${allowPrivate ? "+" : "-"}${endpoint}`
+  const known = decided.get(key)
+  if (known !== undefined) return known === "" ? undefined : known
+  const refusal = decideEndpoint(endpoint, allowPrivate)
+  decided.set(key, refusal ?? "")
+  return refusal
+}
+
+/** Decisions by endpoint: a pure function of its arguments, asked on every request a connection serves. */
+const decided = new BoundedMap<string, string>(1_000)
+
+const decideEndpoint = (endpoint: string, allowPrivate: boolean): string | undefined => {
   let url: URL
   try {
     url = new URL(endpoint)

@@ -3,18 +3,35 @@
  * EnumerationResults) on the hot path, where a general XML parser costs more than a Workers request's CPU
  * budget. Their text never holds a raw `<` (it is escaped), so an element is found by its tag.
  */
-const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: "\"", apos: "'" }
+const ENTITIES = new Map([["lt", "<"], ["gt", ">"], ["amp", "&"], ["quot", "\""], ["apos", "'"]])
 
-/** XML character and entity references decoded. */
-export const decodeText = (raw: string): string =>
-  raw.includes("&")
-    ? raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (whole, name: string) =>
-      name.startsWith("#x")
-        ? String.fromCodePoint(parseInt(name.slice(2), 16))
-        : name.startsWith("#")
-        ? String.fromCodePoint(Number(name.slice(1)))
-        : ENTITIES[name] ?? whole)
-    : raw
+/** The text an entity or character reference (`amp`, `#38`, `#x26`) stands for. */
+const referenced = (name: string): string | undefined =>
+  ENTITIES.get(name)
+    ?? (/^#x[0-9a-fA-F]+$/.test(name)
+      ? String.fromCodePoint(parseInt(name.slice(2), 16))
+      : /^#[0-9]+$/.test(name)
+      ? String.fromCodePoint(Number(name.slice(1)))
+      : undefined)
+
+/**
+ * XML character and entity references decoded; an `&` that starts none is kept as it is. A scan rather than
+ * a replace with a callback: every ETag of a listing holds two `&quot;`.
+ */
+export const decodeText = (raw: string): string => {
+  let out = ""
+  let from = 0
+  for (let at = raw.indexOf("&"); at >= 0; at = raw.indexOf("&", at + 1)) {
+    const end = raw.indexOf(";", at + 1)
+    if (end < 0) break
+    const value = referenced(raw.slice(at + 1, end))
+    if (value === undefined) continue
+    out += raw.slice(from, at) + value
+    from = end + 1
+    at = end
+  }
+  return from === 0 ? raw : out + raw.slice(from)
+}
 
 /**
  * The inner text of each `<name>…</name>` element, in document order (slices share the document's

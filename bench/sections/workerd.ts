@@ -1,0 +1,94 @@
+/**
+ * 8. The Worker bundle in workerd (Miniflare, as test/workerd runs it: dist/worker/main.js, built when stale)
+ * against the same fake upstream the Bun proxy reads: the CPU the workerd process used per request (from
+ * /proc, so the Miniflare host process and the clients are not counted) for an anonymous 16 KiB ranged GET, a
+ * HEAD, the same GET signed with session credentials (an API key exchanged at the Worker's own /.sts) and one
+ * 1000-key ListObjectsV2 page. Workers bills CPU per request; the budget the issue names is < 1 ms a GET.
+ */
+import { AwsClient } from "aws4fetch"
+import { readdirSync, readFileSync } from "node:fs"
+import { startWorkerdProxy } from "../../test/workerd/harness.js"
+import { ACCOUNT, OBJECT_KEY, PRODUCT } from "../fixture.js"
+import { cpuSecondsOf } from "../processes.js"
+import { log, settings } from "../settings.js"
+import { exchangeAtSts, mintApiKey } from "./uploads.js"
+
+export interface WorkerdRow {
+  readonly name: string
+  readonly requests: number
+  /** CPU (user + system) of the workerd process per request, µs. */
+  readonly cpuUsPerRequest: number
+  readonly wallUsPerRequest: number
+}
+
+/** Workers' CPU budget for a GET, as the performance issue states it. */
+export const WORKERS_GET_BUDGET_US = 1_000
+
+const workerdPids = (): Set<number> => {
+  const pids = new Set<number>()
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      if (readFileSync(`/proc/${name}/comm`, "utf8").trim() === "workerd") pids.add(Number(name))
+    } catch {
+      // the process ended while the list was read
+    }
+  }
+  return pids
+}
+
+const drained = async (response: Response, expect: number, what: string) => {
+  await response.arrayBuffer()
+  if (response.status !== expect) throw new Error(`workerd ${what}: status ${response.status}, expected ${expect}`)
+}
+
+export const runWorkerdBench = async (
+  upstreamOrigin: string,
+  keys: Record<string, string | undefined>,
+  requests: number
+): Promise<ReadonlyArray<WorkerdRow>> => {
+  log("the Worker bundle in workerd (Miniflare)…")
+  const before = workerdPids()
+  // The dev keys the bench mints API keys with, as the Worker's secrets: its /.sts then trusts them.
+  const secrets = Object.fromEntries(Object.entries(keys).filter((e): e is [string, string] => e[1] !== undefined))
+  const worker = await startWorkerdProxy({ ...secrets, SOURCE_API_URL: upstreamOrigin, LOG_LEVEL: "error" })
+  try {
+    const pid = [...workerdPids()].find((p) => !before.has(p))
+    if (pid === undefined) throw new Error("no workerd process appeared")
+    const objectUrl = `${worker.url}/${ACCOUNT}/${PRODUCT}/${OBJECT_KEY}`
+    const range = { range: `bytes=0-${settings.rangeLength - 1}` }
+    const credentials = await exchangeAtSts(worker.url, await mintApiKey(keys))
+    const signer = new AwsClient({ ...credentials, service: "s3", region: "us-east-1" })
+    const cases: ReadonlyArray<{ readonly name: string; readonly weight: number; readonly once: () => Promise<void> }> = [
+      { name: "GET 16 KiB range, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { headers: range }), 206, "GET") },
+      { name: "HEAD, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { method: "HEAD" }), 200, "HEAD") },
+      {
+        name: "GET 16 KiB range, signed (session, header auth)",
+        weight: 1,
+        once: async () => drained(await signer.fetch(objectUrl, { headers: range }), 206, "signed GET")
+      },
+      {
+        name: "ListObjectsV2, one 1000-key page",
+        weight: 0.1,
+        once: async () => drained(await fetch(`${worker.url}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}/k/`), 200, "listing")
+      }
+    ]
+    const rows: Array<WorkerdRow> = []
+    for (const c of cases) {
+      const n = Math.max(20, Math.round(requests * c.weight))
+      for (let i = 0; i < Math.min(200, n); i++) await c.once()
+      const cpu0 = cpuSecondsOf(pid)
+      const t0 = performance.now()
+      for (let i = 0; i < n; i++) await c.once()
+      rows.push({
+        name: c.name,
+        requests: n,
+        cpuUsPerRequest: ((cpuSecondsOf(pid) - cpu0) * 1e6) / n,
+        wallUsPerRequest: ((performance.now() - t0) * 1000) / n
+      })
+    }
+    return rows
+  } finally {
+    await worker.stop()
+  }
+}
