@@ -20,7 +20,6 @@ const CORE_LAYERS = [
   ["pipeline.ts", "observability"],
   ["routing"],
   ["operations"],
-  ["cache"],
   ["sts"],
   ["identity"],
   ["authz"],
