@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { evaluatePreconditions, type Precondition } from "../../src/core/s3/preconditions.js"
-import { type ByteRange, parseRange, resolveRange } from "../../src/core/s3/range.js"
+import { type ByteRange, parseContentRange, parseRange, resolveRange } from "../../src/core/s3/range.js"
 
 const partial = (start: number, end: number): ByteRange => ({ _tag: "Partial", start, end })
 const FULL: ByteRange = { _tag: "Full" }
@@ -184,4 +184,23 @@ describe("evaluatePreconditions", () => {
       expect(evaluatePreconditions(new Headers(headers), current)).toBe(expected)
     })
   }
+})
+
+describe("parseContentRange (a backend's Content-Range)", () => {
+  it("reads a satisfied range, an unsatisfied one and Azurite's end-of-blob forms", () => {
+    expect(parseContentRange("bytes 0-15/100")).toEqual({ start: 0, end: 15, size: 100 })
+    expect(parseContentRange("BYTES  10-19/20 ")).toEqual({ start: 10, end: 19, size: 20 })
+    expect(parseContentRange("bytes */100")).toEqual({ start: undefined, end: undefined, size: 100 })
+    expect(parseContentRange("bytes 7-6/7")).toEqual({ start: 7, end: 6, size: 7 })
+    expect(parseContentRange("bytes 0--1/0")).toEqual({ start: 0, end: -1, size: 0 })
+  })
+  it("is undefined when absent or malformed", () => {
+    for (const value of [null, "", "bytes 0-15", "items 0-15/100", "bytes 0-15/*", "bytes a-b/100", "0-15/100", "bytes 0-15/100 extra"]) {
+      expect(parseContentRange(value)).toBeUndefined()
+    }
+  })
+  it.prop("reads back what it is given", [fc.nat(), fc.nat(), fc.nat()], ([start, length, extra]) => {
+    const end = start + length
+    expect(parseContentRange(`bytes ${start}-${end}/${end + 1 + extra}`)).toEqual({ start, end, size: end + 1 + extra })
+  })
 })
