@@ -20,6 +20,7 @@ const CORE_LAYERS = [
   ["pipeline.ts", "observability"],
   ["routing"],
   ["operations"],
+  ["cache"],
   ["sts"],
   ["identity"],
   ["authz"],

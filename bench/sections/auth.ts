@@ -281,7 +281,8 @@ const FederationSettings = Layer.succeed(AppConfig, AppConfig.of({
   backendTimeout: Duration.seconds(15),
   awsStsEndpoint: "http://sts.invalid",
   federationTimeout: Duration.seconds(10),
-  allowPrivateEndpoints: false
+  allowPrivateEndpoints: false,
+  chunkCache: Option.none()
 }))
 
 export interface FederationResults {

@@ -73,7 +73,9 @@ const Settings = Layer.succeed(AppConfig, AppConfig.of({
   backendTimeout: Duration.seconds(15),
   awsStsEndpoint: "http://127.0.0.1:1",
   federationTimeout: Duration.seconds(10),
-  allowPrivateEndpoints: false
+  allowPrivateEndpoints: false,
+  // Every read goes to the (stub) backend: these are the uncached path's costs (section 9 measures the cache).
+  chunkCache: Option.none()
 }))
 
 /** Log lines the cases wrote (the access log of signed reads): formatted as the shells format them, then dropped. */

@@ -1,34 +1,86 @@
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { EdgeCache } from "../core/services/EdgeCache.js"
 
-/** A bounded in-memory cache (least recently used out first) with expiry read from Effect's Clock. */
-export const makeMemoryCache = (maxEntries: number) => {
-  const entries = new Map<string, { readonly value: string; readonly expires: number }>()
+/** Enough for a few dozen 4 MiB chunks; a Bun process's memory stays flat whatever the traffic. */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+type Value = string | Uint8Array<ArrayBuffer>
+
+interface Entry {
+  readonly value: Value
+  readonly expires: number
+  readonly weight: number
+}
+
+/** A string counts as its UTF-16 code units (two bytes each), bytes as their length. */
+const weightOf = (value: Value) => typeof value === "string" ? value.length * 2 : value.byteLength
+
+/**
+ * A bounded in-memory cache with expiry read from Effect's Clock: at most `maxEntries` entries and `maxBytes`
+ * of values, least recently used out first. A value larger than `maxBytes` is not kept.
+ */
+export const makeMemoryCache = (maxEntries: number, maxBytes: number = DEFAULT_MAX_BYTES) => {
+  const entries = new Map<string, Entry>()
+  let bytes = 0
+
+  const remove = (key: string) => {
+    const entry = entries.get(key)
+    if (entry === undefined) return undefined
+    entries.delete(key)
+    bytes -= entry.weight
+    return entry
+  }
+
+  const read = (key: string) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      const entry = remove(key)
+      if (entry === undefined || entry.expires <= now) return undefined
+      entries.set(key, entry) // most recently used last
+      bytes += entry.weight
+      return entry.value
+    })
+
+  const write = (key: string, value: Value, ttl: Duration.DurationInput) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      remove(key)
+      const ttlMs = Duration.toMillis(ttl)
+      const weight = weightOf(value)
+      if (ttlMs <= 0 || weight > maxBytes) return
+      entries.set(key, { value, expires: now + ttlMs, weight })
+      bytes += weight
+      while (entries.size > maxEntries || bytes > maxBytes) {
+        const oldest = entries.keys().next()
+        if (oldest.done === true) break
+        remove(oldest.value)
+      }
+    })
+
   return EdgeCache.of({
-    get: (key) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const entry = entries.get(key)
-        if (entry === undefined) return Option.none()
-        entries.delete(key)
-        if (entry.expires <= now) return Option.none()
-        entries.set(key, entry) // most recently used last
-        return Option.some(entry.value)
-      }),
-    set: (key, value, ttl) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        entries.delete(key)
-        entries.set(key, { value, expires: now + Duration.toMillis(ttl) })
-        while (entries.size > maxEntries) {
-          const oldest = entries.keys().next()
-          if (oldest.done === true) break
-          entries.delete(oldest.value)
-        }
-      })
+    get: (key) => Effect.map(read(key), (value) => typeof value === "string" ? Option.some(value) : Option.none()),
+    set: write,
+    getBytes: (key) =>
+      Effect.map(read(key), (value) => value === undefined || typeof value === "string" ? Option.none() : Option.some(value)),
+    setBytes: write
   })
 }
 
-export const MemoryEdgeCache = (maxEntries: number) => Layer.sync(EdgeCache, () => makeMemoryCache(maxEntries))
+export const MemoryEdgeCache = (maxEntries: number, maxBytes: number = DEFAULT_MAX_BYTES) =>
+  Layer.sync(EdgeCache, () => makeMemoryCache(maxEntries, maxBytes))
+
+/** The Bun shell's cache: `EDGE_CACHE_MAX_MB` bounds the bytes it holds (default 256), chunks included. */
+export const MemoryEdgeCacheFromEnv = (maxEntries: number) =>
+  Layer.effect(
+    EdgeCache,
+    Effect.map(
+      Config.integer("EDGE_CACHE_MAX_MB").pipe(
+        Config.withDefault(DEFAULT_MAX_BYTES / (1024 * 1024)),
+        Config.validate({ message: "EDGE_CACHE_MAX_MB must be at least 1", validation: (mb) => mb >= 1 })
+      ),
+      (mb) => makeMemoryCache(maxEntries, mb * 1024 * 1024)
+    )
+  )

@@ -10,8 +10,19 @@ import { WaitUntil } from "../core/services/WaitUntil.js"
  * The one translation between web Request/Response and core values: both shells hand the core a web Request;
  * Workers sends the Reply as a web Response, the Bun shell writes it itself (`bun/httpServer.ts`).
  */
-export const toResponse = (reply: Reply): Response =>
-  new Response(reply.body, { status: reply.status, headers: reply.headers })
+export const toResponse = (reply: Reply, declareLength?: DeclareLength): Response =>
+  new Response(
+    reply.length !== undefined && declareLength !== undefined && reply.body instanceof ReadableStream
+      ? declareLength(reply.body, reply.length)
+      : reply.body,
+    { status: reply.status, headers: reply.headers }
+  )
+
+/**
+ * How a runtime that sends a script's stream chunked gives it a Content-Length (Workers: a FixedLengthStream):
+ * used for the bodies the core assembles itself (`Reply.length`).
+ */
+export type DeclareLength = (body: ReadableStream<Uint8Array>, length: number) => ReadableStream<Uint8Array>
 
 /** Where a request's id (`x-amz-request-id`, `<RequestId>`) comes from: only the shell knows what it can trust. */
 export type RequestIdSource = (request: Request) => string
@@ -79,5 +90,6 @@ export const serve = async <E>(
   runtime: ManagedRuntime.ManagedRuntime<AppServices, E>,
   request: Request,
   requestIdOf: RequestIdSource,
-  waitUntil?: (work: Promise<unknown>) => void
-): Promise<Response> => toResponse(await answer(runtime, request, requestIdOf, waitUntil))
+  waitUntil?: (work: Promise<unknown>) => void,
+  declareLength?: DeclareLength
+): Promise<Response> => toResponse(await answer(runtime, request, requestIdOf, waitUntil), declareLength)

@@ -23,6 +23,8 @@ import { s3Request } from "../fixtures/requests.js"
 import { installBunFileStandIn } from "./bunFileStandIn.js"
 import { liveStoreLayer } from "./liveStoreLayer.js"
 import { sessionIdentity } from "../fixtures/identities.js"
+import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
+import type { EdgeCache } from "../../src/core/services/EdgeCache.js"
 
 /**
  * A PUT or UploadPart whose body fails the SigV4 verifier (the verified stream errors with the verifier's
@@ -75,7 +77,7 @@ const document = (endpoint: string) => ({
   ]
 })
 
-let live: Layer.Layer<Catalog | Storage> | undefined
+let live: Layer.Layer<Catalog | Storage | EdgeCache> | undefined
 
 beforeAll(async () => {
   moto = await startMoto()
@@ -83,7 +85,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "sdp-body-failure-"))
   const storage = Layer.effect(Storage, Effect.map(S3Provider, (s3) => storageOf({ s3, local: LocalDirectoryProvider(dir!) })))
     .pipe(Layer.provide(liveStoreLayer))
-  live = Layer.mergeAll(LocalCatalog(document(moto.endpoint)), storage)
+  live = Layer.mergeAll(LocalCatalog(document(moto.endpoint)), storage, MemoryEdgeCache(100))
 })
 
 afterAll(async () => {

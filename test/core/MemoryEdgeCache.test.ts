@@ -68,4 +68,29 @@ describe("MemoryEdgeCache", () => {
       const again = yield* Effect.flatMap(EdgeCache, (c) => c.get("k")).pipe(Effect.provide(MemoryEdgeCache(10)))
       expect(again).toStrictEqual(Option.none())
     }))
+
+  it.effect("bytes are bounded by weight: the least recently used go first, a value over the bound is not kept", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      const chunk = (fill: number) => new Uint8Array(40).fill(fill)
+      yield* cache.setBytes("a", chunk(1), "1 hour")
+      yield* cache.setBytes("b", chunk(2), "1 hour")
+      yield* cache.getBytes("a") // a is now the most recently used
+      yield* cache.setBytes("c", chunk(3), "1 hour") // 120 bytes > 100: b goes
+      expect([yield* cache.getBytes("a"), yield* cache.getBytes("b"), yield* cache.getBytes("c")].map(Option.isSome))
+        .toStrictEqual([true, false, true])
+      yield* cache.setBytes("huge", new Uint8Array(101), "1 hour")
+      expect(Option.isNone(yield* cache.getBytes("huge"))).toBe(true)
+      // Strings and bytes live apart: neither reads as the other.
+      yield* cache.set("s", "text", "1 hour")
+      expect([Option.isNone(yield* cache.getBytes("s")), Option.isNone(yield* cache.get("a"))]).toStrictEqual([true, true])
+    }).pipe(Effect.provide(MemoryEdgeCache(10, 100))))
+
+  it.effect("a zero TTL removes the entry", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      yield* cache.set("k", "v", "1 hour")
+      yield* cache.set("k", "", 0)
+      expect(yield* cache.get("k")).toStrictEqual(Option.none())
+    }).pipe(Effect.provide(MemoryEdgeCache(10))))
 })

@@ -104,7 +104,7 @@ const spiedCache = (cache = makeMemoryCache(100)) => {
   const layer = Layer.succeed(
     EdgeCache,
     EdgeCache.of({
-      get: cache.get,
+      ...cache,
       set: (key, value, ttl) => {
         writes.push({ key, value, ttlMs: Duration.toMillis(ttl) })
         return cache.set(key, value, ttl)

@@ -9,6 +9,7 @@ import { executeWrite } from "../../src/core/operations/write.js"
 import { LocalCatalog, type CatalogDocument } from "../../src/layers/LocalCatalog.js"
 import { s3Request } from "../fixtures/requests.js"
 import { sessionIdentity } from "../fixtures/identities.js"
+import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
 
 /*
  * The pipeline side of ListParts, ListMultipartUploads and UploadPartCopy (multipartAdmin.ts) over a fake
@@ -80,7 +81,8 @@ const full: ObjectWriter = {
 const store = (writer: ObjectWriter): ObjectStore => ({ read: unused, list: unused, writer })
 const Live = Layer.mergeAll(
   LocalCatalog(document),
-  Layer.succeed(Storage, storageOf({ fake: (connection) => Effect.succeed(store(connection.data_connection_id === "bare" ? basics : full)) }))
+  Layer.succeed(Storage, storageOf({ fake: (connection) => Effect.succeed(store(connection.data_connection_id === "bare" ? basics : full)) })),
+  MemoryEdgeCache(100)
 )
 
 const run = (method: string, path: string, op: WriteOperation, headers: Record<string, string> = {}) =>

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Layer, Logger } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
-import { CACHE_STATUS, dataPointOf, type Exchange, locationOf, truncateUtf8 } from "../../src/core/observability/dataPoint.js"
+import { dataPointOf, type Exchange, locationOf, truncateUtf8 } from "../../src/core/observability/dataPoint.js"
 import { observe } from "../../src/core/observability/observe.js"
 import { readable } from "../../src/core/authz/enforce.js"
 import { Analytics, type DataPoint, type Location } from "../../src/core/services/Analytics.js"
@@ -130,10 +130,16 @@ describe("analytics data points: the Rust worker's layout plus the cache status"
   it("index, ten blobs, three doubles", () => {
     expect(dataPointOf(exchange(), "iphash")).toStrictEqual({
       indexes: ["demo/sample"],
-      blobs: ["demo", "sample", "dir/café.tif", "GET", "user-7", "NZ", "image/tiff", "iphash", "0-1023", CACHE_STATUS],
+      blobs: ["demo", "sample", "dir/café.tif", "GET", "user-7", "NZ", "image/tiff", "iphash", "0-1023", "BYPASS"],
       doubles: [1024, 206, 12.5]
     })
-    expect(CACHE_STATUS).toBe("BYPASS")
+  })
+
+  it("blob10 is the chunk cache's x-cache, BYPASS for an answer without one", () => {
+    for (const status of ["HIT", "MISS", "PARTIAL", "BYPASS"]) {
+      const point = dataPointOf(exchange({ responseHeaders: new Headers({ "x-cache": status }) }), "")
+      expect(point.blobs[9]).toBe(status)
+    }
   })
 
   it("`/` and an account listing: empty parts; no content-length counts 0; other Range units are kept", () => {
@@ -205,6 +211,15 @@ describe("observe: what happens after a response", () => {
       yield* run(exchange())
       expect(entries.map((e) => [e.level, e.message])).toStrictEqual([["WARN", "response"], ["INFO", "response"]])
       expect(entries[0]!.fields).toMatchObject({ status: 503, method: "GET", backend: { server: "AmazonS3", "x-amz-id-2": "id2", "cf-ray": "" } })
+    }).pipe(Effect.provide(logger))
+  })
+
+  it.effect("the response line names the cache status", () => {
+    const { entries, logger } = capture()
+    return Effect.gen(function*() {
+      yield* run(exchange({ responseHeaders: new Headers({ "x-cache": "HIT" }) }))
+      yield* run(exchange())
+      expect(entries.map((e) => (e.fields as Record<string, unknown>)["cache"])).toStrictEqual(["HIT", "BYPASS"])
     }).pipe(Effect.provide(logger))
   })
 })

@@ -14,6 +14,7 @@ import { s3Request } from "../fixtures/requests.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 import { FixedOidcProvider, NoFederation, NoSts } from "../fixtures/services.js"
 import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
+import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
 
 const mirror = (connection_id: string) => ({ primary_mirror: "m", mirrors: { m: { connection_id, prefix: "" } } })
 
@@ -59,7 +60,9 @@ const Live = Layer.mergeAll(
   ).pipe(Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))),
   FixedOidcProvider,
   NoSts,
-  WebCryptoHmac
+  WebCryptoHmac,
+  TestConfig,
+  MemoryEdgeCache(1000)
 )
 
 const send = (method: string, path: string, options: Parameters<typeof s3Request>[2] = {}) =>

@@ -13,6 +13,7 @@ import { s3Request } from "../fixtures/requests.js"
 import { NoFederation } from "../fixtures/services.js"
 import { stubUpstream, TestConfig } from "../fixtures/stubUpstream.js"
 import { sessionIdentity } from "../fixtures/identities.js"
+import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
 
 /** A session of the owning account whose Role ceiling is everything. */
 const session = sessionIdentity()
@@ -22,7 +23,8 @@ const Live = Layer.mergeAll(
   LocalCatalog(catalogDocument),
   Layer.effect(Storage, Effect.map(S3Provider, (s3) => storageOf({ s3 }))).pipe(
     Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))
-  )
+  ),
+  MemoryEdgeCache(100)
 )
 
 describe("writes: a connection whose authentication cannot be used fails closed", () => {

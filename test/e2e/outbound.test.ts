@@ -61,9 +61,15 @@ describe("Bun: outbound fetch hygiene", () => {
           return res.end()
         }
         if (url.searchParams.get("list-type") === "2" && prefix.startsWith("biglist-data/")) return sendEndlessBody(res, "<ListBucketResult><Contents><Key>")
-        if (url.pathname === `/${BUCKET}/short-data/cut.bin`) {
-          // Declares 1000 bytes, sends 100, then the connection drops.
-          res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "1000", etag: "\"c\"" })
+        if (url.pathname === `/${BUCKET}/short-data/cut.bin` || url.pathname === `/${BUCKET}/short-data/cut-cached.bin`) {
+          // Declares 1000 bytes, sends 100, then the connection drops. With a Last-Modified (cut-cached.bin) the
+          // chunk cache takes the read: the cut then breaks the chunk it is filling.
+          const headers = {
+            "content-type": "application/octet-stream", "content-length": "1000", etag: "\"c\"",
+            ...(url.pathname.endsWith("cut-cached.bin") ? { "last-modified": "Wed, 01 Jan 2025 00:00:00 GMT" } : {})
+          }
+          res.writeHead(200, headers)
+          if (req.method === "HEAD") return res.end()
           res.write(Buffer.alloc(100, 7))
           setTimeout(() => res.destroy(), 50)
           return
@@ -143,15 +149,19 @@ describe("Bun: outbound fetch hygiene", () => {
     expect(await listing.text()).toContain("<Key>ok/hello.txt</Key>")
   })
 
-  it("a backend body cut short of its Content-Length: the client's read fails (never a hang, never a short 200 taken as whole)", async () => {
-    const response = await fetch(`${proxy.url}/${ACCOUNT}/short/cut.bin`, { signal: AbortSignal.timeout(20_000) })
-    expect([response.status, response.headers.get("content-length")]).toStrictEqual([200, "1000"])
-    const read = await response.arrayBuffer().then((body) => body.byteLength, (error: unknown) => error)
-    // The proxy cuts the connection: the body errors (a short body would show as fewer bytes, never 1000).
-    expect(read).not.toBe(1000)
-    expect(read).not.toMatchObject({ name: "TimeoutError" })
-    await stillServes()
-  })
+  it.each([["streamed past the cache", "cut.bin"], ["through the chunk cache", "cut-cached.bin"]])(
+    "a backend body cut short of its Content-Length (%s): the client's read fails (never a hang, never a short 200 taken as whole)",
+    async (_, key) => {
+      const response = await fetch(`${proxy.url}/${ACCOUNT}/short/${key}`, { signal: AbortSignal.timeout(20_000) })
+      expect([response.status, response.headers.get("content-length")]).toStrictEqual([200, "1000"])
+      expect(response.headers.get("x-cache")).toBe(key === "cut.bin" ? "BYPASS" : "MISS")
+      const read = await response.arrayBuffer().then((body) => body.byteLength, (error: unknown) => error)
+      // The proxy cuts the connection: the body errors (a short body would show as fewer bytes, never 1000).
+      expect(read).not.toBe(1000)
+      expect(read).not.toMatchObject({ name: "TimeoutError" })
+      await stillServes()
+    }
+  )
 
   it("a backend answering 307 to another server: the client gets 502 XML, the other server sees nothing", async () => {
     const before = backend.requests.length

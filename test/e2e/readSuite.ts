@@ -91,6 +91,8 @@ interface Env {
   readonly closedEndpoint: string
   readonly silentEndpoint: string
   readonly slowBodyEndpoint: string
+  /** moto behind a recording forwarder: what the chunk cache asks the backend. */
+  readonly chunkedEndpoint: string
 }
 
 const fixtures = (env: Env) => {
@@ -105,6 +107,7 @@ const fixtures = (env: Env) => {
     product("down", "conn-down", "public-data/"),
     product("hang", "conn-hang", "public-data/"),
     product("cached", "conn-cached", "public-data/"),
+    product("chunked", "conn-chunked", "chunk-data/"),
     product("gzip", "conn-public", "gzip-data/"),
     product("slowbody", "conn-slowbody", "public-data/"),
     product("nomirror", undefined, ""),
@@ -136,6 +139,9 @@ const fixtures = (env: Env) => {
     "/api/v1/data-connections/conn-slowbody": {
       body: connection("conn-slowbody", { bucket: DATA_BUCKET, endpoint: env.slowBodyEndpoint })
     },
+    "/api/v1/data-connections/conn-chunked": {
+      body: connection("conn-chunked", { bucket: DATA_BUCKET, endpoint: env.chunkedEndpoint })
+    },
     "/api/v1/data-connections/conn-cached": {
       body: connection("conn-cached", { bucket: DATA_BUCKET, endpoint: env.motoEndpoint }, { type: "unsigned" })
     }
@@ -146,10 +152,15 @@ const fixtures = (env: Env) => {
 
 /** The products an anonymous account listing must show: public and not disabled. */
 const LISTED_PRODUCTS = [
-  "based/", "cached/", "down/", "gcp/", "gzip/", "hang/", "keyed/", "many/", "nomirror/", "orphan/", "pub/", "slowbody/"
+  "based/", "cached/", "chunked/", "down/", "gcp/", "gzip/", "hang/", "keyed/", "many/", "nomirror/", "orphan/", "pub/", "slowbody/"
 ]
 
 // ---------------------------------------------------------------------------------------------------
+
+/** The proxy's chunk size in this suite (the smallest it takes), so a few hundred KiB span several chunks. */
+const CHUNK_BYTES = 65_536
+/** Five chunks and a bit, not all the same bytes. */
+const CHUNKED = Uint8Array.from({ length: 5 * CHUNK_BYTES + 1000 }, (_, i) => (i * 31 + (i >> 10)) & 255)
 
 const BACKEND_TIMEOUT_MS = 1_500
 const SOURCE_API_TIMEOUT_MS = 1_500
@@ -182,6 +193,7 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
     let api: RunningSourceApi
     let motoEndpoint = ""
     let keyedRequests: ReadonlyArray<{ method: string; url: string; headers: Record<string, unknown> }> = []
+    let chunkedRequests: ReadonlyArray<{ method: string; url: string; headers: Record<string, unknown> }> = []
     let silentConnections: () => number = () => 0
     let blobEtag = ""
     let blobLastModified = ""
@@ -218,6 +230,10 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
         const keyed = await startRecordingForwarder(moto.endpoint)
         stops.push(keyed.stop)
         keyedRequests = keyed.requests
+        await seedBucket(s3, DATA_BUCKET, { "chunk-data/big.bin": CHUNKED, "chunk-data/changing.bin": CHUNKED }, true)
+        const chunked = await startRecordingForwarder(moto.endpoint)
+        stops.push(chunked.stop)
+        chunkedRequests = chunked.requests
         const slowBody = await startRecordingForwarder(moto.endpoint, { bodyDelayMs: 200 })
         stops.push(slowBody.stop)
         const silent = await startSilentServer()
@@ -231,7 +247,8 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
             keyedEndpoint: keyed.url,
             closedEndpoint: `http://127.0.0.1:${closedPort}`,
             silentEndpoint: silent.url,
-            slowBodyEndpoint: slowBody.url
+            slowBodyEndpoint: slowBody.url,
+            chunkedEndpoint: chunked.url
           })
         )
         stops.push(api.stop)
@@ -240,6 +257,7 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
           SOURCE_API_URL: api.url,
           SOURCE_API_TIMEOUT_MS: String(SOURCE_API_TIMEOUT_MS),
           BACKEND_TIMEOUT_MS: String(BACKEND_TIMEOUT_MS),
+          CHUNK_CACHE_CHUNK_BYTES: String(CHUNK_BYTES),
           LOG_LEVEL: "error"
         })
         stops.push(proxy.stop)
@@ -854,6 +872,66 @@ export const describeReadSuite = (name: string, startProxy: StartProxy, traits: 
         } finally {
           client.destroy()
         }
+      })
+    })
+
+    describe("chunk cache (public GETs, docs/caching.md#the-chunk-cache)", () => {
+      /** What the backend was asked for big.bin / changing.bin since `from`: method, Range, If-Match. */
+      const asked = (key: string, from = 0) =>
+        chunkedRequests.slice(from).filter((r) => r.url.startsWith(`/${DATA_BUCKET}/chunk-data/${key}`))
+          .map((r) => [r.method, r.headers["range"] ?? null, r.headers["if-match"] ?? null])
+
+      it("a range: MISS fetches its aligned chunk once; again HIT from the cache; a wider one PARTIAL, fetching only the rest", async () => {
+        const etag = (await fetch(`${motoEndpoint}/${DATA_BUCKET}/chunk-data/big.bin`, { method: "HEAD" })).headers.get("etag")
+        const read = async (range: string) => {
+          const response = await get(`/${ACCOUNT}/chunked/big.bin`, { headers: { range } })
+          return { status: response.status, cache: response.headers.get("x-cache"), contentRange: response.headers.get("content-range"),
+            length: response.headers.get("content-length"), etag: response.headers.get("etag"), body: await bytes(response) }
+        }
+        const miss = await read("bytes=70000-70099")
+        expect(miss).toStrictEqual({ status: 206, cache: "MISS", contentRange: `bytes 70000-70099/${CHUNKED.length}`, length: "100",
+          etag, body: CHUNKED.slice(70000, 70100) })
+        expect(asked("big.bin")).toStrictEqual([["HEAD", null, null], ["GET", "bytes=65536-131071", etag]])
+        const hit = await read("bytes=65536-70000")
+        expect([hit.status, hit.cache, hit.body]).toStrictEqual([206, "HIT", CHUNKED.slice(65536, 70001)])
+        expect(asked("big.bin")).toHaveLength(2)
+        const partial = await read("bytes=1000-140000")
+        expect([partial.status, partial.cache, partial.contentRange, partial.body])
+          .toStrictEqual([206, "PARTIAL", `bytes 1000-140000/${CHUNKED.length}`, CHUNKED.slice(1000, 140001)])
+        expect(asked("big.bin", 0).slice(2)).toStrictEqual([["GET", "bytes=0-65535", etag], ["GET", "bytes=131072-196607", etag]])
+        const notModified = await get(`/${ACCOUNT}/chunked/big.bin`, { headers: { "if-none-match": etag ?? "" } })
+        expect([notModified.status, notModified.headers.get("x-cache")]).toStrictEqual([304, "HIT"])
+        expect(asked("big.bin")).toHaveLength(4)
+      })
+
+      it("an object replaced in the backend: a chunk pinned to the old ETag is refused and the read is fresh, never mixed", async () => {
+        const first = await get(`/${ACCOUNT}/chunked/changing.bin`, { headers: { range: "bytes=0-9" } })
+        expect([first.headers.get("x-cache"), await bytes(first)]).toStrictEqual(["MISS", CHUNKED.slice(0, 10)])
+        const replaced = CHUNKED.map((b) => b ^ 0xff)
+        const s3 = motoClient(motoEndpoint)
+        await s3.send(new PutObjectCommand({ Bucket: DATA_BUCKET, Key: "chunk-data/changing.bin", Body: replaced, ACL: "public-read" }))
+        s3.destroy()
+        const from = chunkedRequests.length
+        // Chunk 0 (cached) and chunk 1 (missing, fetched with If-Match: the old ETag, which moto refuses with 412).
+        const changed = await get(`/${ACCOUNT}/chunked/changing.bin`, { headers: { range: "bytes=65530-65545" } })
+        expect([changed.status, changed.headers.get("x-cache"), await bytes(changed)]).toStrictEqual([206, "BYPASS", replaced.slice(65530, 65546)])
+        expect(asked("changing.bin", from).map(([method, range]) => [method, range])).toStrictEqual([
+          ["GET", "bytes=65536-131071"],
+          ["GET", "bytes=65530-65545"]
+        ])
+        const after = await get(`/${ACCOUNT}/chunked/changing.bin`, { headers: { range: "bytes=0-9" } })
+        expect([after.headers.get("x-cache"), await bytes(after)]).toStrictEqual(["MISS", replaced.slice(0, 10)])
+      })
+
+      it("HEAD, a listing and an error carry no x-cache of their own; a whole object larger than a chunk streams past (BYPASS)", async () => {
+        const whole = await get(`/${ACCOUNT}/chunked/big.bin`)
+        expect([whole.status, whole.headers.get("x-cache"), whole.headers.get("content-length")]).toStrictEqual([200, "BYPASS", String(CHUNKED.length)])
+        expect(await bytes(whole)).toStrictEqual(CHUNKED)
+        const head = await get(`/${ACCOUNT}/chunked/big.bin`, { method: "HEAD" })
+        expect([head.status, head.headers.get("x-cache")]).toStrictEqual([200, null])
+        const missing = await get(`/${ACCOUNT}/chunked/none.bin`)
+        expect([missing.status, missing.headers.get("x-cache")]).toStrictEqual([404, null])
+        await missing.arrayBuffer()
       })
     })
 

@@ -62,7 +62,7 @@ describe("Worker telemetry in workerd (a recording ANALYTICS dataset)", () => {
     await proxy?.stop()
   })
 
-  it("a ranged GET: one data point with the Rust layout and BYPASS, and its place sent to the public log stream", async () => {
+  it("a ranged GET: one data point with the Rust layout and the cache status, and its place sent to the public log stream", async () => {
     const response = await fetch(`${proxy.url}/acct/prod/dir/hello.txt`, {
       headers: {
         range: "bytes=0-4",
@@ -89,7 +89,7 @@ describe("Worker telemetry in workerd (a recording ANALYTICS dataset)", () => {
         response.headers.get("content-type") ?? "",
         createHmac("sha256", SALT).update("198.51.100.7").digest("hex"),
         "0-4",
-        "BYPASS"
+        "MISS"
       ]
     })
     expect(point!.doubles.slice(0, 2)).toStrictEqual([5, 206])

@@ -6,6 +6,11 @@ export interface Reply {
   readonly status: number
   readonly headers: Headers
   readonly body: ReadableStream<Uint8Array> | string | null
+  /**
+   * Set for a stream the core assembled itself (the chunk cache), of exactly this many bytes: a runtime that
+   * sends a script's stream chunked (Workers) must declare it, as it keeps a backend body's own length.
+   */
+  readonly length?: number
 }
 
 export const xmlReply = (body: string): Reply => ({ status: 200, headers: new Headers({ "content-type": "application/xml" }), body })

@@ -13,8 +13,11 @@ export interface Exchange {
   readonly cf: Readonly<Record<string, unknown>> | undefined
 }
 
-/** blob10: whether an edge cache answered. There is no object cache in front of the proxy yet. */
-export const CACHE_STATUS = "BYPASS"
+/**
+ * blob10 and the log line's `cache`: the chunk cache's `x-cache` (HIT, MISS, PARTIAL, BYPASS), or BYPASS for an
+ * answer that did not go through it (docs/caching.md#the-chunk-cache).
+ */
+export const cacheStatusOf = (exchange: Exchange): string => exchange.responseHeaders.get("x-cache") ?? "BYPASS"
 
 /** Analytics Engine's blob limit, applied to the key (docs/runtimes.md#logs-and-telemetry). */
 const KEY_MAX_BYTES = 256
@@ -83,7 +86,7 @@ export const dataPointOf = (exchange: Exchange, clientIpHash: string): DataPoint
       exchange.responseHeaders.get("content-type") ?? "",
       clientIpHash,
       range.startsWith("bytes=") ? range.slice(6) : range,
-      CACHE_STATUS
+      cacheStatusOf(exchange)
     ],
     doubles: [Number.isFinite(length) && length >= 0 ? length : 0, exchange.status, exchange.durationMs]
   }

@@ -4,7 +4,7 @@ import { Catalog } from "../catalog/Catalog.js"
 import { isPublic } from "../catalog/schema.js"
 import { Analytics } from "../services/Analytics.js"
 import { Hmac } from "../services/Hmac.js"
-import { dataPointOf, type Exchange, isProductTraffic, locationOf } from "./dataPoint.js"
+import { cacheStatusOf, dataPointOf, type Exchange, isProductTraffic, locationOf } from "./dataPoint.js"
 
 /**
  * The response headers that tell who produced a 5xx (docs/runtimes.md#logs-and-telemetry): `server` and
@@ -21,7 +21,8 @@ const logResponse = (exchange: Exchange) => {
     status: exchange.status,
     durationMs: exchange.durationMs,
     method: exchange.method,
-    path: exchange.url.pathname
+    path: exchange.url.pathname,
+    cache: cacheStatusOf(exchange)
   }
   if (exchange.status < 500) return Effect.logInfo("response", fields)
   const backend: Record<string, string> = {}

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import type { ObjectWriter, Storage } from "../backends/ObjectStore.js"
+import { forgetObject } from "../cache/objectCache.js"
 import type { Catalog } from "../catalog/Catalog.js"
 import { writable } from "../authz/enforce.js"
 import type { Identity } from "../authz/Identity.js"
@@ -8,6 +9,7 @@ import type { Payload } from "../identity/resolveIdentity.js"
 import { AccessDenied, InvalidArgument, type S3Error } from "../s3/errors.js"
 import { keyProblem } from "../s3/keys.js"
 import { codeOf, messageOf } from "../s3/renderError.js"
+import type { EdgeCache } from "../services/EdgeCache.js"
 import { type DeleteOutcome, deleteResultXml, parseDeleteRequest } from "../s3/writeXml.js"
 import { readXmlBody } from "./xmlBody.js"
 
@@ -23,7 +25,7 @@ export const deleteObjects = (
   account: string,
   product: string | undefined,
   payload: Payload
-): Effect.Effect<Reply, S3Error, Catalog | Storage> =>
+): Effect.Effect<Reply, S3Error, Catalog | Storage | EdgeCache> =>
   Effect.gen(function*() {
     const { keys, quiet } = yield* Effect.flatMap(readXmlBody(payload), parseDeleteRequest)
     const outcomes = new Map<number, DeleteOutcome>()
@@ -38,7 +40,7 @@ export const deleteObjects = (
       }
     })
     for (const [p, entries] of byProduct) {
-      const allowed: Array<{ readonly index: number; readonly backend: string }> = []
+      const allowed: Array<{ readonly index: number; readonly key: string; readonly backend: string }> = []
       let writer: ObjectWriter | undefined
       for (const entry of entries) {
         const found = yield* Effect.either(writable(identity, { account, product: p, key: entry.key }))
@@ -48,11 +50,12 @@ export const deleteObjects = (
           outcomes.set(entry.index, failed(keys[entry.index]!, error))
         } else {
           writer = found.right.writer
-          allowed.push({ index: entry.index, backend: found.right.key })
+          allowed.push({ index: entry.index, key: entry.key, backend: found.right.key })
         }
       }
       if (writer !== undefined && allowed.length > 0) {
         const results = yield* writer.deleteMany(allowed.map((a) => a.backend))
+        yield* Effect.forEach(allowed, (a) => forgetObject({ account, product: p, key: a.key }), { discard: true })
         results.forEach((result, i) => {
           const entry = allowed[i]!
           outcomes.set(entry.index, { key: keys[entry.index]!, error: result.error })

@@ -3,6 +3,7 @@ import { readable, writable } from "../authz/enforce.js"
 import type { Identity } from "../authz/Identity.js"
 import { backendKey } from "../backends/keys.js"
 import type { Storage } from "../backends/ObjectStore.js"
+import { forgetObject } from "../cache/objectCache.js"
 import type { Catalog } from "../catalog/Catalog.js"
 import { emptyReply, type Reply, xmlReply } from "../http/Reply.js"
 import type { S3Request } from "../http/S3Request.js"
@@ -11,6 +12,7 @@ import { InvalidArgument, NoSuchKey, NotImplemented, type S3Error } from "../s3/
 import type { ObjectTarget } from "../s3/keys.js"
 import { parseCopySourceRange } from "../s3/range.js"
 import { completeMultipartXml, copyPartXml, initiateMultipartXml, parseCompleteRequest } from "../s3/writeXml.js"
+import type { EdgeCache } from "../services/EdgeCache.js"
 import { storedHeaders, withCopySourceConditions } from "./storedHeaders.js"
 import { uploadOf, writtenHeaders } from "./upload.js"
 import { readXmlBody } from "./xmlBody.js"
@@ -20,7 +22,7 @@ import { readXmlBody } from "./xmlBody.js"
  * the upload's target; UploadPartCopy's source is a read, as CopyObject's.
  */
 
-type Answer = Effect.Effect<Reply, S3Error, Catalog | Storage>
+type Answer = Effect.Effect<Reply, S3Error, Catalog | Storage | EdgeCache>
 
 /** An optional `ObjectWriter` member the product's storage lacks. */
 export const lacking = (operation: string) =>
@@ -61,6 +63,7 @@ export const completeMultipart = (
     const { writer, key } = yield* writable(identity, target)
     const parts = yield* Effect.flatMap(readXmlBody(payload), parseCompleteRequest)
     const written = yield* writer.completeMultipart({ key, uploadId, parts, headers: storedHeaders(request.headers) })
+    yield* forgetObject(target)
     const clientKey = `${target.product}/${target.key}`
     return xmlReply(completeMultipartXml(`/${target.account}/${clientKey}`, target.account, clientKey, written.etag))
   })

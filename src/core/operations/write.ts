@@ -3,6 +3,7 @@ import { readable, refuseAnonymousWrite, visibleProduct, writable } from "../aut
 import type { Identity } from "../authz/Identity.js"
 import { backendKey } from "../backends/keys.js"
 import type { Storage } from "../backends/ObjectStore.js"
+import { forgetObject } from "../cache/objectCache.js"
 import { Catalog } from "../catalog/Catalog.js"
 import { emptyReply, type Reply, xmlReply } from "../http/Reply.js"
 import type { S3Request } from "../http/S3Request.js"
@@ -10,6 +11,7 @@ import type { Payload } from "../identity/resolveIdentity.js"
 import { NoSuchKey, type S3Error } from "../s3/errors.js"
 import type { ObjectTarget } from "../s3/keys.js"
 import { copyObjectXml } from "../s3/writeXml.js"
+import type { EdgeCache } from "../services/EdgeCache.js"
 import { deleteObjects } from "./batchDelete.js"
 import { abortMultipart, completeMultipart, createMultipart, sameConnectionOnly, uploadPart, uploadPartCopy } from "./multipart.js"
 import { listParts, listUploads } from "./multipartListing.js"
@@ -17,17 +19,21 @@ import type { WriteOperation } from "./Operation.js"
 import { storedHeaders, withCopySourceConditions } from "./storedHeaders.js"
 import { uploadOf, writtenHeaders } from "./upload.js"
 
-type Answer = Effect.Effect<Reply, S3Error, Catalog | Storage>
+type Answer = Effect.Effect<Reply, S3Error, Catalog | Storage | EdgeCache>
 
 const putObject = (identity: Identity, request: S3Request, payload: Payload, target: ObjectTarget): Answer => {
   const upload = uploadOf(request, payload)
   return Effect.flatMap(writable(identity, target), ({ writer, key }) => upload.checked(writer.put(upload.object(key)))).pipe(
-    Effect.map((written) => emptyReply(200, writtenHeaders(upload.echoed(written))))
+    Effect.map((written) => emptyReply(200, writtenHeaders(upload.echoed(written)))),
+    Effect.tap(forgetObject(target))
   )
 }
 
 const deleteObject = (identity: Identity, target: ObjectTarget): Answer =>
-  Effect.flatMap(writable(identity, target), ({ writer, key }) => writer.delete(key)).pipe(Effect.as(emptyReply(204)))
+  Effect.flatMap(writable(identity, target), ({ writer, key }) => writer.delete(key)).pipe(
+    Effect.zipRight(forgetObject(target)),
+    Effect.as(emptyReply(204))
+  )
 
 /** CopyObject within the proxy's namespace: the source authorized for read, the destination for write. */
 const copyObject = (identity: Identity, request: S3Request, target: ObjectTarget, source: ObjectTarget): Answer =>
@@ -39,6 +45,7 @@ const copyObject = (identity: Identity, request: S3Request, target: ObjectTarget
     const copied = yield* to.writer.copy({ sourceKey: backendKey(from.prefix, source.key), key: to.key, headers }).pipe(
       Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${source.product}/${source.key}` })))
     )
+    yield* forgetObject(target)
     return xmlReply(copyObjectXml(copied.etag, copied.lastModified))
   })
 

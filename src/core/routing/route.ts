@@ -9,13 +9,15 @@ import { isControl, isWrite } from "../operations/Operation.js"
 import { executeRead } from "../operations/read.js"
 import { executeWrite } from "../operations/write.js"
 import type { S3Error } from "../s3/errors.js"
+import type { AppConfig } from "../services/AppConfig.js"
+import type { EdgeCache } from "../services/EdgeCache.js"
 import type { Hmac } from "../services/Hmac.js"
 import type { OidcProvider } from "../services/OidcProvider.js"
 import type { StsServices } from "../sts/exchange.js"
 import { handleSts } from "../sts/handleSts.js"
 import { classify } from "./classify.js"
 
-export type AppServices = Catalog | Storage | OidcProvider | StsServices | Hmac
+export type AppServices = Catalog | Storage | OidcProvider | StsServices | Hmac | AppConfig | EdgeCache
 
 /**
  * A request to its operation's handler: STS first (it answers its own XML, errors included, and needs no

@@ -5,9 +5,14 @@ import type * as Option from "effect/Option"
 
 /**
  * A cache of finished values (never of in-flight work, docs/runtimes.md#no-request-waits-on-another). A broken
- * cache is a miss, so the methods cannot fail.
+ * cache is a miss, so the methods cannot fail. A write with a zero TTL removes the entry: later reads miss.
+ *
+ * Byte entries are handed over, not copied: the caller must not change `bytes` after `setBytes`, nor the
+ * array `getBytes` returns (it may be the cache's own copy).
  */
 export class EdgeCache extends Context.Tag("sdp/EdgeCache")<EdgeCache, {
   readonly get: (key: string) => Effect.Effect<Option.Option<string>>
   readonly set: (key: string, value: string, ttl: Duration.DurationInput) => Effect.Effect<void>
+  readonly getBytes: (key: string) => Effect.Effect<Option.Option<Uint8Array<ArrayBuffer>>>
+  readonly setBytes: (key: string, bytes: Uint8Array<ArrayBuffer>, ttl: Duration.DurationInput) => Effect.Effect<void>
 }>() {}

@@ -5,7 +5,7 @@ import { appConfigFrom } from "../../layers/AppConfigLive.js"
 import { FetchUpstream } from "../../layers/FetchUpstream.js"
 import { type CatalogDocument, LocalCatalog } from "../../layers/LocalCatalog.js"
 import { JsonLinesLogger } from "../../layers/jsonLogger.js"
-import { MemoryEdgeCache } from "../../layers/MemoryEdgeCache.js"
+import { MemoryEdgeCacheFromEnv } from "../../layers/MemoryEdgeCache.js"
 import { appLayer, type PlatformServices } from "../../layers/appLayer.js"
 import { remoteStorageWith } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
@@ -29,7 +29,7 @@ export interface LocalCatalogFile {
 export const BunPlatform = Layer.mergeAll(
   appConfigFrom({ allowPrivateEndpoints: true }),
   FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: true }),
-  MemoryEdgeCache(10_000),
+  MemoryEdgeCacheFromEnv(10_000),
   NodeCryptoHmac,
   JsonLinesLogger
 )

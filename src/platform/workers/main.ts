@@ -11,7 +11,7 @@ import { RemoteStorage } from "../../layers/RemoteStorage.js"
 import { SourceApiCatalog } from "../../layers/SourceApiCatalog.js"
 import { WebCryptoHmac } from "../../layers/WebCryptoHmac.js"
 import { JsonLinesLogger } from "../../layers/jsonLogger.js"
-import { cfRayRequestId, serve } from "../web.js"
+import { cfRayRequestId, type DeclareLength, serve } from "../web.js"
 import { AnalyticsEngine } from "./AnalyticsEngine.js"
 import { CacheApiEdgeCache } from "./CacheApiEdgeCache.js"
 import { type KvNamespace, KvRevocations } from "./KvRevocations.js"
@@ -26,6 +26,12 @@ const stringVars = (env: Env) =>
 const fixedLengthStream = () =>
   (globalThis as unknown as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> })
     .FixedLengthStream
+
+/** workerd sends a script's stream chunked unless it passes through a FixedLengthStream. */
+const declareLength: DeclareLength = (body, length) => {
+  const Fixed = fixedLengthStream()
+  return Fixed === undefined ? body : body.pipeThrough(new Fixed(length))
+}
 
 /** A KV namespace binding, or undefined when the binding is missing (then signed requests are refused). */
 const kvNamespaceOf = (binding: unknown): KvNamespace | undefined =>
@@ -75,6 +81,6 @@ interface ExecutionContext {
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     runtime ??= ManagedRuntime.make(WorkersLive(env))
-    return serve(runtime, request, cfRayRequestId, (work) => ctx.waitUntil(work))
+    return serve(runtime, request, cfRayRequestId, (work) => ctx.waitUntil(work), declareLength)
   }
 }
