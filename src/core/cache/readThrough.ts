@@ -10,6 +10,7 @@ import { evaluatePreconditions } from "../s3/preconditions.js"
 import { InvalidRange, PreconditionFailed } from "../s3/errors.js"
 import { parseContentRange, resolveRange } from "../s3/range.js"
 import { EdgeCache } from "../services/EdgeCache.js"
+import { BoundedMap } from "../shared/boundedMap.js"
 import { WaitUntil } from "../services/WaitUntil.js"
 import { assemble, type ChunkSource } from "./assemble.js"
 import { DEFAULT_CHUNK_SIZE, missingRuns, planChunks, type ChunkRun } from "./chunks.js"
@@ -35,7 +36,18 @@ const ObjectMetaJson = Schema.parseJson(Schema.Struct({
   lastModified: Schema.String,
   headers: Schema.Array(Schema.Tuple(Schema.String, Schema.String))
 }))
-const decodeMeta = Schema.decodeUnknownOption(ObjectMetaJson)
+const decodeJson = Schema.decodeUnknownOption(ObjectMetaJson)
+
+/** The last text decoded per object: a HIT whose metadata text is unchanged skips the JSON and Schema work. */
+const decodedMeta = new BoundedMap<string, { readonly text: string; readonly meta: ObjectMeta }>(1_000)
+
+const decodeMeta = (key: string, text: string): Option.Option<ObjectMeta> => {
+  const last = decodedMeta.get(key)
+  if (last !== undefined && last.text === text) return Option.some(last.meta)
+  const decoded = decodeJson(text)
+  if (Option.isSome(decoded)) decodedMeta.set(key, { text, meta: decoded.value })
+  return decoded
+}
 
 export interface ReadThroughRequest<EH, RH, EF, RF> {
   /** Identifies the object (account, product, key): the cache keys are built from it. */
@@ -147,7 +159,7 @@ const checkRun = (reply: Reply, run: ChunkRun, meta: ObjectMeta): Fetched => {
 /** The cached metadata, or a HEAD's (then cached); none when the HEAD cannot describe the object. */
 const loadMeta = <EH, RH>(cache: EdgeCache["Type"], key: string, metaTtl: Duration.DurationInput, head: () => Effect.Effect<Reply, EH, RH>) =>
   Effect.flatMap(cache.get(metaKey(key)), (cached) => {
-    const decoded = Option.flatMap(cached, decodeMeta)
+    const decoded = Option.flatMap(cached, (text) => decodeMeta(key, text))
     if (Option.isSome(decoded)) return Effect.succeed(Option.some({ meta: decoded.value, cached: true }))
     return Effect.gen(function*() {
       const reply = yield* head()
