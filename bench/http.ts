@@ -70,20 +70,25 @@ export interface RangedResult {
   readonly seconds: number
   readonly reqPerSec: number
   readonly latenciesMs: ReadonlyArray<number>
+  /** How many answers carried each `x-cache` value (the proxy's chunk cache; absent elsewhere). */
+  readonly cacheStatus: Readonly<Record<string, number>>
 }
 
 /**
  * `offsets.length` GETs of `Range: bytes=X-(X+length-1)`, `concurrency` in flight, each read to the end and
- * checked (206, `length` bytes). Stops early at `deadlineMs`; the result says how many were done.
+ * checked (206, `length` bytes). Stops early at `deadlineMs`; the result says how many were done. `url` may
+ * name a different object for each request (by its index), as the chunk cache's cold reads do.
  */
 export const ranged = async (
-  url: string,
+  url: string | ((index: number) => string),
   offsets: ReadonlyArray<number>,
   length: number,
   concurrency: number,
   deadlineMs: number
 ): Promise<RangedResult> => {
   const latencies: Array<number> = []
+  const cacheStatus: Record<string, number> = {}
+  const urlOf = typeof url === "string" ? () => url : url
   let next = 0
   const t0 = performance.now()
   const worker = async () => {
@@ -92,20 +97,23 @@ export const ranged = async (
       const offset = offsets[i]
       if (offset === undefined || performance.now() - t0 > deadlineMs) return
       const start = performance.now()
-      const response = await fetch(url, {
+      const target = urlOf(i)
+      const response = await fetch(target, {
         headers: { range: `bytes=${offset}-${offset + length - 1}` },
         signal: AbortSignal.timeout(10_000)
       })
       const body = await response.arrayBuffer()
       latencies.push(performance.now() - start)
       if (response.status !== 206 || body.byteLength !== length) {
-        throw new Error(`ranged GET ${url} @${offset}: status ${response.status}, ${body.byteLength} bytes`)
+        throw new Error(`ranged GET ${target} @${offset}: status ${response.status}, ${body.byteLength} bytes`)
       }
+      const status = response.headers.get("x-cache")
+      if (status !== null) cacheStatus[status] = (cacheStatus[status] ?? 0) + 1
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   const seconds = (performance.now() - t0) / 1000
-  return { requests: latencies.length, seconds, reqPerSec: latencies.length / seconds, latenciesMs: latencies }
+  return { requests: latencies.length, seconds, reqPerSec: latencies.length / seconds, latenciesMs: latencies, cacheStatus }
 }
 
 export const latencySummary = (latencies: ReadonlyArray<number>) => ({

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { dirname } from "node:path"
 import type { AuthResults, Rate } from "./sections/auth.js"
+import { CACHE_TARGETS, type CacheTargetName, type ChunkCacheResults } from "./sections/chunkCache.js"
 import type { AuthCpu, CpuRow } from "./sections/cpu.js"
 import type { ListingStats } from "./sections/listing.js"
 import type { Memory } from "./sections/memory.js"
@@ -27,6 +28,7 @@ export interface Results extends RunInfo {
   readonly memory: Memory | undefined
   readonly uploads: Uploads | undefined
   readonly workerd: ReadonlyArray<WorkerdRow>
+  readonly chunkCache: ChunkCacheResults | undefined
   readonly loadAverage1m: { readonly before: number; readonly after: number }
   readonly totalSeconds: number
 }
@@ -202,4 +204,45 @@ const printTables = (r: Results) => {
       ])
     ]))
   }
+  const c = r.chunkCache
+  if (c !== undefined) printChunkCache(c)
+}
+
+const CACHE_TARGET_LABELS: Record<CacheTargetName, string> = {
+  direct: "direct",
+  noCache: "proxy, CHUNK_CACHE=false",
+  cold: "proxy, cold (new object each)",
+  warm: "proxy, warm"
+}
+
+const printChunkCache = (c: ChunkCacheResults) => {
+  console.log(`\n9. Chunk cache: ${settings.rangeLength / 1024} KiB GETs at random offsets in a ${c.objectBytes / MiB} MiB object, `
+    + `${c.chunkBytes / MiB} MiB chunks; upstream latency = its time to first byte`)
+  console.log(table([
+    ["latency", "mode", "target", "requests", "req/s", "p50 ms", "p99 ms", "req/s vs direct", "backend req/req",
+      "backend B / B served", "x-cache"],
+    ...c.runs.flatMap((x) => CACHE_TARGETS.map((name, i) => {
+      const t = x.targets[name]
+      return [
+        i === 0 ? `${x.latencyMs} ms` : "",
+        i === 0 ? x.mode : "",
+        CACHE_TARGET_LABELS[name],
+        t.requests,
+        t.reqPerSec,
+        round(t.p50, 3),
+        round(t.p99, 3),
+        round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
+        round(t.backendRequestsPerRequest, 3),
+        round(t.backendBytesPerServedByte, 3),
+        Object.entries(t.cacheStatus).map(([status, n]) => `${status} ${n}`).join(", ") || "—"
+      ]
+    }))
+  ]))
+  for (const x of c.runs) {
+    console.log(`   ${x.latencyMs} ms, ${x.mode}: warm/direct ${round(x.warmOverDirect, 2)}×, warm/no cache `
+      + `${round(x.warmOverNoCache, 2)}×, cold/direct ${round(x.coldOverDirect, 2)}×`)
+  }
+  const m = c.memory
+  console.log(`   cached proxy RSS: ${round(m.rssBeforeMiB, 1)} MiB at start, peak ${round(m.peakRssMiB, 1)} MiB, `
+    + `${round(m.rssAfterMiB, 1)} MiB at the end (the in-memory cache holds at most ${m.edgeCacheMaxMiB} MiB)`)
 }

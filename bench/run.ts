@@ -11,7 +11,9 @@
  *      S3-shaped fake upstream, Azurite (Azure Blob) and the in-test GCS XML API server: listing.ts;
  *   8. the Worker bundle in workerd (Miniflare): CPU per request of GET, HEAD, signed GET and a listing page: workerd.ts;
  *   7. uploads (signed PUTs with session credentials from the proxy's /.sts) of 16 MiB and 1 GiB: the proxy's
- *      peak RSS for each, throughput proxy / direct; and the proxy's peak RSS while a 1 GiB object downloads: uploads.ts.
+ *      peak RSS for each, throughput proxy / direct; and the proxy's peak RSS while a 1 GiB object downloads: uploads.ts;
+ *   9. the chunk cache: 16 KiB ranged GETs in a 64 MiB object, direct / no cache / cold / warm, with upstreams of
+ *      0 and 20 ms latency, and the backend bytes fetched per byte served: chunkCache.ts (its own processes).
  *
  * Everything runs on loopback: a Bun fake upstream (bench/upstream.ts) and the real proxy
  * (src/platform/bun/main.ts) as child processes, the clients in this process (and curl, if installed).
@@ -25,6 +27,7 @@ import { hasCurl } from "./http.js"
 import { memoryOf, type Started } from "./processes.js"
 import { report, runInfo } from "./report.js"
 import { runAuthBench } from "./sections/auth.js"
+import { runChunkCacheBench } from "./sections/chunkCache.js"
 import { authCpuOf, runCpuBench } from "./sections/cpu.js"
 import { type ListingBackends, runListingBench, startListingBackends, upstreamEnvOf } from "./sections/listing.js"
 import { memoryResults, runSlowClient } from "./sections/memory.js"
@@ -72,6 +75,10 @@ const main = async () => {
     const listing = backends === undefined ? undefined : await runListingBench(upstream.origin, proxy, backends)
     const workerd = runs(8) ? await runWorkerdBench(upstream.origin, devKeys, settings.workerdRequests) : []
     const uploads = runs(7) ? await runUploadsBench(upstream.origin, proxy.origin, proxy.pid, devKeys) : undefined
+    const memory = memoryResults(streams, before, afterStreams, slowClient, proxy.pid)
+    // Section 9 starts processes of its own: these are done.
+    for (const s of started.splice(0).reverse()) await s.stop()
+    const chunkCache = runs(9) ? await runChunkCacheBench(settings.cacheLatenciesMs) : undefined
 
     report({
       ...runInfo(),
@@ -84,9 +91,10 @@ const main = async () => {
       auth,
       listing: listing?.s3,
       listingBackends: listing === undefined ? undefined : { az: listing.az, gcs: listing.gcs },
-      memory: memoryResults(streams, before, afterStreams, slowClient, proxy.pid),
+      memory,
       uploads,
       workerd,
+      chunkCache,
       loadAverage1m: { before: round(loadBefore), after: round(loadavg()[0] ?? 0) },
       totalSeconds: (performance.now() - began) / 1000
     })

@@ -1,6 +1,6 @@
 /**
  * What `bun run bench` runs and how much: every count, size and deadline, read once from the environment
- * (`BENCH_QUICK`, `BENCH_OBJECT_MIB`, `BENCH_UPLOAD_MIB`, `BENCH_SECTIONS`, `BENCH_OUT`), and the progress log.
+ * (`BENCH_QUICK`, `BENCH_OBJECT_MIB`, `BENCH_UPLOAD_MIB`, `BENCH_SECTIONS`, `BENCH_CACHE_LATENCY_MS`, `BENCH_OUT`), and the progress log.
  */
 import { resolve } from "node:path"
 import { LIST_KEYS } from "./fixture.js"
@@ -38,11 +38,17 @@ export const settings = {
   downloadLargeReps: quick ? 1 : 2,
   uploadTimeoutMs: 120_000,
   rssSampleMs: 3,
-  workerdRequests: quick ? 200 : 2_000
+  workerdRequests: quick ? 200 : 2_000,
+  /** Section 9: requests per pass (cold passes fetch a 4 MiB chunk per request, so fewer), passes per target. */
+  cacheRequests: quick ? 100 : 400,
+  cacheColdRequests: quick ? 40 : 150,
+  cacheReps: quick ? 1 : 2,
+  /** Section 9's upstream time to first byte, one set of runs per value. */
+  cacheLatenciesMs: (process.env.BENCH_CACHE_LATENCY_MS ?? "0,20").split(",").map((ms) => Number(ms.trim()))
 }
 
 /** `BENCH_SECTIONS=1,2` runs only the sections named (4's memory figures come with 1); all by default. */
-export const sections = new Set((process.env.BENCH_SECTIONS ?? "1,2,3,4,5,6,7,8").split(",").map((name) => name.trim()))
+export const sections = new Set((process.env.BENCH_SECTIONS ?? "1,2,3,4,5,6,7,8,9").split(",").map((name) => name.trim()))
 export const runs = (section: number) => sections.has(String(section))
 
 /** Progress goes to stderr, so stdout holds only the report. */

@@ -51,6 +51,8 @@ export const startServers = async (
     HOST: "127.0.0.1",
     SOURCE_API_URL: upstream.origin,
     LOG_LEVEL: "error",
+    // The pass-through path, comparable with bench/README's history; section 9 measures the chunk cache.
+    CHUNK_CACHE: "false",
     ...proxyEnv
   }, root)
   started.push(proxy)

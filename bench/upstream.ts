@@ -3,7 +3,8 @@
  *
  * - the Source API JSON routes (one public product `bench/data` whose mirror points at bucket `b` here);
  * - path-style S3 objects `/b/{key}`: every key is the same in-memory buffer of random bytes (size from
- *   `UPSTREAM_SIZE`, default 256 MiB), with HEAD, `Range: bytes=a-b | a- | -n` → 206 + Content-Range, 416;
+ *   `UPSTREAM_SIZE`, default 256 MiB), with HEAD, `Range: bytes=a-b | a- | -n` → 206 + Content-Range, 416,
+ *   If-None-Match → 304 and If-Match → 412 (the chunk cache pins its fetches to the ETag);
  * - `repeat/{bytes}.bin`: `bytes` bytes (GET, no Range) streamed from that buffer over and over, for objects
  *   larger than the buffer (the 1 GiB download of section 7) without holding them;
  * - `PUT /b/{key}`: the body is drained and counted, never kept (200, an ETag naming the byte count);
@@ -12,7 +13,11 @@
  *   `LIST_KEYS` synthetic keys (default 10 000: `k/00000.bin`…), at most 1000 per page, with opaque
  *   continuation tokens (no delimiter support: every key is returned flat);
  * - with `AZURE_ENDPOINT` (+ `AZURE_ACCOUNT_KEY`) / `GCS_ENDPOINT`: the Source API entries of the products
- *   `bench/az` (an Azurite container, Shared Key) and `bench/gcs` (a public bucket of the in-test GCS server).
+ *   `bench/az` (an Azurite container, Shared Key) and `bench/gcs` (a public bucket of the in-test GCS server);
+ * - `UPSTREAM_LATENCY_MS` (default 0): every object GET/HEAD answers that much later, as a far backend's time to
+ *   first byte (the Source API routes and listings answer at once);
+ * - `GET /__bench/counters`: `{ requests, bodyBytes }`, the object GET/HEAD requests answered so far and the body
+ *   bytes they declared (Content-Length of 200/206), so a bench can say what the proxy fetched per byte it served.
  *
  * Run: `bun bench/upstream.ts` (PORT=0 picks a free port); prints `upstream listening on http://127.0.0.1:PORT`.
  */
@@ -23,6 +28,7 @@ import { ACCOUNT, AZURE_CONNECTION, AZURE_PRODUCT, azureConnectionJson, azurePro
 
 const size = Number(process.env.UPSTREAM_SIZE ?? 256 * 1024 * 1024)
 const port = Number(process.env.PORT ?? 0)
+const latencyMs = Number(process.env.UPSTREAM_LATENCY_MS ?? 0)
 
 const data = new Uint8Array(size)
 for (let offset = 0; offset < size; offset += 64 * 1024 * 1024) {
@@ -75,8 +81,21 @@ const rangeOf = (header: string | null): readonly [number, number] | "unsatisfia
   return end < start ? undefined : [start, end]
 }
 
+const counters = { requests: 0, bodyBytes: 0 }
+
+/** Counts the answer's body and holds it back `latencyMs`. */
+const answered = (request: Request, response: Response): Response | Promise<Response> => {
+  counters.requests++
+  if (request.method === "GET" && (response.status === 200 || response.status === 206)) {
+    counters.bodyBytes += Number(response.headers.get("content-length") ?? 0)
+  }
+  return latencyMs > 0 ? Bun.sleep(latencyMs).then(() => response) : response
+}
+
 const object = (request: Request): Response => {
   if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag } })
+  const ifMatch = request.headers.get("if-match")
+  if (ifMatch !== null && ifMatch !== etag && ifMatch !== "*") return new Response(null, { status: 412 })
   const head = request.method === "HEAD"
   const range = rangeOf(request.headers.get("range"))
   if (range === "unsatisfiable") {
@@ -155,12 +174,15 @@ const server = Bun.serve({
       return json(writeConnectionJson(`http://127.0.0.1:${self.port}`))
     }
     if (path.startsWith("/api/")) return json({ error: "not found" }, 404)
+    if (path === "/__bench/counters") return json(counters)
     if (path === `/${BUCKET}` || path === `/${BUCKET}/`) {
       return listing(url.searchParams)
     }
     const repeat = path.match(new RegExp(`^/${BUCKET}/${REPEAT_PREFIX}(\\d+)\\.bin$`))
-    if (repeat?.[1] !== undefined && request.method === "GET" && !request.headers.has("range")) return repeated(Number(repeat[1]))
-    if (path.startsWith(`/${BUCKET}/`) && path.length > BUCKET.length + 2) return object(request)
+    if (repeat?.[1] !== undefined && request.method === "GET" && !request.headers.has("range")) {
+      return answered(request, repeated(Number(repeat[1])))
+    }
+    if (path.startsWith(`/${BUCKET}/`) && path.length > BUCKET.length + 2) return answered(request, object(request))
     return new Response(
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchBucket</Code><Message>no such bucket</Message></Error>`,
       { status: 404, headers: { "content-type": "application/xml" } }

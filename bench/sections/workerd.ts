@@ -3,7 +3,9 @@
  * against the same fake upstream the Bun proxy reads: the CPU the workerd process used per request (from
  * /proc, so the Miniflare host process and the clients are not counted) for an anonymous 16 KiB ranged GET, a
  * HEAD, the same GET signed with session credentials (an API key exchanged at the Worker's own /.sts) and one
- * 1000-key ListObjectsV2 page. Workers bills CPU per request; the budget the issue names is < 1 ms a GET.
+ * 1000-key ListObjectsV2 page, with `CHUNK_CACHE=false`; then, on a second Worker with the cache on, the anonymous
+ * GET answered from the chunk cache (the Cache API). Workers bills CPU per request; the budget the issue names is
+ * < 1 ms a GET.
  */
 import { AwsClient } from "aws4fetch"
 import { readdirSync, readFileSync } from "node:fs"
@@ -42,39 +44,25 @@ const drained = async (response: Response, expect: number, what: string) => {
   if (response.status !== expect) throw new Error(`workerd ${what}: status ${response.status}, expected ${expect}`)
 }
 
-export const runWorkerdBench = async (
-  upstreamOrigin: string,
-  keys: Record<string, string | undefined>,
-  requests: number
+interface Case {
+  readonly name: string
+  readonly weight: number
+  readonly once: () => Promise<void>
+}
+
+/** Starts the bundle with `env`, times `cases(url)` on it one after the other, and stops it. */
+const onWorker = async (
+  env: Record<string, string>,
+  requests: number,
+  cases: (url: string) => Promise<ReadonlyArray<Case>>
 ): Promise<ReadonlyArray<WorkerdRow>> => {
-  log("the Worker bundle in workerd (Miniflare)…")
   const before = workerdPids()
-  // The dev keys the bench mints API keys with, as the Worker's secrets: its /.sts then trusts them.
-  const secrets = Object.fromEntries(Object.entries(keys).filter((e): e is [string, string] => e[1] !== undefined))
-  const worker = await startWorkerdProxy({ ...secrets, SOURCE_API_URL: upstreamOrigin, LOG_LEVEL: "error" })
+  const worker = await startWorkerdProxy(env)
   try {
     const pid = [...workerdPids()].find((p) => !before.has(p))
     if (pid === undefined) throw new Error("no workerd process appeared")
-    const objectUrl = `${worker.url}/${ACCOUNT}/${PRODUCT}/${OBJECT_KEY}`
-    const range = { range: `bytes=0-${settings.rangeLength - 1}` }
-    const credentials = await exchangeAtSts(worker.url, await mintApiKey(keys))
-    const signer = new AwsClient({ ...credentials, service: "s3", region: "us-east-1" })
-    const cases: ReadonlyArray<{ readonly name: string; readonly weight: number; readonly once: () => Promise<void> }> = [
-      { name: "GET 16 KiB range, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { headers: range }), 206, "GET") },
-      { name: "HEAD, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { method: "HEAD" }), 200, "HEAD") },
-      {
-        name: "GET 16 KiB range, signed (session, header auth)",
-        weight: 1,
-        once: async () => drained(await signer.fetch(objectUrl, { headers: range }), 206, "signed GET")
-      },
-      {
-        name: "ListObjectsV2, one 1000-key page",
-        weight: 0.1,
-        once: async () => drained(await fetch(`${worker.url}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}/k/`), 200, "listing")
-      }
-    ]
     const rows: Array<WorkerdRow> = []
-    for (const c of cases) {
+    for (const c of await cases(worker.url)) {
       const n = Math.max(20, Math.round(requests * c.weight))
       for (let i = 0; i < Math.min(200, n); i++) await c.once()
       const cpu0 = cpuSecondsOf(pid)
@@ -91,4 +79,60 @@ export const runWorkerdBench = async (
   } finally {
     await worker.stop()
   }
+}
+
+export const runWorkerdBench = async (
+  upstreamOrigin: string,
+  keys: Record<string, string | undefined>,
+  requests: number
+): Promise<ReadonlyArray<WorkerdRow>> => {
+  log("the Worker bundle in workerd (Miniflare)…")
+  // The dev keys the bench mints API keys with, as the Worker's secrets: its /.sts then trusts them.
+  const secrets = Object.fromEntries(Object.entries(keys).filter((e): e is [string, string] => e[1] !== undefined))
+  const env = { ...secrets, SOURCE_API_URL: upstreamOrigin, LOG_LEVEL: "error" }
+  const range = { range: `bytes=0-${settings.rangeLength - 1}` }
+  const objectUrlOf = (url: string) => `${url}/${ACCOUNT}/${PRODUCT}/${OBJECT_KEY}`
+  // The pass-through path first (comparable with the history), then the same GET answered by the chunk cache.
+  const uncached = await onWorker({ ...env, CHUNK_CACHE: "false" }, requests, async (url) => {
+    const objectUrl = objectUrlOf(url)
+    const credentials = await exchangeAtSts(url, await mintApiKey(keys))
+    const signer = new AwsClient({ ...credentials, service: "s3", region: "us-east-1" })
+    return [
+      { name: "GET 16 KiB range, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { headers: range }), 206, "GET") },
+      { name: "HEAD, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { method: "HEAD" }), 200, "HEAD") },
+      {
+        name: "GET 16 KiB range, signed (session, header auth)",
+        weight: 1,
+        once: async () => drained(await signer.fetch(objectUrl, { headers: range }), 206, "signed GET")
+      },
+      {
+        name: "ListObjectsV2, one 1000-key page",
+        weight: 0.1,
+        once: async () => drained(await fetch(`${url}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}/k/`), 200, "listing")
+      }
+    ]
+  })
+  const cached = await onWorker(env, requests, async (url) => {
+    const objectUrl = objectUrlOf(url)
+    // The MISS that fills the chunk (stored once the rest of it arrives, after the answer), then reads until a HIT,
+    // so that every read timed after it is one.
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(objectUrl, { headers: range })
+      await drained(response, 206, "first cached GET")
+      if (response.headers.get("x-cache") === "HIT") break
+      if (attempt === 50) throw new Error("workerd: the chunk cache never answered HIT")
+      await Bun.sleep(100)
+    }
+    return [{
+      name: "GET 16 KiB range, anonymous, chunk cache HIT",
+      weight: 1,
+      once: async () => {
+        const response = await fetch(objectUrl, { headers: range })
+        await drained(response, 206, "cached GET")
+        const status = response.headers.get("x-cache")
+        if (status !== "HIT") throw new Error(`workerd cached GET: x-cache ${status}`)
+      }
+    }]
+  })
+  return [...uncached, ...cached]
 }

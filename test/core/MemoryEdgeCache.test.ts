@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { EdgeCache } from "../../src/core/services/EdgeCache.js"
-import { MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
+import { makeMemoryCache, MemoryEdgeCache } from "../../src/layers/MemoryEdgeCache.js"
 
 describe("MemoryEdgeCache", () => {
   it.effect("a value is served until its TTL has passed on the clock", () =>
@@ -93,4 +93,24 @@ describe("MemoryEdgeCache", () => {
       yield* cache.set("k", "", 0)
       expect(yield* cache.get("k")).toStrictEqual(Option.none())
     }).pipe(Effect.provide(MemoryEdgeCache(10))))
+
+  it.effect("reclaim runs once per quarter of the byte bound stored as bytes (16 MiB at least), never for strings", () =>
+    Effect.gen(function*() {
+      const MiB = 1024 * 1024
+      let reclaims = 0
+      const cache = makeMemoryCache(1_000, 128 * MiB, () => reclaims++)
+      for (let i = 0; i < 7; i++) yield* cache.setBytes(`c${i}`, new Uint8Array(5 * MiB), "1 hour")
+      expect(reclaims).toBe(1) // 35 MiB stored: one 32 MiB step
+      yield* cache.set("s", "x".repeat(MiB), "1 hour")
+      expect(reclaims).toBe(1)
+      yield* cache.setBytes("c7", new Uint8Array(5 * MiB), "1 hour")
+      expect(reclaims).toBe(1)
+      for (let i = 8; i < 14; i++) yield* cache.setBytes(`c${i}`, new Uint8Array(5 * MiB), "1 hour")
+      expect(reclaims).toBe(2)
+      const small = makeMemoryCache(1_000, 8 * MiB, () => reclaims++)
+      for (let i = 0; i < 3; i++) yield* small.setBytes(`s${i}`, new Uint8Array(5 * MiB), "1 hour")
+      expect(reclaims).toBe(2) // 15 MiB through an 8 MiB cache: below the 16 MiB floor
+      yield* small.setBytes("s3", new Uint8Array(5 * MiB), "1 hour")
+      expect(reclaims).toBe(3)
+    }))
 })

@@ -6,7 +6,7 @@ import type { ChunkSlice } from "./chunks.js"
  * client gets, owned by the body from now on), or a backend body holding the whole chunks `slices` back to back.
  */
 export type ChunkSource =
-  | { readonly _tag: "Cached"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Cached"; readonly bytes: Uint8Array<ArrayBuffer> }
   | { readonly _tag: "Backend"; readonly body: ReadableStream<Uint8Array>; readonly slices: ReadonlyArray<ChunkSlice> }
 
 /** Called once per backend chunk received whole, with a buffer the body never touches again. */

@@ -131,6 +131,19 @@ export const metaOfHead = (reply: Reply): ObjectMeta | undefined => {
   return { etag, size, lastModified, headers }
 }
 
+/** The cached parts in order, as one array (the part itself when there is one: it is already the client's copy). */
+const concat = (sources: ReadonlyArray<ChunkSource>): Uint8Array<ArrayBuffer> => {
+  const parts = sources.flatMap((source) => source._tag === "Cached" ? [source.bytes] : [])
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0]
+  const whole = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    whole.set(part, at)
+    at += part.length
+  }
+  return whole
+}
+
 const isChange = (error: unknown) =>
   Predicate.isTagged(error, "PreconditionFailed") || Predicate.isTagged(error, "InvalidRange")
   || Predicate.isTagged(error, "NoSuchKey")
@@ -208,7 +221,7 @@ export const readThrough = <EH, RH, EF, RF>(
     if (plan.slices.length > (request.maxChunks ?? DEFAULT_MAX_CHUNKS)) return bypass("TooLarge")
 
     const keyOf = (index: number) => chunkKey(request.key, meta.etag, chunkSize, index)
-    const found = new Map<number, Uint8Array>()
+    const found = new Map<number, Uint8Array<ArrayBuffer>>()
     yield* Effect.forEach(plan.slices, (slice) =>
       Effect.map(cache.getBytes(keyOf(slice.index)), (bytes) => {
         // Only the client's part is kept: the chunk itself stays in the cache.
@@ -255,9 +268,12 @@ export const readThrough = <EH, RH, EF, RF>(
 
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const ttl = request.ttl
-    const body = assemble(sources, (index, bytes) => {
-      runFork(cache.setBytes(keyOf(index), bytes, ttl))
-    }, yield* WaitUntil)
+    // Every byte at hand: the answer is those bytes, without a stream to pull them through.
+    const body = runs.length === 0
+      ? concat(sources)
+      : assemble(sources, (index, bytes) => {
+        runFork(cache.setBytes(keyOf(index), bytes, ttl))
+      }, yield* WaitUntil)
 
     const partial = range._tag === "Partial"
     const headers = new Headers()
@@ -272,9 +288,11 @@ export const readThrough = <EH, RH, EF, RF>(
       ? (metaCached ? "HIT" : "MISS")
       : found.size === plan.slices.length ? "HIT" : found.size === 0 ? "MISS" : "PARTIAL"
     headers.set("x-cache", status)
-    // An empty answer has no chunk to read; a body the proxy assembled declares its length to the runtime.
+    // An empty answer has no chunk to read; a stream the proxy assembled declares its length to the runtime.
     const reply: Reply = length === 0
       ? { status: 200, headers, body: "" }
-      : { status: partial ? 206 : 200, headers, body, length }
+      : body instanceof ReadableStream
+      ? { status: partial ? 206 : 200, headers, body, length }
+      : { status: partial ? 206 : 200, headers, body }
     return { _tag: "Served", cache: status, reply }
   })

@@ -5,7 +5,8 @@
 export interface Reply {
   readonly status: number
   readonly headers: Headers
-  readonly body: ReadableStream<Uint8Array> | string | null
+  /** Bytes: an answer held whole (a chunk cache HIT), sent with its own length. */
+  readonly body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | string | null
   /**
    * Set for a stream the core assembled itself (the chunk cache), of exactly this many bytes: a runtime that
    * sends a script's stream chunked (Workers) must declare it, as it keeps a backend body's own length.

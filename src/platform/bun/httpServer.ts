@@ -164,6 +164,7 @@ const sendReply = async (reply: Reply, response: ServerResponse, method: string)
     if (bytes.byteLength > 0) headers["content-type"] ??= "text/plain;charset=utf-8" // as `new Response(string)` has it
     return sendWhole(response, method, reply.status, headers, bytes)
   }
+  if (reply.body instanceof Uint8Array) return sendWhole(response, method, reply.status, headers, reply.body)
   if (reply.body === null || method === "HEAD") {
     // HEAD keeps the object's length, and its stream is not read.
     if (reply.body !== null) await reply.body.cancel().catch(() => {})
