@@ -1,5 +1,8 @@
-import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as HashMap from "effect/HashMap"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Runtime from "effect/Runtime"
 import type { Reply } from "../core/http/Reply.js"
 import { observe } from "../core/observability/observe.js"
 import { type AppServices, handle } from "../core/pipeline.js"
@@ -42,24 +45,35 @@ const startupFailure = (requestId: string): Reply => ({
 })
 
 /**
+ * The runtime one request runs in: its log lines annotated with its id and, when the shell has one, its own
+ * `waitUntil`. Set on the runtime rather than with `Effect.annotateLogs` / `provideService` around the
+ * program, which wrap it in scoped steps: about 20 µs less CPU per request in bench section 3's `serve()` case.
+ */
+const requestRuntime = <R>(base: Runtime.Runtime<R>, requestId: string, waitUntil: ((work: Promise<unknown>) => void) | undefined) => {
+  const annotations = FiberRefs.getOrDefault(base.fiberRefs, FiberRef.currentLogAnnotations)
+  const annotated = Runtime.setFiberRef(base, FiberRef.currentLogAnnotations, HashMap.set(annotations, "requestId", requestId))
+  return waitUntil === undefined ? annotated : Runtime.provideService(annotated, WaitUntil, waitUntil)
+}
+
+/**
  * The core's Reply to a web Request, for a shell that writes Replies to the wire itself. Work the reply need
- * not wait for (edge cache puts, then the response's telemetry) goes to `waitUntil`.
+ * not wait for (edge cache puts, then the response's telemetry) goes to `waitUntil`; without one it runs on
+ * unawaited (`WaitUntil`'s default).
  */
 export const answer = async <E>(
   runtime: ManagedRuntime.ManagedRuntime<AppServices, E>,
   request: Request,
   requestIdOf: RequestIdSource,
-  waitUntil: (work: Promise<unknown>) => void = WaitUntil.defaultValue()
+  waitUntil?: (work: Promise<unknown>) => void
 ): Promise<Reply> => {
   const requestId = requestIdOf(request)
   const url = new URL(request.url)
   const started = performance.now()
   const program = handle({ method: request.method, url, headers: request.headers, body: request.body, requestId })
+  const detach = waitUntil ?? WaitUntil.defaultValue()
   try {
-    const reply = await runtime.runPromise(
-      program.pipe(Effect.annotateLogs("requestId", requestId), Effect.provideService(WaitUntil, waitUntil)),
-      { signal: request.signal }
-    )
+    const run = Runtime.runPromise(requestRuntime(await runtime.runtime(), requestId, waitUntil))
+    const reply = await run(program, { signal: request.signal })
     // The log line, the analytics data point and the location broadcast never hold the response back.
     const exchange = {
       method: request.method,
@@ -70,7 +84,7 @@ export const answer = async <E>(
       durationMs: performance.now() - started,
       cf: (request as { readonly cf?: Readonly<Record<string, unknown>> }).cf
     }
-    waitUntil(runtime.runPromise(Effect.annotateLogs(observe(exchange), "requestId", requestId)))
+    detach(run(observe(exchange)))
     return reply
   } catch (cause) {
     // One JSON line, like every other log entry (the stack stays inside its string).
