@@ -14,11 +14,16 @@ const referenced = (name: string): string | undefined =>
       ? String.fromCodePoint(Number(name.slice(1)))
       : undefined)
 
+/** `&quot;…&quot;` around text without another reference: how every listed ETag is written. */
+const QUOTED_TOKEN = /^&quot;([^&]*)&quot;$/
+
 /**
  * XML character and entity references decoded; an `&` that starts none is kept as it is. A scan rather than
  * a replace with a callback: every ETag of a listing holds two `&quot;`.
  */
 export const decodeText = (raw: string): string => {
+  const quoted = QUOTED_TOKEN.exec(raw)
+  if (quoted !== null) return `"${quoted[1]}"`
   let out = ""
   let from = 0
   for (let at = raw.indexOf("&"); at >= 0; at = raw.indexOf("&", at + 1)) {
