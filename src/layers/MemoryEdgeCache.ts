@@ -80,8 +80,11 @@ export const makeMemoryCache = (maxEntries: number, maxBytes: number = DEFAULT_M
   return EdgeCache.of({
     get: (key) => Effect.map(read(key), (value) => typeof value === "string" ? Option.some(value) : Option.none()),
     set: write,
-    getBytes: (key) =>
-      Effect.map(read(key), (value) => value === undefined || typeof value === "string" ? Option.none() : Option.some(value)),
+    getBytes: (key, part) =>
+      Effect.map(read(key), (value) =>
+        value === undefined || typeof value === "string" || (part !== undefined && value.byteLength !== part.size)
+          ? Option.none()
+          : Option.some(part === undefined ? value : value.slice(part.from, part.to))),
     setBytes: write
   })
 }

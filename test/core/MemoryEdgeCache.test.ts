@@ -113,4 +113,16 @@ describe("MemoryEdgeCache", () => {
       yield* small.setBytes("s3", new Uint8Array(5 * MiB), "1 hour")
       expect(reclaims).toBe(3)
     }))
+
+  it.effect("a part of a bytes entry is a copy of just those bytes, and none when the entry holds another size", () =>
+    Effect.gen(function*() {
+      const cache = yield* EdgeCache
+      yield* cache.setBytes("chunk", Uint8Array.from({ length: 10 }, (_, i) => i), "1 hour")
+      const part = yield* cache.getBytes("chunk", { from: 2, to: 5, size: 10 })
+      expect(Option.map(part, (bytes) => [...bytes])).toStrictEqual(Option.some([2, 3, 4]))
+      if (Option.isSome(part)) part.value.fill(99)
+      expect(Option.map(yield* cache.getBytes("chunk"), (bytes) => bytes[2])).toStrictEqual(Option.some(2))
+      expect(Option.isNone(yield* cache.getBytes("chunk", { from: 0, to: 4, size: 11 }))).toBe(true)
+      expect(Option.isNone(yield* cache.getBytes("absent", { from: 0, to: 4, size: 10 }))).toBe(true)
+    }).pipe(Effect.provide(MemoryEdgeCache(10))))
 })

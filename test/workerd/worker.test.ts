@@ -230,4 +230,44 @@ describe("Cache API across isolates", () => {
     }
     expect(api.hits(productPath("acct", "shared"))).toBe(before)
   })
+
+  it("a fresh isolate answers ranged reads from the chunks in the colo's Cache API: HIT, the exact bytes and headers", async () => {
+    const env = { SOURCE_API_URL: api.url, LOG_LEVEL: "warn", CHUNK_CACHE_CHUNK_BYTES: "65536" }
+    // Inside one chunk, and across the boundary of chunks 2 and 3.
+    const ranges: ReadonlyArray<readonly [number, number]> = [[1000, 1000 + 16383], [3 * 65536 - 100, 3 * 65536 + 99]]
+    const read = (proxy: RunningWorkerd, [start, end]: readonly [number, number]) =>
+      fetch(`${proxy.url}/acct/prod/big.bin`, { headers: { range: `bytes=${start}-${end}` } })
+    const first = await startWorkerdProxy(env, { cachePersist: cacheDir })
+    try {
+      for (const range of ranges) {
+        // The chunks are stored once the rest of them has arrived, after the answer: read until the isolate has them.
+        for (let attempt = 0; ; attempt++) {
+          const response = await read(first, range)
+          await response.arrayBuffer()
+          if (response.headers.get("x-cache") === "HIT") break
+          expect(attempt).toBeLessThan(50)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+      // The colo's copies are written in waitUntil, after the answers.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    } finally {
+      await first.stop()
+    }
+
+    const second = await startWorkerdProxy(env, { cachePersist: cacheDir })
+    try {
+      for (const [start, end] of ranges) {
+        const response = await read(second, [start, end])
+        const body = new Uint8Array(await response.arrayBuffer())
+        expect(response.status).toBe(206)
+        expect(response.headers.get("x-cache")).toBe("HIT")
+        expect(response.headers.get("content-length")).toBe(String(end - start + 1))
+        expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${BIG_SIZE}`)
+        expect(sha256(body)).toBe(sha256(big.subarray(start, end + 1)))
+      }
+    } finally {
+      await second.stop()
+    }
+  })
 })

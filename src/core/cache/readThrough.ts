@@ -222,10 +222,10 @@ export const readThrough = <EH, RH, EF, RF>(
 
     const keyOf = (index: number) => chunkKey(request.key, meta.etag, chunkSize, index)
     const found = new Map<number, Uint8Array<ArrayBuffer>>()
+    // Only the client's part of each chunk is read: the chunk itself stays in the cache.
     yield* Effect.forEach(plan.slices, (slice) =>
-      Effect.map(cache.getBytes(keyOf(slice.index)), (bytes) => {
-        // Only the client's part is kept: the chunk itself stays in the cache.
-        if (Option.isSome(bytes) && bytes.value.length === slice.length) found.set(slice.index, bytes.value.slice(slice.from, slice.to))
+      Effect.map(cache.getBytes(keyOf(slice.index), { from: slice.from, to: slice.to, size: slice.length }), (bytes) => {
+        if (Option.isSome(bytes)) found.set(slice.index, bytes.value)
       }), { concurrency: "unbounded", discard: true })
     const runs = missingRuns(plan.slices, (index) => found.has(index), chunkSize)
 
