@@ -1,7 +1,8 @@
 import { createHmac } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, FastCheck as fc, Layer, Logger } from "effect"
+import { Context, Effect, FastCheck as fc, Layer, Logger } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
+import { Catalog } from "../../src/core/catalog/Catalog.js"
 import { storageOf } from "../../src/core/backends/Storage.js"
 import { dataPointOf, type Exchange, locationOf, truncateUtf8 } from "../../src/core/observability/dataPoint.js"
 import { observe } from "../../src/core/observability/observe.js"
@@ -202,6 +203,29 @@ describe("observe: what happens after a response", () => {
         const { points, locations } = yield* run(e)
         expect([points.length, locations.length]).toStrictEqual([0, 0])
       }
+    }))
+
+  it.effect("only what a destination exists for is built: without a log stream the catalog is not asked, without either nothing is", () =>
+    Effect.gen(function*() {
+      let lookups = 0
+      const catalog = Layer.map(LocalCatalog(catalogDocument), (context) => {
+        const inner = Context.get(context, Catalog)
+        return Context.add(context, Catalog, {
+          ...inner,
+          product: (account, product) => Effect.suspend(() => (lookups++, inner.product(account, product)))
+        })
+      })
+      const points: Array<DataPoint> = []
+      const writeOnly = Layer.succeed(Analytics, { ipHashKey: undefined, write: (point) => Effect.sync(() => points.push(point)), broadcastLocation: undefined })
+      yield* observe(exchange()).pipe(Effect.provide(Layer.mergeAll(writeOnly, catalog, NodeCryptoHmac)))
+      expect([points.length, lookups]).toStrictEqual([1, 0])
+      // The default sink (Bun, the tests): the response line only.
+      yield* observe(exchange()).pipe(Effect.provide(Layer.mergeAll(catalog, NodeCryptoHmac)))
+      expect([points.length, lookups]).toStrictEqual([1, 0])
+      const locations: Array<Location> = []
+      const both = Layer.succeed(Analytics, { ipHashKey: undefined, write: () => Effect.void, broadcastLocation: (l) => Effect.sync(() => locations.push(l)) })
+      yield* observe(exchange()).pipe(Effect.provide(Layer.mergeAll(both, catalog, NodeCryptoHmac)))
+      expect([locations.length, lookups]).toStrictEqual([1, 1])
     }))
 
   it.effect("a 5xx is logged as a warning with the backend's identity headers; other responses at info", () => {

@@ -33,20 +33,21 @@ const logResponse = (exchange: Exchange) => {
 /**
  * What happens once a response has gone out (the shell runs it in `waitUntil`): the response log line, the
  * analytics data point, and for a successful GET of a public product with a known place, the location
- * broadcast (the product asked for anonymously, from the catalog's cache). Never fails.
+ * broadcast (the product asked for anonymously, from the catalog's cache). Only what a destination exists
+ * for is built. Never fails.
  */
 export const observe = (exchange: Exchange): Effect.Effect<void, never, Catalog | Hmac> =>
   Effect.gen(function*() {
     yield* logResponse(exchange)
-    if (!isProductTraffic(exchange)) return
-    const analytics = yield* Analytics
-    const ip = exchange.requestHeaders.get("cf-connecting-ip") ?? ""
-    const ipHash = ip === "" || analytics.ipHashKey === undefined
-      ? ""
-      : hex(yield* (yield* Hmac).sha256(analytics.ipHashKey, ip))
-    yield* analytics.write(dataPointOf(exchange, ipHash))
-    const location = locationOf(exchange)
-    if (location === undefined) return
+    const { ipHashKey, write, broadcastLocation } = yield* Analytics
+    if ((write === undefined && broadcastLocation === undefined) || !isProductTraffic(exchange)) return
+    if (write !== undefined) {
+      const ip = exchange.requestHeaders.get("cf-connecting-ip") ?? ""
+      const ipHash = ip === "" || ipHashKey === undefined ? "" : hex(yield* (yield* Hmac).sha256(ipHashKey, ip))
+      yield* write(dataPointOf(exchange, ipHash))
+    }
+    const location = broadcastLocation === undefined ? undefined : locationOf(exchange)
+    if (broadcastLocation === undefined || location === undefined) return
     const product = yield* Effect.either((yield* Catalog).product(location.account_id, location.product_id))
-    if (Either.isRight(product) && isPublic(product.right)) yield* analytics.broadcastLocation(location)
+    if (Either.isRight(product) && isPublic(product.right)) yield* broadcastLocation(location)
   }).pipe(Effect.catchAllDefect((defect) => Effect.logWarning("telemetry failed", defect)))

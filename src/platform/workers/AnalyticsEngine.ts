@@ -38,12 +38,12 @@ export const AnalyticsEngine = (analytics: unknown, logStream: unknown) =>
       if (salt === "") yield* Effect.logWarning("IP_HASH_SALT is not set: data points carry no client IP hash")
       return {
         ipHashKey: salt === "" ? undefined : new TextEncoder().encode(salt),
-        write: (point: DataPoint) =>
-          dataset === undefined ? Effect.void : Effect.try(() =>
+        write: dataset === undefined ? undefined : (point: DataPoint) =>
+          Effect.try(() =>
             dataset.writeDataPoint({ indexes: [...point.indexes], blobs: [...point.blobs], doubles: [...point.doubles] })
           ).pipe(Effect.catchAll((error) => Effect.logWarning("analytics data point not written", error.error))),
-        broadcastLocation: (location: Location) =>
-          stream === undefined ? Effect.void : Effect.tryPromise(async () => {
+        broadcastLocation: stream === undefined ? undefined : (location: Location) =>
+          Effect.tryPromise(async () => {
             const response = await stream.fetch("https://public-log-stream/location", {
               method: "POST",
               headers: { "content-type": "application/json" },
