@@ -183,10 +183,12 @@ const printTables = (r: Results) => {
     console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `
       + `Content-Length), the upstream drains them; proxy VmRSS sampled every ${settings.rssSampleMs} ms`)
     console.log(table([
-      ["transfer", "reps", "direct MB/s", "proxy MB/s", "proxy/direct", "runs direct", "runs proxy", "proxy peak RSS MiB"],
+      ["transfer", "reps", "direct MB/s", "bare MB/s", "proxy MB/s", "proxy/direct", "proxy/bare", "runs direct", "runs bare",
+        "runs proxy", "proxy peak RSS MiB"],
       ...([["PUT", u.small], ["PUT", u.large], ["GET", u.download]] as const).map(([verb, x]) => [
-        `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
-        x.allMBps.direct.join(" "), x.allMBps.proxy.join(" "), round(x.proxyPeakRssMiB, 1)
+        `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.bareMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
+        round(x.proxyOverBare, 3), x.allMBps.direct.join(" "), x.allMBps.bare.join(" "), x.allMBps.proxy.join(" "),
+        round(x.proxyPeakRssMiB, 1)
       ])
     ]))
     console.log(`   proxy RSS before the uploads ${round(u.proxyRssBeforeMiB, 1)} MiB, after ${round(u.proxyRssAfterMiB, 1)} MiB; `

@@ -74,7 +74,7 @@ const main = async () => {
     const rangedRows = runs(2) ? await runRangedBench(offsets, targets, upstream.pid) : []
     const listing = backends === undefined ? undefined : await runListingBench(upstream.origin, proxy, backends)
     const workerd = runs(8) ? await runWorkerdBench(upstream.origin, devKeys, settings.workerdRequests) : []
-    const uploads = runs(7) ? await runUploadsBench(upstream.origin, proxy.origin, proxy.pid, devKeys) : undefined
+    const uploads = runs(7) ? await runUploadsBench(upstream.origin, bare.origin, proxy.origin, proxy.pid, devKeys) : undefined
     const memory = memoryResults(streams, before, afterStreams, slowClient, proxy.pid)
     // Section 9 starts processes of its own: these are done.
     for (const s of started.splice(0).reverse()) await s.stop()

@@ -154,11 +154,14 @@ export const sampled = async (pid: number | undefined, run: () => Promise<Transf
 export interface UploadSize {
   readonly bytes: number
   readonly reps: number
-  /** Median MB/s (10^6 B/s) directly to the upstream and through the proxy, same client. */
+  /** Median MB/s (10^6 B/s) directly to the upstream, through the bare pass-through and the proxy, same client. */
   readonly directMBps: number
+  readonly bareMBps: number
   readonly proxyMBps: number
   readonly proxyOverDirect: number
-  readonly allMBps: { readonly direct: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
+  /** The part that is ours: what the bare pass-through (Bun's own streaming) reaches is the platform's limit. */
+  readonly proxyOverBare: number
+  readonly allMBps: { readonly direct: ReadonlyArray<number>; readonly bare: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
   /** Highest VmRSS (MiB) of the proxy sampled during any of its transfers of this size. */
   readonly proxyPeakRssMiB: number
 }
@@ -177,33 +180,43 @@ export interface Uploads {
   readonly proxyRssAfterMiB: number
 }
 
-/** Direct and proxied transfers take turns; the proxy's RSS is sampled while it carries each. */
+/** Direct, bare and proxied transfers take turns; the proxy's RSS is sampled while it carries each. */
 const transfers = async (
   bytes: number,
   reps: number,
-  direct: () => Promise<Transfer>,
-  proxied: () => Promise<Transfer>,
+  targets: { readonly direct: () => Promise<Transfer>; readonly bare: () => Promise<Transfer>; readonly proxy: () => Promise<Transfer> },
   proxyPid: number
 ): Promise<UploadSize> => {
-  const runs = { direct: [] as Array<UploadRun>, proxy: [] as Array<UploadRun> }
+  const runs = { direct: [] as Array<UploadRun>, bare: [] as Array<UploadRun>, proxy: [] as Array<UploadRun> }
   for (let i = 0; i < reps; i++) {
-    runs.direct.push(await sampled(undefined, direct))
-    runs.proxy.push(await sampled(proxyPid, proxied, settings.rssSampleMs))
+    runs.direct.push(await sampled(undefined, targets.direct))
+    runs.bare.push(await sampled(undefined, targets.bare))
+    runs.proxy.push(await sampled(proxyPid, targets.proxy, settings.rssSampleMs))
   }
+  const rates = (list: ReadonlyArray<UploadRun>) => list.map((r) => Math.round(r.mbps))
   const directMBps = median(runs.direct.map((r) => r.mbps))
+  const bareMBps = median(runs.bare.map((r) => r.mbps))
   const proxyMBps = median(runs.proxy.map((r) => r.mbps))
   return {
     bytes,
     reps,
     directMBps,
+    bareMBps,
     proxyMBps,
     proxyOverDirect: proxyMBps / directMBps,
-    allMBps: { direct: runs.direct.map((r) => Math.round(r.mbps)), proxy: runs.proxy.map((r) => Math.round(r.mbps)) },
+    proxyOverBare: proxyMBps / bareMBps,
+    allMBps: { direct: rates(runs.direct), bare: rates(runs.bare), proxy: rates(runs.proxy) },
     proxyPeakRssMiB: Math.max(...runs.proxy.map((r) => r.peakRssMiB))
   }
 }
 
-const uploadsBench = async (upstreamOrigin: string, proxyOrigin: string, proxyPid: number, credentials: SessionCredentials): Promise<Uploads> => {
+const uploadsBench = async (
+  upstreamOrigin: string,
+  bareOrigin: string,
+  proxyOrigin: string,
+  proxyPid: number,
+  credentials: SessionCredentials
+): Promise<Uploads> => {
   const put = (origin: string, path: string, bytes: number) => async () => {
     const t = await signedPut(`${origin}${path}`, bytes, credentials, settings.uploadTimeoutMs)
     if (t.bytes !== bytes) throw new Error(`PUT ${path}: ${t.bytes} bytes`)
@@ -211,27 +224,29 @@ const uploadsBench = async (upstreamOrigin: string, proxyOrigin: string, proxyPi
   }
   const direct = (bytes: number) => put(upstreamOrigin, `/${BUCKET}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
   const proxied = (bytes: number) => put(proxyOrigin, `/${ACCOUNT}/${WRITE_PRODUCT}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
-  // Warm-up: the catalog, the permissions and the session key caches, and both connections.
+  // The bare pass-through forwards the body (and the signature, which the upstream does not check) as it is.
+  const bare = (bytes: number) => put(bareOrigin, `/${ACCOUNT}/${WRITE_PRODUCT}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
+  const of = (bytes: number) => ({ direct: direct(bytes), bare: bare(bytes), proxy: proxied(bytes) })
+  // Warm-up: the catalog, the permissions and the session key caches, and every connection.
   for (let i = 0; i < 3; i++) {
     await direct(MiB)()
+    await bare(MiB)()
     await proxied(MiB)()
   }
   const proxyRssBeforeMiB = memoryOf(proxyPid).rss
   const { uploadSmallBytes: small, uploadLargeBytes: large } = settings
-  const smallStats = await transfers(small, settings.uploadSmallReps, direct(small), proxied(small), proxyPid)
-  const largeStats = await transfers(large, settings.uploadLargeReps, direct(large), proxied(large), proxyPid)
+  const smallStats = await transfers(small, settings.uploadSmallReps, of(small), proxyPid)
+  const largeStats = await transfers(large, settings.uploadLargeReps, of(large), proxyPid)
   const get = (url: string) => async () => {
     const t = await fetchWhole(url, settings.uploadTimeoutMs)
     if (t.bytes !== large) throw new Error(`GET ${url}: ${t.bytes} bytes, expected ${large}`)
     return t
   }
-  const download = await transfers(
-    large,
-    settings.downloadLargeReps,
-    get(`${upstreamOrigin}/${BUCKET}/${REPEAT_PREFIX}${large}.bin`),
-    get(`${proxyOrigin}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`),
-    proxyPid
-  )
+  const download = await transfers(large, settings.downloadLargeReps, {
+    direct: get(`${upstreamOrigin}/${BUCKET}/${REPEAT_PREFIX}${large}.bin`),
+    bare: get(`${bareOrigin}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`),
+    proxy: get(`${proxyOrigin}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`)
+  }, proxyPid)
   return {
     proxyRssBeforeMiB,
     small: smallStats,
@@ -247,6 +262,7 @@ const uploadsBench = async (upstreamOrigin: string, proxyOrigin: string, proxyPi
 /** Session credentials as a user gets them (an API key exchanged at the proxy's /.sts), then the transfers. */
 export const runUploadsBench = async (
   upstreamOrigin: string,
+  bareOrigin: string,
   proxyOrigin: string,
   proxyPid: number,
   devKeys: Record<string, string | undefined>
@@ -254,5 +270,5 @@ export const runUploadsBench = async (
   log(`uploads (${settings.uploadSmallBytes / MiB} MiB, ${settings.uploadLargeBytes / MiB} MiB) and a `
     + `${settings.uploadLargeBytes / MiB} MiB download…`)
   const credentials = await exchangeAtSts(proxyOrigin, await mintApiKey(devKeys))
-  return uploadsBench(upstreamOrigin, proxyOrigin, proxyPid, credentials)
+  return uploadsBench(upstreamOrigin, bareOrigin, proxyOrigin, proxyPid, credentials)
 }
