@@ -266,14 +266,14 @@ export const readThrough = <EH, RH, EF, RF>(
       }
     }
 
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    const ttl = request.ttl
-    // Every byte at hand: the answer is those bytes, without a stream to pull them through.
-    const body = runs.length === 0
-      ? concat(sources)
-      : assemble(sources, (index, bytes) => {
+    // Every byte at hand: the answer is those bytes, without a stream to pull them through (nor a store to run).
+    const body = runs.length === 0 ? concat(sources) : yield* Effect.gen(function*() {
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      const ttl = request.ttl
+      return assemble(sources, (index, bytes) => {
         runFork(cache.setBytes(keyOf(index), bytes, ttl))
       }, yield* WaitUntil)
+    })
 
     const partial = range._tag === "Partial"
     const headers = new Headers()
