@@ -1,7 +1,8 @@
 /**
  * The least a Bun proxy can do, as a yardstick for `bun run bench`: map `/{account}/{product}/{key}` to
  * `{UPSTREAM}/b/{key}`, forward Range/If-* and hand the body on (`fetch` → `new Response(body)`), and a PUT's
- * body the other way, with no catalog, no Effect, no signing, no header filtering. The proxy's cost above this
+ * body the other way, and a listing `/{account}?…` to `{UPSTREAM}/b?…`, with no catalog, no Effect, no signing,
+ * no header filtering, no parsing. The proxy's cost above this
  * line is ours; below it is Bun's.
  *
  * Run: `UPSTREAM=http://127.0.0.1:PORT bun bench/passthrough.ts`; prints `passthrough listening on http://…`.
@@ -18,7 +19,15 @@ const FORWARDED = ["range", "if-match", "if-none-match", "if-modified-since", "i
 
 const passOn = async (request: Request) => {
   const url = new URL(request.url)
-  const [, , , ...key] = url.pathname.split("/")
+  const [, , product, ...key] = url.pathname.split("/")
+  if (product === undefined || product === "") {
+    // `GET /{account}?list-type=2&prefix={product}/…` (section 6): the query on to the bucket with the product's
+    // segment dropped from the prefix, and the backend's page handed back as it is (no key rewritten).
+    const query = new URLSearchParams(url.search)
+    query.set("prefix", (query.get("prefix") ?? "").replace(/^[^/]*\//, ""))
+    const response = await fetch(`${upstream}/${BUCKET}?${query.toString().replace(/\+/g, "%20")}`)
+    return { status: response.status, headers: response.headers, body: response.body }
+  }
   const headers = new Headers()
   for (const name of FORWARDED) {
     const value = request.headers.get(name)

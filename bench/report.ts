@@ -164,18 +164,21 @@ const printTables = (r: Results) => {
     console.log(`\n6. Listing every key, 1000 per page, median of ${l.reps}: through the proxy (ListObjectsV2, continuation `
       + "tokens) and directly from each backend")
     const listingRows = (x: ListingStats, label: string) => [
-      [`${label} direct (${x.directApi})`, x.keys, x.pages, round(x.directMs, 1), x.allMs.direct.join(" "), "—", ""],
+      [`${label} direct (${x.directApi})`, x.keys, x.pages, round(x.directMs, 1), x.allMs.direct.join(" "), "—", "", ""],
+      ...(x.bare === undefined ? [] : [[`${label} bare pass-through`, x.keys, x.pages, round(x.bare.ms, 1),
+        (x.allMs.bare ?? []).join(" "), round(x.bare.cpuMsPerListing, 0), "", ""]]),
       [`${label} proxy`, x.keys, x.pages, round(x.proxyMs, 1), x.allMs.proxy.join(" "), round(x.proxyCpuMsPerListing, 0),
-        `${round(x.proxyOverDirect, 2)}×`]
+        `${round(x.proxyOverDirect, 2)}×`, x.bare === undefined ? "" : `${round(x.bare.proxyOverBare, 2)}× (CPU ${round(x.bare.proxyCpuOverBare, 1)}×)`]
     ]
     console.log(table([
-      ["target", "keys", "pages", "ms per full listing", "runs (ms)", "proxy CPU ms/listing", "proxy/direct"],
+      ["target", "keys", "pages", "ms per full listing", "runs (ms)", "CPU ms/listing", "proxy/direct", "proxy/bare"],
       ...listingRows(l, "S3 upstream"),
       ...listingRows(az, "Azurite"),
       ...listingRows(gcs, "GCS server")
     ]))
     console.log(`   proxy/direct: S3 ${round(l.proxyOverDirect, 2)}×, Azure ${round(az.proxyOverDirect, 2)}×, `
-      + `GCS ${round(gcs.proxyOverDirect, 2)}×`)
+      + `GCS ${round(gcs.proxyOverDirect, 2)}×`
+      + (l.bare === undefined ? "" : `; S3 proxy/bare ${round(l.bare.proxyOverBare, 2)}× in time, ${round(l.bare.proxyCpuOverBare, 1)}× in CPU`))
   }
   const u = r.uploads
   if (u !== undefined) {

@@ -72,7 +72,7 @@ const main = async () => {
     const afterStreams = memoryOf(proxy.pid)
     const slowClient = runs(1) && hasCurl() ? await runSlowClient(proxyUrl, proxy.pid) : undefined
     const rangedRows = runs(2) ? await runRangedBench(offsets, targets, upstream.pid) : []
-    const listing = backends === undefined ? undefined : await runListingBench(upstream.origin, proxy, backends)
+    const listing = backends === undefined ? undefined : await runListingBench(upstream.origin, proxy, bare, backends)
     const workerd = runs(8) ? await runWorkerdBench(upstream.origin, devKeys, settings.workerdRequests) : []
     const uploads = runs(7) ? await runUploadsBench(upstream.origin, bare.origin, proxy.origin, proxy.pid, devKeys) : undefined
     const memory = memoryResults(streams, before, afterStreams, slowClient, proxy.pid)

@@ -1,6 +1,6 @@
 /**
  * Section 6 of `bun run bench`: every key of a bucket listed 1000 a page, through the proxy (ListObjectsV2 with
- * continuation tokens) and directly from the backend, taking turns, for the S3-shaped fake upstream, Azurite
+ * continuation tokens), directly from the backend and (S3) through the bare pass-through, taking turns, for the S3-shaped fake upstream, Azurite
  * (azure.ts) and the in-test GCS XML API server in a child process (gcs-server.ts).
  */
 import { type AzureBackend, startAzureBackend } from "../azure.js"
@@ -22,9 +22,14 @@ export interface ListingStats {
   readonly directMs: number
   readonly proxyMs: number
   readonly proxyOverDirect: number
-  readonly allMs: { readonly direct: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
+  readonly allMs: { readonly direct: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number>; readonly bare?: ReadonlyArray<number> }
   /** CPU ms the proxy process used per whole listing, median. */
   readonly proxyCpuMsPerListing: number
+  /**
+   * The same listing through the bare pass-through (S3 only: the backend's pages handed back unparsed), the floor
+   * of a Bun hop that reads and writes the same bytes: median ms, its process's CPU ms per listing, proxy/bare.
+   */
+  readonly bare?: { readonly ms: number; readonly cpuMsPerListing: number; readonly proxyOverBare: number; readonly proxyCpuOverBare: number }
 }
 
 export interface ListingResults {
@@ -39,13 +44,15 @@ interface ListingCase {
   readonly directUrl: string
   readonly directDialect: ListingDialect
   readonly proxyUrl: string
+  readonly bare?: { readonly url: string; readonly pid: number }
 }
 
 /** Direct and proxied listings take turns; each must return every key. */
 const listingBench = async (c: ListingCase, proxyPid: number): Promise<ListingStats> => {
   const { directUrl, proxyUrl } = c
-  const times = { direct: [] as Array<number>, proxy: [] as Array<number> }
+  const times = { direct: [] as Array<number>, proxy: [] as Array<number>, bare: [] as Array<number> }
   const cpu: Array<number> = []
+  const bareCpu: Array<number> = []
   let pages = 0
   const check = (name: string, l: Listing) => {
     if (l.keys !== c.keys) throw new Error(`${c.backend} ${name} listing: ${l.keys} keys, expected ${c.keys}`)
@@ -53,6 +60,7 @@ const listingBench = async (c: ListingCase, proxyPid: number): Promise<ListingSt
   }
   check("direct", await listAll(directUrl, settings.listTimeoutMs, c.directDialect)) // warm-up (and the catalog cache)
   check("proxy", await listAll(proxyUrl, settings.listTimeoutMs))
+  if (c.bare !== undefined) check("bare", await listAll(c.bare.url, settings.listTimeoutMs))
   for (let i = 0; i < settings.listReps; i++) {
     const direct = await listAll(directUrl, settings.listTimeoutMs, c.directDialect)
     check("direct", direct)
@@ -62,9 +70,18 @@ const listingBench = async (c: ListingCase, proxyPid: number): Promise<ListingSt
     cpu.push((cpuSecondsOf(proxyPid) - cpu0) * 1000)
     check("proxy", proxied)
     times.proxy.push(proxied.seconds * 1000)
+    if (c.bare !== undefined) {
+      const bareCpu0 = cpuSecondsOf(c.bare.pid)
+      const bare = await listAll(c.bare.url, settings.listTimeoutMs)
+      bareCpu.push((cpuSecondsOf(c.bare.pid) - bareCpu0) * 1000)
+      check("bare", bare)
+      times.bare.push(bare.seconds * 1000)
+    }
   }
   const directMs = median(times.direct)
   const proxyMs = median(times.proxy)
+  const proxyCpuMsPerListing = median(cpu)
+  const bareMs = median(times.bare)
   return {
     backend: c.backend,
     directApi: c.directDialect.name,
@@ -74,8 +91,20 @@ const listingBench = async (c: ListingCase, proxyPid: number): Promise<ListingSt
     directMs,
     proxyMs,
     proxyOverDirect: proxyMs / directMs,
-    allMs: { direct: times.direct.map((x) => round(x, 1)), proxy: times.proxy.map((x) => round(x, 1)) },
-    proxyCpuMsPerListing: median(cpu)
+    allMs: {
+      direct: times.direct.map((x) => round(x, 1)),
+      proxy: times.proxy.map((x) => round(x, 1)),
+      ...(c.bare === undefined ? {} : { bare: times.bare.map((x) => round(x, 1)) })
+    },
+    proxyCpuMsPerListing,
+    ...(c.bare === undefined ? {} : {
+      bare: {
+        ms: bareMs,
+        cpuMsPerListing: median(bareCpu),
+        proxyOverBare: proxyMs / bareMs,
+        proxyCpuOverBare: proxyCpuMsPerListing / median(bareCpu)
+      }
+    })
   }
 }
 
@@ -114,6 +143,7 @@ export const upstreamEnvOf = (backends: ListingBackends | undefined): Record<str
 export const runListingBench = async (
   upstreamOrigin: string,
   proxy: Started,
+  bare: Started,
   backends: ListingBackends
 ): Promise<ListingResults> => {
   const proxyList = (product: string) => `${proxy.origin}/${ACCOUNT}?list-type=2&prefix=${product}%2Fk%2F&max-keys=1000`
@@ -123,7 +153,8 @@ export const runListingBench = async (
     keys: settings.listKeys,
     directUrl: `${upstreamOrigin}/${BUCKET}?list-type=2&prefix=k%2F&max-keys=1000`,
     directDialect: listObjectsV2,
-    proxyUrl: proxyList(PRODUCT)
+    proxyUrl: proxyList(PRODUCT),
+    bare: { url: `${bare.origin}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}%2Fk%2F&max-keys=1000`, pid: bare.pid }
   }, proxy.pid)
   log(`listing ${settings.backendListKeys} keys (Azurite)…`)
   const az = await listingBench({

@@ -139,6 +139,19 @@ describe("renderListResult", () => {
     expect(new Date(listedLastModified(new Date("2024-01-02T03:04:05.000Z"))).getTime()).toBeGreaterThanOrEqual(written.getTime())
   })
 
+  it("LastModified is written as toISOString writes the next whole second, for any date (the day prefixes are remembered)", () => {
+    const reference = (date: Date) => new Date((Math.floor(date.getTime() / 1000) + 1) * 1000).toISOString()
+    // Years 0000–9999 and the six-digit years beyond, second and day boundaries included.
+    const edges = ["1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00.000Z", "2024-02-28T23:59:59.500Z", "2024-12-31T23:59:59.000Z",
+      "9999-12-31T23:59:59.000Z", "0000-01-01T00:00:00.000Z", "-000001-12-31T23:59:59.000Z"]
+    for (const edge of edges) expect(listedLastModified(new Date(edge))).toBe(reference(new Date(edge)))
+    fc.assert(fc.property(fc.date({ min: new Date("-010000-01-01T00:00:00Z"), max: new Date("+020000-01-01T00:00:00Z"), noInvalidDate: true }),
+      (date) => listedLastModified(date) === reference(date)), { numRuns: 5000 })
+    // Many entries of few days, as a page has them: the remembered prefix is the day's.
+    fc.assert(fc.property(fc.integer({ min: 0, max: 86_399_999 }), fc.integer({ min: 19_000, max: 19_010 }),
+      (within, day) => listedLastModified(new Date(day * 86_400_000 + within)) === reference(new Date(day * 86_400_000 + within))))
+  })
+
   it("V2, every optional element, in S3's order", () => {
     const xml = renderListResult(result({
       params: listParams({ prefix: "sample/", delimiter: "/", maxKeys: 2, startAfter: "sample/0", continuationToken: "tok-1" }),

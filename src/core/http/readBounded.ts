@@ -9,14 +9,26 @@ export class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonl
 
 const TOO_LARGE = Symbol("too large")
 
+/** Joins the chunks read into one array. */
+const joined = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array<ArrayBuffer> => {
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
 /**
  * Reads a whole (small) body, never more than `limit` bytes: past it the stream is cancelled and the
- * result is BodyTooLarge. Interruption cancels the stream too.
+ * result is BodyTooLarge. Interruption cancels the stream too. `finish` makes the result of the chunks read.
  */
-export const readBounded = (
+const readWith = <A>(
   body: ReadableStream<Uint8Array>,
-  limit: number
-): Effect.Effect<Uint8Array<ArrayBuffer>, BodyTooLarge | BodyUnreadable> =>
+  limit: number,
+  finish: (chunks: ReadonlyArray<Uint8Array>, size: number) => A | Promise<A>
+): Effect.Effect<A, BodyTooLarge | BodyUnreadable> =>
   Effect.tryPromise({
     try: async (signal) => {
       const reader = body.getReader()
@@ -35,13 +47,7 @@ export const readBounded = (
           }
           chunks.push(value)
         }
-        const out = new Uint8Array(size)
-        let offset = 0
-        for (const chunk of chunks) {
-          out.set(chunk, offset)
-          offset += chunk.byteLength
-        }
-        return out
+        return await finish(chunks, size)
       } finally {
         signal.removeEventListener("abort", onAbort)
         reader.releaseLock()
@@ -52,3 +58,20 @@ export const readBounded = (
         ? new BodyTooLarge({ limit })
         : new BodyUnreadable({ reason: describeCause(cause) })
   })
+
+/** A whole (small) body's bytes, at most `limit` of them (readWith). */
+export const readBounded = (
+  body: ReadableStream<Uint8Array>,
+  limit: number
+): Effect.Effect<Uint8Array<ArrayBuffer>, BodyTooLarge | BodyUnreadable> => readWith(body, limit, joined)
+
+/**
+ * A whole (small) body as UTF-8 text, at most `limit` bytes of it (readWith), decoded as `TextDecoder` does
+ * (BOM dropped, invalid sequences as U+FFFD). A `Blob` of the chunks decodes natively without joining them first:
+ * a 1000-key listing (180 KB) in about a fifth of the time `TextDecoder` took in Bun (bench/).
+ */
+export const readBoundedText = (
+  body: ReadableStream<Uint8Array>,
+  limit: number
+): Effect.Effect<string, BodyTooLarge | BodyUnreadable> =>
+  readWith(body, limit, (chunks) => new Blob(chunks as Array<Uint8Array<ArrayBuffer>>).text())

@@ -2,7 +2,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { type BodyTooLarge, type BodyUnreadable, readBounded } from "../http/readBounded.js"
+import { type BodyTooLarge, type BodyUnreadable, readBoundedText } from "../http/readBounded.js"
 
 export interface UpstreamRequest {
   readonly method: string
@@ -36,4 +36,4 @@ export class Upstream extends Context.Tag("sdp/Upstream")<Upstream, {
 export const responseText = (response: Response, limit: number): Effect.Effect<string, BodyTooLarge | BodyUnreadable> =>
   response.body === null
     ? Effect.succeed("")
-    : Effect.map(readBounded(response.body, limit), (bytes) => new TextDecoder().decode(bytes))
+    : readBoundedText(response.body, limit)
