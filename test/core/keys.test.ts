@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
-import { backendKey, encodeKey, relativeKey } from "../../src/core/backends/keys.js"
+import { backendKey, clientKeys, encodeKey, relativeKey } from "../../src/core/backends/keys.js"
 import { splitPath } from "../../src/core/routing/classify.js"
 import { keyProblem } from "../../src/core/s3/keys.js"
 import { compareUtf8 } from "../../src/core/shared/utf8.js"
@@ -167,5 +167,6 @@ describe("backendKey / relativeKey", () => {
   it.prop("relativeKey inverts backendKey", [fc.array(safeSegment, { maxLength: 3 }), fc.boolean(), safeKey], ([segments, slash, key]) => {
     const prefix = segments.join("/") + (slash && segments.length > 0 ? "/" : "")
     expect(relativeKey(prefix, backendKey(prefix, key))).toBe(key)
+    expect(clientKeys("product/", prefix)(backendKey(prefix, key))).toBe(`product/${key}`)
   })
 })

@@ -4,11 +4,18 @@ export const backendKey = (prefix: string, key: string): string => {
   return trimmed === "" ? key : `${trimmed}/${key}`
 }
 
-/** The inverse of `backendKey` for keys a listing returns under that prefix. */
-export const relativeKey = (prefix: string, key: string): string => {
+/**
+ * The inverse of `backendKey` for the keys a listing returns under `prefix`, with `root` put before each (the
+ * client's `{product}/`): the prefix is trimmed once for a page rather than once per key.
+ */
+export const clientKeys = (root: string, prefix: string): (key: string) => string => {
   const trimmed = prefix.replace(/\/+$/, "")
-  return trimmed === "" ? key : key.slice(trimmed.length + 1)
+  const cut = trimmed === "" ? 0 : trimmed.length + 1
+  return (key) => root + key.slice(cut)
 }
+
+/** One key's `clientKeys` without a root. */
+export const relativeKey = (prefix: string, key: string): string => clientKeys("", prefix)(key)
 
 export { uriEncode as encodeKey } from "../s3/uriEncode.js"
 

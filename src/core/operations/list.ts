@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { backendKey, impossiblePosition, relativeKey } from "../backends/keys.js"
+import { backendKey, clientKeys, impossiblePosition } from "../backends/keys.js"
 import { isRolledUp } from "../backends/listSorted.js"
 import type { ListError, OpenError } from "../backends/ObjectStore.js"
 import type { Storage } from "../backends/ObjectStore.js"
@@ -94,7 +94,7 @@ export const listProduct = (
       continuationToken: params.continuationToken,
       startAfter
     })
-    const toClient = (key: string) => root + relativeKey(resolved.prefix, key)
+    const toClient = clientKeys(root, resolved.prefix)
     // Folder markers (`dir/`) are listed like any key, as S3 lists them (docs/listing.md#folder-markers): GDAL
     // finds a folder by its marker, and aws-cli and rclone know them for what they are.
     const contents = page.objects.map((o) => ({ ...o, key: toClient(o.key) }))

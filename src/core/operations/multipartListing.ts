@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import { writable } from "../authz/enforce.js"
 import type { Identity } from "../authz/Identity.js"
-import { backendKey, relativeKey } from "../backends/keys.js"
+import { backendKey, clientKeys } from "../backends/keys.js"
 import type { Storage } from "../backends/ObjectStore.js"
 import type { Catalog } from "../catalog/Catalog.js"
 import { parseQuery, type Query } from "../http/query.js"
@@ -119,7 +119,7 @@ export const listUploads = (
       uploadIdMarker: backendMarker === undefined ? undefined : uploadIdMarker,
       maxUploads
     })
-    const toClient = (key: string) => root + relativeKey(resolved.prefix, key)
+    const toClient = clientKeys(root, resolved.prefix)
     return xmlReply(listUploadsXml({
       ...view,
       nextKeyMarker: page.nextKeyMarker === undefined ? undefined : toClient(page.nextKeyMarker),
