@@ -74,4 +74,5 @@ export const readBoundedText = (
   body: ReadableStream<Uint8Array>,
   limit: number
 ): Effect.Effect<string, BodyTooLarge | BodyUnreadable> =>
+  // Stream chunks are typed over ArrayBufferLike; a body's are never shared memory, which is all a Blob refuses.
   readWith(body, limit, (chunks) => new Blob(chunks as Array<Uint8Array<ArrayBuffer>>).text())
