@@ -14,6 +14,7 @@ import { BoundedMap } from "../shared/boundedMap.js"
 import { WaitUntil } from "../services/WaitUntil.js"
 import { assemble, type ChunkSource } from "./assemble.js"
 import { DEFAULT_CHUNK_SIZE, missingRuns, planChunks, type ChunkRun } from "./chunks.js"
+import { joinBytes } from "../shared/bytes.js"
 
 export const DEFAULT_META_TTL: Duration.DurationInput = "60 seconds"
 /** Bounds the cached bytes a body holds before it is read and the backend requests it opens (≤ half of it). */
@@ -134,14 +135,7 @@ export const metaOfHead = (reply: Reply): ObjectMeta | undefined => {
 /** The cached parts in order, as one array (the part itself when there is one: it is already the client's copy). */
 const concat = (sources: ReadonlyArray<ChunkSource>): Uint8Array<ArrayBuffer> => {
   const parts = sources.flatMap((source) => source._tag === "Cached" ? [source.bytes] : [])
-  if (parts.length === 1 && parts[0] !== undefined) return parts[0]
-  const whole = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    whole.set(part, at)
-    at += part.length
-  }
-  return whole
+  return parts.length === 1 && parts[0] !== undefined ? parts[0] : joinBytes(parts)
 }
 
 const isChange = (error: unknown) =>

@@ -1,3 +1,4 @@
+import { joinBytes } from "../shared/bytes.js"
 import { describeCause } from "../shared/describeCause.js"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -9,17 +10,6 @@ export class BodyUnreadable extends Data.TaggedError("BodyUnreadable")<{ readonl
 
 const TOO_LARGE = Symbol("too large")
 
-/** Joins the chunks read into one array. */
-const joined = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array<ArrayBuffer> => {
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
 /**
  * Reads a whole (small) body, never more than `limit` bytes: past it the stream is cancelled and the
  * result is BodyTooLarge. Interruption cancels the stream too. `finish` makes the result of the chunks read.
@@ -27,7 +17,7 @@ const joined = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array<Arr
 const readWith = <A>(
   body: ReadableStream<Uint8Array>,
   limit: number,
-  finish: (chunks: ReadonlyArray<Uint8Array>, size: number) => A | Promise<A>
+  finish: (chunks: ReadonlyArray<Uint8Array>) => A | Promise<A>
 ): Effect.Effect<A, BodyTooLarge | BodyUnreadable> =>
   Effect.tryPromise({
     try: async (signal) => {
@@ -47,7 +37,7 @@ const readWith = <A>(
           }
           chunks.push(value)
         }
-        return await finish(chunks, size)
+        return await finish(chunks)
       } finally {
         signal.removeEventListener("abort", onAbort)
         reader.releaseLock()
@@ -63,7 +53,7 @@ const readWith = <A>(
 export const readBounded = (
   body: ReadableStream<Uint8Array>,
   limit: number
-): Effect.Effect<Uint8Array<ArrayBuffer>, BodyTooLarge | BodyUnreadable> => readWith(body, limit, joined)
+): Effect.Effect<Uint8Array<ArrayBuffer>, BodyTooLarge | BodyUnreadable> => readWith(body, limit, joinBytes)
 
 /**
  * A whole (small) body as UTF-8 text, at most `limit` bytes of it (readWith), decoded as `TextDecoder` does
