@@ -111,34 +111,33 @@ export const JoseSessionKeys = Layer.effect(
           })
           return { accessKeyId, secretAccessKey, sessionToken, claims }
         }),
-      verify: (sessionToken) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          // The same token signs many requests: once its signature has verified, only its time window is
-          // checked again (the whole token is the key, so a changed byte is a miss).
-          const known = verified.get(sessionToken)
-          if (known !== undefined) {
-            if (now >= known.exp * 1000) return yield* new ExpiredSessionToken()
-            if (now >= known.nbf * 1000) return known
-          }
-          const key = yield* Effect.mapError(verifyKey, (e) => new InvalidSessionToken({ reason: e.reason }))
-          const { payload } = yield* Effect.tryPromise({
-            try: () =>
-              jwtVerify(sessionToken, key, {
-                algorithms: ["ES256"],
-                issuer,
-                audience: issuer,
-                currentDate: new Date(now)
-              }),
-            catch: (cause) =>
-              cause instanceof errors.JWTExpired
-                ? new ExpiredSessionToken()
-                : new InvalidSessionToken({ reason: cause instanceof errors.JOSEError ? cause.code : describeCause(cause) })
-          })
-          const claims = yield* Either.mapLeft(decodeClaims(payload), () => new InvalidSessionToken({ reason: "claims" }))
-          verified.set(sessionToken, claims)
-          return claims
-        }),
+      verify: Effect.fnUntraced(function*(sessionToken: string) {
+        const now = yield* Clock.currentTimeMillis
+        // The same token signs many requests: once its signature has verified, only its time window is
+        // checked again (the whole token is the key, so a changed byte is a miss).
+        const known = verified.get(sessionToken)
+        if (known !== undefined) {
+          if (now >= known.exp * 1000) return yield* new ExpiredSessionToken()
+          if (now >= known.nbf * 1000) return known
+        }
+        const key = yield* Effect.mapError(verifyKey, (e) => new InvalidSessionToken({ reason: e.reason }))
+        const { payload } = yield* Effect.tryPromise({
+          try: () =>
+            jwtVerify(sessionToken, key, {
+              algorithms: ["ES256"],
+              issuer,
+              audience: issuer,
+              currentDate: new Date(now)
+            }),
+          catch: (cause) =>
+            cause instanceof errors.JWTExpired
+              ? new ExpiredSessionToken()
+              : new InvalidSessionToken({ reason: cause instanceof errors.JOSEError ? cause.code : describeCause(cause) })
+        })
+        const claims = yield* Either.mapLeft(decodeClaims(payload), () => new InvalidSessionToken({ reason: "claims" }))
+        verified.set(sessionToken, claims)
+        return claims
+      }),
       publicKeys: Effect.map(publicJwk, (key) => [key])
     })
   })

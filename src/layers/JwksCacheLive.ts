@@ -78,18 +78,17 @@ export const JwksCacheLive = Layer.effect(
       })
 
     /** The given `jwks_uri`, or discovery's, → JWKS; both URLs must be https (or loopback http). */
-    const fetchJwks = (issuer: string, given: string | undefined) =>
-      Effect.gen(function*() {
-        const base = normalizeIssuer(issuer)
-        if (!isAllowedIssuerUrl(base)) return yield* new IDPCommunicationError({ issuer, reason: "issuer is not https" })
-        if (given !== undefined && !isAllowedIssuerUrl(given)) {
-          return yield* new IDPCommunicationError({ issuer, reason: "jwks_uri is not https" })
-        }
-        const jwksUri = given ?? (yield* discoveredJwksUri(issuer, base))
-        const jwks = yield* getJson(issuer, jwksUri)
-        if (!isJwks(jwks)) return yield* new IDPCommunicationError({ issuer, reason: "not a JWK set" })
-        return jwks
-      })
+    const fetchJwks = Effect.fnUntraced(function*(issuer: string, given: string | undefined) {
+      const base = normalizeIssuer(issuer)
+      if (!isAllowedIssuerUrl(base)) return yield* new IDPCommunicationError({ issuer, reason: "issuer is not https" })
+      if (given !== undefined && !isAllowedIssuerUrl(given)) {
+        return yield* new IDPCommunicationError({ issuer, reason: "jwks_uri is not https" })
+      }
+      const jwksUri = given ?? (yield* discoveredJwksUri(issuer, base))
+      const jwks = yield* getJson(issuer, jwksUri)
+      if (!isJwks(jwks)) return yield* new IDPCommunicationError({ issuer, reason: "not a JWK set" })
+      return jwks
+    })
 
     /** One cache entry per key source: the issuer (discovery), or the issuer with its registered `jwks_uri`. */
     const sourceOf = (issuer: string, jwksUri: string | undefined) => {
@@ -104,58 +103,56 @@ export const JwksCacheLive = Layer.effect(
       Effect.mapError((e) => new StsInternalFailure({ reason: `own keys: ${e.reason}` }))
     )
 
-    const keys = (issuer: string, jwksUri?: string) =>
-      Effect.gen(function*() {
-        if (normalizeIssuer(issuer) === ownIssuer) return yield* ownKeys
-        const id = sourceOf(issuer, jwksUri)
-        const now = yield* Clock.currentTimeMillis
-        const entry = entries.get(id)
-        if (entry !== undefined && now - entry.fetchedAt < ttl) return entry.jwks
-        const usable = entry !== undefined && now - entry.fetchedAt < staleFor ? entry : undefined
-        if (usable !== undefined && usable.renewingSince !== undefined && now - usable.renewingSince < claimFor) {
-          return usable.jwks // another request is renewing: serve the stale copy, wait for nobody
-        }
-        if (usable !== undefined) usable.renewingSince = now
-        return yield* fetchJwks(issuer, jwksUri).pipe(
-          Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
-          Effect.catchAll((error) =>
-            usable === undefined
-              ? Effect.fail(error)
-              : Effect.as(
-                Effect.logWarning("identity provider keys could not be renewed: serving a stale copy", {
-                  issuer: normalizeIssuer(issuer),
-                  jwksUri,
-                  reason: error.reason,
-                  ageSeconds: Math.floor((now - usable.fetchedAt) / 1000)
-                }),
-                usable.jwks
-              )
-          )
-        )
-      })
-
-    const refresh = (issuer: string, jwksUri?: string) =>
-      Effect.gen(function*() {
-        if (normalizeIssuer(issuer) === ownIssuer) return Option.some(yield* ownKeys)
-        const id = sourceOf(issuer, jwksUri)
-        const now = yield* Clock.currentTimeMillis
-        const last = forcedAt.get(id)
-        if (last !== undefined && now - last < kidInterval) return Option.none<JSONWebKeySet>()
-        forcedAt.set(id, now)
-        return yield* fetchJwks(issuer, jwksUri).pipe(
-          Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
-          Effect.map(Option.some),
-          Effect.catchTag("IDPCommunicationError", (error) =>
-            Effect.as(
-              Effect.logWarning("identity provider keys could not be refetched for an unknown kid", {
+    const keys = Effect.fnUntraced(function*(issuer: string, jwksUri?: string) {
+      if (normalizeIssuer(issuer) === ownIssuer) return yield* ownKeys
+      const id = sourceOf(issuer, jwksUri)
+      const now = yield* Clock.currentTimeMillis
+      const entry = entries.get(id)
+      if (entry !== undefined && now - entry.fetchedAt < ttl) return entry.jwks
+      const usable = entry !== undefined && now - entry.fetchedAt < staleFor ? entry : undefined
+      if (usable !== undefined && usable.renewingSince !== undefined && now - usable.renewingSince < claimFor) {
+        return usable.jwks // another request is renewing: serve the stale copy, wait for nobody
+      }
+      if (usable !== undefined) usable.renewingSince = now
+      return yield* fetchJwks(issuer, jwksUri).pipe(
+        Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
+        Effect.catchAll((error) =>
+          usable === undefined
+            ? Effect.fail(error)
+            : Effect.as(
+              Effect.logWarning("identity provider keys could not be renewed: serving a stale copy", {
                 issuer: normalizeIssuer(issuer),
                 jwksUri,
-                reason: error.reason
+                reason: error.reason,
+                ageSeconds: Math.floor((now - usable.fetchedAt) / 1000)
               }),
-              Option.none<JSONWebKeySet>()
-            ))
+              usable.jwks
+            )
         )
-      })
+      )
+    })
+
+    const refresh = Effect.fnUntraced(function*(issuer: string, jwksUri?: string) {
+      if (normalizeIssuer(issuer) === ownIssuer) return Option.some(yield* ownKeys)
+      const id = sourceOf(issuer, jwksUri)
+      const now = yield* Clock.currentTimeMillis
+      const last = forcedAt.get(id)
+      if (last !== undefined && now - last < kidInterval) return Option.none<JSONWebKeySet>()
+      forcedAt.set(id, now)
+      return yield* fetchJwks(issuer, jwksUri).pipe(
+        Effect.tap((jwks) => Effect.sync(() => store(id, jwks, now))),
+        Effect.map(Option.some),
+        Effect.catchTag("IDPCommunicationError", (error) =>
+          Effect.as(
+            Effect.logWarning("identity provider keys could not be refetched for an unknown kid", {
+              issuer: normalizeIssuer(issuer),
+              jwksUri,
+              reason: error.reason
+            }),
+            Option.none<JSONWebKeySet>()
+          ))
+      )
+    })
 
     return JwksCache.of({ keys, refresh })
   })

@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import { type Caller, Catalog, type CatalogError, NoSuchIdp, NoSuchRole } from "../core/catalog/Catalog.js"
 import { OidcProvider } from "../core/services/OidcProvider.js"
 import { AccountIdp, Product, ProductList, Role } from "../core/catalog/schema.js"
-import { DataConnectionJson, toDataConnection } from "../core/backends/connection.js"
+import { type DataConnection, DataConnectionJson, toDataConnection } from "../core/backends/connection.js"
 import { AccessDenied, BackendInvalidResponse, CatalogFailure, CatalogUnavailable, NoSuchBucket } from "../core/s3/errors.js"
 import { AppConfig } from "../core/services/AppConfig.js"
 import { EdgeCache } from "../core/services/EdgeCache.js"
@@ -47,33 +47,41 @@ export const SourceApiCatalog = Layer.effect(
     const decoded = new BoundedMap<string, { readonly text: string; readonly value: unknown }>(MAX_DECODED)
     /** Minted bearer tokens by subject, reused until 10 s before they expire (RSA signing costs ~1 ms). */
     const tokens = new BoundedMap<string, { readonly token: string; readonly until: number }>(MAX_TOKENS)
+    /** Each decoded connection answer mapped once, so the Storage opens the same value once (issue #11). */
+    const connections = new WeakMap<typeof DataConnectionJson.Type, DataConnection>()
+    const connectionOf = (json: typeof DataConnectionJson.Type): DataConnection => {
+      const known = connections.get(json)
+      if (known !== undefined) return known
+      const connection = toDataConnection(json)
+      connections.set(json, connection)
+      return connection
+    }
 
-    const bearerFor = (caller: Caller, key: string) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const held = tokens.get(key)
-        if (held !== undefined && held.until > now) return Option.some(held.token)
-        // `sub` is whose rights apply (docs/catalog.md#whose-rights-a-lookup-carries); the session's account, Role
-        // and user ride along as claims.
-        const minted = yield* oidc.sign({
-          sub: caller.principal,
-          aud: base,
-          ttlSeconds: TOKEN_TTL_SECONDS,
-          extra: {
-            account_id: caller.accountId,
-            role: caller.roleName,
-            assumed_by: caller.assumedBy,
-            assumed_by_issuer: caller.assumedByIssuer
-          }
-        }).pipe(Effect.option)
-        if (Option.isSome(minted)) {
-          tokens.set(key, { token: minted.value, until: now + (TOKEN_TTL_SECONDS - 10) * 1000 })
-        } else {
-          // As the Rust proxy: the call still goes out, anonymously, so it can only see less.
-          yield* Effect.logWarning("could not sign the Source API token; calling anonymously")
+    const bearerFor = Effect.fnUntraced(function*(caller: Caller, key: string) {
+      const now = yield* Clock.currentTimeMillis
+      const held = tokens.get(key)
+      if (held !== undefined && held.until > now) return Option.some(held.token)
+      // `sub` is whose rights apply (docs/catalog.md#whose-rights-a-lookup-carries); the session's account, Role
+      // and user ride along as claims.
+      const minted = yield* oidc.sign({
+        sub: caller.principal,
+        aud: base,
+        ttlSeconds: TOKEN_TTL_SECONDS,
+        extra: {
+          account_id: caller.accountId,
+          role: caller.roleName,
+          assumed_by: caller.assumedBy,
+          assumed_by_issuer: caller.assumedByIssuer
         }
-        return minted
-      })
+      }).pipe(Effect.option)
+      if (Option.isSome(minted)) {
+        tokens.set(key, { token: minted.value, until: now + (TOKEN_TTL_SECONDS - 10) * 1000 })
+      } else {
+        // As the Rust proxy: the call still goes out, anonymously, so it can only see less.
+        yield* Effect.logWarning("could not sign the Source API token; calling anonymously")
+      }
+      return minted
+    })
 
     const fetchJson = <A, I>(
       path: string,
@@ -152,7 +160,7 @@ export const SourceApiCatalog = Layer.effect(
       dataConnection: (id, caller) =>
         Effect.map(
           fetchJson(`/api/v1/data-connections/${segment(id)}`, DataConnectionJson, Duration.minutes(5), id, caller),
-          toDataConnection
+          connectionOf
         ),
       permissions: (account, product, caller) =>
         fetchJson(

@@ -60,60 +60,58 @@ export const StsFederation = Layer.effect(
     const config = yield* AppConfig
     const entries = new BoundedMap<string, Entry>(MAX_ENTRIES)
 
-    const mint = (roleArn: string, subject: string, audience: string) =>
-      Effect.gen(function*() {
-        const assertion = yield* oidc.sign({ sub: subject, aud: audience, ttlSeconds: 60 }).pipe(
-          Effect.mapError(() => new BackendAuthenticationFailed({ code: "ProviderKeyError" }))
-        )
-        const body = new URLSearchParams({
-          Action: "AssumeRoleWithWebIdentity",
-          Version: "2011-06-15",
-          RoleArn: roleArn,
-          RoleSessionName: roleSessionName(subject),
-          WebIdentityToken: assertion
-        }).toString()
-        const response = yield* upstream.fetch({
-          method: "POST",
-          url: config.awsStsEndpoint,
-          headers: new Headers({ "content-type": "application/x-www-form-urlencoded; charset=utf-8" }),
-          body,
-          timeout: config.federationTimeout
-        }).pipe(Effect.mapError((f) => new BackendUnavailable({ reason: `STS ${f.reason}: ${f.detail}` })))
-        if (response.status >= 300 && response.status < 400) {
-          yield* discard(response)
-          return yield* new BackendUnavailable({ reason: `STS answered ${response.status}: redirects are not followed` })
-        }
-        const text = yield* responseText(response, STS_ANSWER_MAX_BYTES).pipe(
-          Effect.mapError((error) =>
-            error._tag === "BodyTooLarge"
-              ? new BackendAuthenticationFailed({ code: "StsAnswerTooLarge" })
-              : new BackendUnavailable({ reason: "STS answer could not be read" })
-          ),
-          Effect.timeoutFail({
-            duration: config.federationTimeout,
-            onTimeout: () => new BackendUnavailable({ reason: "STS answer did not finish in time" })
-          })
-        )
-        const answer = yield* readStsAnswer(text)
-        switch (answer._tag) {
-          case "Issued":
-            return answer.credentials
-          case "Refused":
-            yield* Effect.logWarning("outbound federation refused", { roleArn, subject, code: answer.code })
-            return yield* answer.code === "AccessDenied"
-              ? new AccessDenied({ reason: "STS refused the role" })
-              : new BackendAuthenticationFailed({ code: answer.code })
-          case "Unreadable":
-            return yield* new BackendUnavailable({ reason: `STS answered ${response.status} with an unreadable body` })
-        }
-      })
+    const mint = Effect.fnUntraced(function*(roleArn: string, subject: string, audience: string) {
+      const assertion = yield* oidc.sign({ sub: subject, aud: audience, ttlSeconds: 60 }).pipe(
+        Effect.mapError(() => new BackendAuthenticationFailed({ code: "ProviderKeyError" }))
+      )
+      const body = new URLSearchParams({
+        Action: "AssumeRoleWithWebIdentity",
+        Version: "2011-06-15",
+        RoleArn: roleArn,
+        RoleSessionName: roleSessionName(subject),
+        WebIdentityToken: assertion
+      }).toString()
+      const response = yield* upstream.fetch({
+        method: "POST",
+        url: config.awsStsEndpoint,
+        headers: new Headers({ "content-type": "application/x-www-form-urlencoded; charset=utf-8" }),
+        body,
+        timeout: config.federationTimeout
+      }).pipe(Effect.mapError((f) => new BackendUnavailable({ reason: `STS ${f.reason}: ${f.detail}` })))
+      if (response.status >= 300 && response.status < 400) {
+        yield* discard(response)
+        return yield* new BackendUnavailable({ reason: `STS answered ${response.status}: redirects are not followed` })
+      }
+      const text = yield* responseText(response, STS_ANSWER_MAX_BYTES).pipe(
+        Effect.mapError((error) =>
+          error._tag === "BodyTooLarge"
+            ? new BackendAuthenticationFailed({ code: "StsAnswerTooLarge" })
+            : new BackendUnavailable({ reason: "STS answer could not be read" })
+        ),
+        Effect.timeoutFail({
+          duration: config.federationTimeout,
+          onTimeout: () => new BackendUnavailable({ reason: "STS answer did not finish in time" })
+        })
+      )
+      const answer = yield* readStsAnswer(text)
+      switch (answer._tag) {
+        case "Issued":
+          return answer.credentials
+        case "Refused":
+          yield* Effect.logWarning("outbound federation refused", { roleArn, subject, code: answer.code })
+          return yield* answer.code === "AccessDenied"
+            ? new AccessDenied({ reason: "STS refused the role" })
+            : new BackendAuthenticationFailed({ code: answer.code })
+        case "Unreadable":
+          return yield* new BackendUnavailable({ reason: `STS answered ${response.status} with an unreadable body` })
+      }
+    })
 
-    const remember = (key: string, credentials: IssuedCredentials) =>
-      Effect.gen(function*() {
-        entries.set(key, { credentials, claimedAt: undefined })
-        const shareFor = credentials.expiresAt - (yield* Clock.currentTimeMillis) - L2_MARGIN
-        if (shareFor > 0) yield* cache.set(`sts-creds:${key}`, JSON.stringify(credentials), Duration.millis(shareFor))
-      })
+    const remember = Effect.fnUntraced(function*(key: string, credentials: IssuedCredentials) {
+      entries.set(key, { credentials, claimedAt: undefined })
+      const shareFor = credentials.expiresAt - (yield* Clock.currentTimeMillis) - L2_MARGIN
+      if (shareFor > 0) yield* cache.set(`sts-creds:${key}`, JSON.stringify(credentials), Duration.millis(shareFor))
+    })
 
     /** A cold isolate first looks in the shared cache; an unreadable or short-lived entry is a miss. */
     const shared = (key: string, now: number) =>

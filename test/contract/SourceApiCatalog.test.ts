@@ -154,6 +154,32 @@ describe("SourceApiCatalog", () => {
     })
   }
 
+  it.effect("a data connection is one value while cached (the Storage opens it once); a changed answer after the TTL is a new value", () => {
+    let bucket = "first"
+    const good = sourceApiOf(contractDocument)
+    const api = sourceApi((request) =>
+      request.url.endsWith("/data-connections/keys")
+        ? json({
+          data_connection_id: "keys",
+          read_only: false,
+          details: { provider: "s3", bucket, region: "eu-west-1" },
+          authentication: { type: "s3_access_key", access_key_id: "AKID", secret_access_key: "secret" }
+        })
+        : good(request)
+    )
+    return Effect.gen(function*() {
+      const catalog = yield* Catalog
+      const first = yield* catalog.dataConnection("keys")
+      bucket = "second"
+      expect(yield* catalog.dataConnection("keys")).toBe(first)
+      yield* TestClock.adjust("5 minutes")
+      const next = yield* catalog.dataConnection("keys")
+      expect(next).not.toBe(first)
+      expect([first.details.bucket, next.details.bucket]).toStrictEqual(["first", "second"])
+      expect(next.authentication).toStrictEqual({ type: "s3_access_key", access_key_id: "AKID", secret_access_key: "secret" })
+    }).pipe(api.provide)
+  })
+
   it.effect("cache entries are per URL: another product is another call", () => {
     const api = sourceApi()
     return Effect.gen(function*() {

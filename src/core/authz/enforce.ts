@@ -73,12 +73,12 @@ const logDecision = (
  * The product of a target the caller may act on: the Role ceiling ∩ the principal's permissions, which are
  * fetched only for a write or a product that is not public.
  */
-const permitted = (
+const permitted: (
   identity: Identity,
   target: ObjectTarget,
   action: ActionClass
-): Effect.Effect<ResolvedProduct, ProductError | BackendAuthenticationFailed, Catalog | Storage> =>
-  Effect.gen(function*() {
+) => Effect.Effect<ResolvedProduct, ProductError | BackendAuthenticationFailed, Catalog | Storage> = Effect.fnUntraced(
+  function*(identity, target, action) {
     if (action === "write") yield* refuseAnonymousWrite(identity)
     const caller = callerOf(identity)
     const resolved = yield* visibleProduct(identity, target.account, target.product).pipe(
@@ -97,7 +97,8 @@ const permitted = (
     }
     yield* decision
     return resolved
-  })
+  }
+)
 
 /** The product of an object the caller may read. */
 export const readable = (identity: Identity, target: ObjectTarget) => permitted(identity, target, "read")

@@ -21,12 +21,12 @@ export interface ResolvedProduct {
  * Product → primary mirror (else the first one) → data connection → store, looked up on behalf of the
  * caller (what the catalog shows it). Whether the caller may use the product is authz/enforce.ts's call.
  */
-export const resolveProduct = (
+export const resolveProduct: (
   account: string,
   product: string,
   caller?: Caller
-): Effect.Effect<ResolvedProduct, CatalogError | OpenError, Catalog | Storage> =>
-  Effect.gen(function*() {
+) => Effect.Effect<ResolvedProduct, CatalogError | OpenError, Catalog | Storage> = Effect.fnUntraced(
+  function*(account: string, product: string, caller?: Caller) {
     if (product === "") return yield* new NoSuchBucket({ bucket: account })
     const catalog = yield* Catalog
     const meta = yield* catalog.product(account, product, caller)
@@ -39,4 +39,5 @@ export const resolveProduct = (
     )
     const store = yield* (yield* Storage).open(connection)
     return { account, product, meta, store, connection, prefix: (connection.details.base_prefix ?? "") + mirror.prefix }
-  })
+  }
+)

@@ -31,9 +31,55 @@ const declaredLength = (request: S3Request): number | undefined => {
 }
 
 /**
+ * The secret of a session's access key id, once its token checks out (ES256 signature and expiry, issued with this
+ * access key id, `jti` not revoked), with the token's claims.
+ */
+const sessionSecret = Effect.fnUntraced(function*(accessKeyId: string, context: SecretLookupContext) {
+  const keys = yield* SessionKeys
+  const secret = yield* keys.secretFor(accessKeyId)
+  if (context.sessionToken === undefined) {
+    return yield* new InvalidToken({ reason: "session credentials need their session token" })
+  }
+  const claims = yield* keys.verify(context.sessionToken).pipe(
+    Effect.catchTags({
+      ExpiredSessionToken: () => Effect.fail(new ExpiredToken()),
+      InvalidSessionToken: (e) => Effect.fail(new InvalidToken({ reason: e.reason }))
+    })
+  )
+  if (claims.access_key_id !== accessKeyId) {
+    return yield* new InvalidToken({ reason: "the token was issued with another access key" })
+  }
+  // A deny-list that cannot be read must not let a revoked token through: the request fails.
+  const revoked = yield* (yield* Revocations).isRevoked(claims.jti).pipe(
+    Effect.mapError((e) => new BackendUnavailable({ reason: `revocation list: ${e.reason}` }))
+  )
+  if (revoked) return yield* new InvalidToken({ reason: "revoked" })
+  return { secret, claims }
+})
+
+const signedIdentity = Effect.fnUntraced(function*(request: S3Request) {
+  let session: SessionClaims | undefined
+  // The token is checked before the signature: a stale or foreign session then reads as InvalidToken (its real
+  // cause) rather than SignatureDoesNotMatch.
+  const verified = yield* verifyRequest(request, (accessKeyId, context) =>
+    Effect.map(sessionSecret(accessKeyId, context), ({ claims, secret }) => {
+      session = claims
+      return secret
+    }))
+  if (session === undefined) return yield* new InvalidToken({ reason: "no session" }) // the lookup always sets it
+  return {
+    identity: { _tag: "Session", claims: session },
+    payload: {
+      body: verified.body,
+      contentLength: verified.decodedContentLength ?? declaredLength(request),
+      trailers: verified.trailers
+    }
+  } satisfies Authenticated
+})
+
+/**
  * Who sent the request (docs/session-credentials.md#verifying-a-signed-request). No signature: anonymous.
- * Otherwise the session token (its ES256 signature and expiry, that it was issued with this access key id, that
- * its `jti` is not revoked), then SigV4 against the secret derived from the access key id. Any failure answers;
+ * Otherwise the session token, then SigV4 against the secret derived from the access key id. Any failure answers;
  * nothing falls back to anonymous.
  */
 export const resolveIdentity = (
@@ -44,43 +90,4 @@ export const resolveIdentity = (
       identity: anonymous,
       payload: { body: request.body, contentLength: declaredLength(request), trailers: () => NO_TRAILERS }
     })
-    : Effect.gen(function*() {
-      const keys = yield* SessionKeys
-      const revocations = yield* Revocations
-      let session: SessionClaims | undefined
-      // The token is checked before the signature: a stale or foreign session then reads as InvalidToken
-      // (its real cause) rather than SignatureDoesNotMatch.
-      const lookup = (accessKeyId: string, context: SecretLookupContext) =>
-        Effect.gen(function*() {
-          const secret = yield* keys.secretFor(accessKeyId)
-          if (context.sessionToken === undefined) {
-            return yield* new InvalidToken({ reason: "session credentials need their session token" })
-          }
-          const claims = yield* keys.verify(context.sessionToken).pipe(
-            Effect.catchTags({
-              ExpiredSessionToken: () => Effect.fail(new ExpiredToken()),
-              InvalidSessionToken: (e) => Effect.fail(new InvalidToken({ reason: e.reason }))
-            })
-          )
-          if (claims.access_key_id !== accessKeyId) {
-            return yield* new InvalidToken({ reason: "the token was issued with another access key" })
-          }
-          // A deny-list that cannot be read must not let a revoked token through: the request fails.
-          const revoked = yield* revocations.isRevoked(claims.jti).pipe(
-            Effect.mapError((e) => new BackendUnavailable({ reason: `revocation list: ${e.reason}` }))
-          )
-          if (revoked) return yield* new InvalidToken({ reason: "revoked" })
-          session = claims
-          return secret
-        })
-      const verified = yield* verifyRequest(request, lookup)
-      if (session === undefined) return yield* new InvalidToken({ reason: "no session" }) // lookup always sets it
-      return {
-        identity: { _tag: "Session", claims: session },
-        payload: {
-          body: verified.body,
-          contentLength: verified.decodedContentLength ?? declaredLength(request),
-          trailers: verified.trailers
-        }
-      }
-    })
+    : signedIdentity(request)

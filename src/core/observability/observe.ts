@@ -30,6 +30,21 @@ const logResponse = (exchange: Exchange) => {
   return Effect.logWarning("response", { ...fields, requestContentLength: exchange.requestHeaders.get("content-length") ?? "", backend })
 }
 
+const observed = Effect.fnUntraced(function*(exchange: Exchange) {
+  yield* logResponse(exchange)
+  const { ipHashKey, write, broadcastLocation } = yield* Analytics
+  if ((write === undefined && broadcastLocation === undefined) || !isProductTraffic(exchange)) return
+  if (write !== undefined) {
+    const ip = exchange.requestHeaders.get("cf-connecting-ip") ?? ""
+    const ipHash = ip === "" || ipHashKey === undefined ? "" : hex(yield* (yield* Hmac).sha256(ipHashKey, ip))
+    yield* write(dataPointOf(exchange, ipHash))
+  }
+  const location = broadcastLocation === undefined ? undefined : locationOf(exchange)
+  if (broadcastLocation === undefined || location === undefined) return
+  const product = yield* Effect.either((yield* Catalog).product(location.account_id, location.product_id))
+  if (Either.isRight(product) && isPublic(product.right)) yield* broadcastLocation(location)
+})
+
 /**
  * What happens once a response has gone out (the shell runs it in `waitUntil`): the response log line, the
  * analytics data point, and for a successful GET of a public product with a known place, the location
@@ -37,17 +52,4 @@ const logResponse = (exchange: Exchange) => {
  * for is built. Never fails.
  */
 export const observe = (exchange: Exchange): Effect.Effect<void, never, Catalog | Hmac> =>
-  Effect.gen(function*() {
-    yield* logResponse(exchange)
-    const { ipHashKey, write, broadcastLocation } = yield* Analytics
-    if ((write === undefined && broadcastLocation === undefined) || !isProductTraffic(exchange)) return
-    if (write !== undefined) {
-      const ip = exchange.requestHeaders.get("cf-connecting-ip") ?? ""
-      const ipHash = ip === "" || ipHashKey === undefined ? "" : hex(yield* (yield* Hmac).sha256(ipHashKey, ip))
-      yield* write(dataPointOf(exchange, ipHash))
-    }
-    const location = broadcastLocation === undefined ? undefined : locationOf(exchange)
-    if (broadcastLocation === undefined || location === undefined) return
-    const product = yield* Effect.either((yield* Catalog).product(location.account_id, location.product_id))
-    if (Either.isRight(product) && isPublic(product.right)) yield* broadcastLocation(location)
-  }).pipe(Effect.catchAllDefect((defect) => Effect.logWarning("telemetry failed", defect)))
+  observed(exchange).pipe(Effect.catchAllDefect((defect) => Effect.logWarning("telemetry failed", defect)))

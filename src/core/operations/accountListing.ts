@@ -47,13 +47,15 @@ const candidates = (products: ReadonlyArray<Product>, prefix: string): ReadonlyA
  * product listing leaves it out; any other failure fails the page, so a sync never mistakes an unreachable product
  * for an empty one.
  */
-export const listAccountKeys = (
+type ListOne = (product: string, params: ListParams) => Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage>
+
+export const listAccountKeys: (
   account: string,
   params: ListParams,
   identity: Identity,
-  listOne: (product: string, params: ListParams) => Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage>
-): Effect.Effect<ListResult, CatalogError | OpenError | ListError | InvalidArgument, Catalog | Storage> =>
-  Effect.gen(function*() {
+  listOne: ListOne
+) => Effect.Effect<ListResult, CatalogError | OpenError | ListError | InvalidArgument, Catalog | Storage> = Effect.fnUntraced(
+  function*(account: string, params: ListParams, identity: Identity, listOne: ListOne) {
     const products = yield* (yield* Catalog).products(account)
     const roots = candidates(listingCandidates(identity, products), params.prefix)
     const result: ListResult = {
@@ -112,4 +114,5 @@ export const listAccountKeys = (
       }
     }
     return { ...result, contents, commonPrefixes }
-  })
+  }
+)

@@ -20,13 +20,13 @@ const failed = (key: string, error: S3Error): DeleteOutcome => ({ key, error: { 
  * DeleteObjects: every key resolved to its product and authorized on its own; a key that may not be deleted
  * is reported in the result, and the others are deleted, one backend call per product.
  */
-export const deleteObjects = (
+export const deleteObjects: (
   identity: Identity,
   account: string,
   product: string | undefined,
   payload: Payload
-): Effect.Effect<Reply, S3Error, Catalog | Storage | EdgeCache> =>
-  Effect.gen(function*() {
+) => Effect.Effect<Reply, S3Error, Catalog | Storage | EdgeCache> = Effect.fnUntraced(
+  function*(identity: Identity, account: string, product: string | undefined, payload: Payload) {
     const { keys, quiet } = yield* Effect.flatMap(readXmlBody(payload), parseDeleteRequest)
     const outcomes = new Map<number, DeleteOutcome>()
     const byProduct = new Map<string, Array<{ readonly index: number; readonly key: string }>>()
@@ -63,4 +63,5 @@ export const deleteObjects = (
       }
     }
     return xmlReply(deleteResultXml(keys.map((key, index) => outcomes.get(index) ?? { key, error: undefined }), quiet))
-  })
+  }
+)

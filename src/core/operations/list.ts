@@ -33,12 +33,12 @@ const emptyResult = (account: string, params: ListParams, prefix: string, delimi
  * optionally narrowed by prefix. The product list is anonymous, so a session also gets each restricted
  * product the catalog shows its principal (docs/listing.md#the-products-of-an-account).
  */
-const listProducts = (
+const listProducts: (
   account: string,
   params: ListParams,
   identity: Identity
-): Effect.Effect<ListResult, CatalogError, Catalog> =>
-  Effect.gen(function*() {
+) => Effect.Effect<ListResult, CatalogError, Catalog> = Effect.fnUntraced(
+  function*(account: string, params: ListParams, identity: Identity) {
     const products = yield* (yield* Catalog).products(account)
     const visible = yield* visibleProducts(identity, account, products)
     const names = visible.map((p) => `${p.product_id}/`).filter((n) => n.startsWith(params.prefix))
@@ -50,19 +50,20 @@ const listProducts = (
       nextContinuationToken: params.version === 2 ? page.next : undefined,
       nextMarker: params.version === 1 ? page.next : undefined
     }
-  })
+  }
+)
 
 /**
  * One page of a product's objects. `params` are in the client's namespace (bucket = account): the prefix
  * and `start-after`/`marker` begin with `{product}/`, and so do the keys and prefixes returned.
  */
-export const listProduct = (
+export const listProduct: (
   account: string,
   product: string,
   params: ListParams,
-  identity: Identity = anonymous
-): Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage> =>
-  Effect.gen(function*() {
+  identity?: Identity
+) => Effect.Effect<ListResult, CatalogError | OpenError | ListError, Catalog | Storage> = Effect.fnUntraced(
+  function*(account: string, product: string, params: ListParams, identity: Identity = anonymous) {
     const root = `${product}/`
     const empty = emptyResult(account, params, params.prefix, params.delimiter)
     const resolved = yield* visibleProduct(identity, account, product)
@@ -111,7 +112,8 @@ export const listProduct = (
       nextContinuationToken: params.version === 2 ? page.nextContinuationToken : undefined,
       nextMarker: params.version === 1 && isTruncated ? last : undefined
     }
-  })
+  }
+)
 
 /**
  * The path form `GET /{account}/{product}?…` (docs/listing.md#path-form-product-listing): the prefix and

@@ -52,21 +52,22 @@ export const uploadPart = (
     )
 }
 
-export const completeMultipart = (
+export const completeMultipart: (
   identity: Identity,
   request: S3Request,
   payload: Payload,
   target: ObjectTarget,
   uploadId: string
-): Answer =>
-  Effect.gen(function*() {
+) => Answer = Effect.fnUntraced(
+  function*(identity: Identity, request: S3Request, payload: Payload, target: ObjectTarget, uploadId: string) {
     const { writer, key } = yield* writable(identity, target)
     const parts = yield* Effect.flatMap(readXmlBody(payload), parseCompleteRequest)
     const written = yield* writer.completeMultipart({ key, uploadId, parts, headers: storedHeaders(request.headers) })
     yield* forgetObject(target)
     const clientKey = `${target.product}/${target.key}`
     return xmlReply(completeMultipartXml(`/${target.account}/${clientKey}`, target.account, clientKey, written.etag))
-  })
+  }
+)
 
 export const abortMultipart = (identity: Identity, target: ObjectTarget, uploadId: string): Answer =>
   Effect.flatMap(writable(identity, target), ({ writer, key }) => writer.abortMultipart({ key, uploadId })).pipe(
@@ -77,12 +78,12 @@ export const abortMultipart = (identity: Identity, target: ObjectTarget, uploadI
  * UploadPartCopy: a part from an object of the proxy's namespace (whole or `x-amz-copy-source-range`), the
  * source authorized for read and the upload's target for write; both on one storage connection.
  */
-export const uploadPartCopy = (
+export const uploadPartCopy: (
   identity: Identity,
   request: S3Request,
   op: { readonly target: ObjectTarget; readonly source: ObjectTarget; readonly uploadId: string; readonly partNumber: number }
-): Answer =>
-  Effect.gen(function*() {
+) => Answer = Effect.fnUntraced(
+  function*(identity: Identity, request: S3Request, op: { readonly target: ObjectTarget; readonly source: ObjectTarget; readonly uploadId: string; readonly partNumber: number }) {
     const rangeHeader = request.headers.get("x-amz-copy-source-range") ?? undefined
     if (rangeHeader !== undefined && parseCopySourceRange(rangeHeader) === undefined) {
       return yield* new InvalidArgument({ message: "The x-amz-copy-source-range value must be of the form bytes=first-last" })
@@ -100,4 +101,5 @@ export const uploadPartCopy = (
       headers: withCopySourceConditions(new Headers(), request.headers)
     }).pipe(Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${op.source.product}/${op.source.key}` }))))
     return xmlReply(copyPartXml(copied.etag, copied.lastModified))
-  })
+  }
+)

@@ -31,13 +31,13 @@ const countParam = (query: Query, name: string, fallback: number, max: number): 
 const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value)
 
 /** ListParts (`GET /{account}/{product}/{key}?uploadId=`): the upload's parts, keys in the client's namespace. */
-export const listParts = (
+export const listParts: (
   identity: Identity,
   request: S3Request,
   target: ObjectTarget,
   uploadId: string
-): Effect.Effect<Reply, S3Error, Catalog | Storage> =>
-  Effect.gen(function*() {
+) => Effect.Effect<Reply, S3Error, Catalog | Storage> = Effect.fnUntraced(
+  function*(identity: Identity, request: S3Request, target: ObjectTarget, uploadId: string) {
     const query = parseQuery(request.url.search)
     const maxParts = yield* countParam(query, "max-parts", 1000, 1000)
     const partNumberMarker = yield* countParam(query, "part-number-marker", 0, 10_000)
@@ -54,7 +54,8 @@ export const listParts = (
       isTruncated: page.isTruncated,
       parts: page.parts
     }))
-  })
+  }
+)
 
 /**
  * ListMultipartUploads. The client's namespace is the account's (keys `{product}/{key}`):
@@ -63,13 +64,13 @@ export const listParts = (
  *   resolve it; an empty prefix answers an empty result (uploads are never listed across products).
  * Keys, prefix and markers in the answer are in the client's namespace (`{product}/…`).
  */
-export const listUploads = (
+export const listUploads: (
   identity: Identity,
   request: S3Request,
   account: string,
   product: string | undefined
-): Effect.Effect<Reply, S3Error, Catalog | Storage> =>
-  Effect.gen(function*() {
+) => Effect.Effect<Reply, S3Error, Catalog | Storage> = Effect.fnUntraced(
+  function*(identity: Identity, request: S3Request, account: string, product: string | undefined) {
     const query = parseQuery(request.url.search)
     const maxUploads = yield* countParam(query, "max-uploads", 1000, 1000)
     if ((query.get("delimiter") ?? "") !== "") {
@@ -127,5 +128,6 @@ export const listUploads = (
       isTruncated: page.isTruncated,
       uploads: page.uploads.filter((u) => u.key.startsWith(storePrefix)).map((u) => ({ ...u, key: toClient(u.key) }))
     }, encode))
-  })
+  }
+)
 

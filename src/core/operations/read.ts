@@ -27,7 +27,12 @@ type Answer = Effect.Effect<Reply, S3Error, Catalog | Storage | AppConfig | Edge
  * answer exactly, streams from the backend with the client's own headers.
  */
 const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "HEAD", identity: Identity): Answer =>
-  Effect.gen(function*() {
+  readObjectOf(request, target, method, identity).pipe(
+    Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${target.product}/${target.key}` })))
+  )
+
+const readObjectOf = Effect.fnUntraced(
+  function*(request: S3Request, target: ObjectTarget, method: "GET" | "HEAD", identity: Identity) {
     const product = yield* readable(identity, target)
     const key = backendKey(product.prefix, target.key)
     const { store } = product
@@ -44,7 +49,8 @@ const readObject = (request: S3Request, target: ObjectTarget, method: "GET" | "H
         store.read({ key, method: "GET", headers: new Headers({ range: `bytes=${start}-${end}`, "if-match": etag }) })
     })
     return cached._tag === "Served" ? cached.reply : bypassed(yield* fromBackend())
-  }).pipe(Effect.catchTag("NoSuchKey", () => Effect.fail(new NoSuchKey({ key: `${target.product}/${target.key}` }))))
+  }
+)
 
 /** An account answers as long as the catalog knows it. */
 const accountExists = (account: string) => Effect.flatMap(Catalog, (catalog) => catalog.products(account))

@@ -36,8 +36,13 @@ const deleteObject = (identity: Identity, target: ObjectTarget): Answer =>
   )
 
 /** CopyObject within the proxy's namespace: the source authorized for read, the destination for write. */
-const copyObject = (identity: Identity, request: S3Request, target: ObjectTarget, source: ObjectTarget): Answer =>
-  Effect.gen(function*() {
+const copyObject: (
+  identity: Identity,
+  request: S3Request,
+  target: ObjectTarget,
+  source: ObjectTarget
+) => Answer = Effect.fnUntraced(
+  function*(identity: Identity, request: S3Request, target: ObjectTarget, source: ObjectTarget) {
     const from = yield* readable(identity, source)
     const to = yield* writable(identity, target)
     if (from.connection.data_connection_id !== to.resolved.connection.data_connection_id) return yield* sameConnectionOnly()
@@ -47,15 +52,17 @@ const copyObject = (identity: Identity, request: S3Request, target: ObjectTarget
     )
     yield* forgetObject(target)
     return xmlReply(copyObjectXml(copied.etag, copied.lastModified))
-  })
+  }
+)
 
 /** Nothing is created: an existing account or product answers 200 (so `aws s3 sync` needs no flags). */
-const createBucket = (identity: Identity, account: string, product: string | undefined): Answer =>
-  Effect.gen(function*() {
+const createBucket: (identity: Identity, account: string, product: string | undefined) => Answer = Effect.fnUntraced(
+  function*(identity: Identity, account: string, product: string | undefined) {
     if (product === undefined) yield* Effect.flatMap(Catalog, (catalog) => catalog.products(account))
     else yield* visibleProduct(identity, account, product)
     return emptyReply(200, new Headers({ location: `/${account}` }))
-  })
+  }
+)
 
 /** The write operations, each streamed end to end and authorized first (docs/authorization.md#per-operation). */
 export const executeWrite = (request: S3Request, op: WriteOperation, identity: Identity, payload: Payload): Answer =>

@@ -37,8 +37,8 @@ const decode = (segment: string): Effect.Effect<string, InvalidURI> =>
  * `/{account}/{product}/{key…}` from the raw (still percent-encoded) path. Account and product are single
  * segments, so an encoded `/` (`%2F`) can never move a boundary; the key is decoded whole.
  */
-export const splitPath = (rawPath: string): Effect.Effect<PathParts, InvalidURI> =>
-  Effect.gen(function*() {
+export const splitPath: (rawPath: string) => Effect.Effect<PathParts, InvalidURI> = Effect.fnUntraced(
+  function*(rawPath) {
     const [, accountRaw = "", productRaw = "", ...rest] = rawPath.split("/")
     const keyRaw = rest.join("/")
     return {
@@ -46,7 +46,8 @@ export const splitPath = (rawPath: string): Effect.Effect<PathParts, InvalidURI>
       product: productRaw === "" ? undefined : yield* decode(productRaw),
       key: keyRaw === "" ? undefined : yield* decode(keyRaw)
     }
-  })
+  }
+)
 
 /** `x-amz-copy-source`: `[/]{account}/{product}/{key}[?versionId=…]`, key percent-encoded. */
 const parseCopySource = (header: string): Effect.Effect<ObjectTarget, InvalidRequest> => {
@@ -163,10 +164,10 @@ const objectLevel = (
 }
 
 /** Decide the operation from method, path and query. Pure: no identity, no I/O. */
-export const classify = (
+export const classify: (
   request: S3Request
-): Effect.Effect<Operation, BucketLevelError | InvalidURI | NoSuchBucket | NotImplemented> =>
-  Effect.gen(function*() {
+) => Effect.Effect<Operation, BucketLevelError | InvalidURI | NoSuchBucket | NotImplemented> = Effect.fnUntraced(
+  function*(request) {
     const path = request.url.pathname
     const method = request.method
     if (STS_PATHS.has(path)) return { _tag: "AssumeRoleWithWebIdentity" } as const
@@ -198,4 +199,5 @@ export const classify = (
     if (key === undefined) return yield* bucketLevel(request, query, account, product)
     if (keyProblem(key)) return yield* invalidKey(key)
     return yield* objectLevel(request, query, { account, product, key })
-  })
+  }
+)

@@ -24,12 +24,13 @@ export type AppServices = Catalog | Storage | OidcProvider | StsServices | Hmac 
  * identity), then every other operation with the caller's identity. The kind guards narrow the union, so
  * each handler's exhaustive switch covers exactly its operations.
  */
-export const route = (request: S3Request): Effect.Effect<Reply, S3Error, AppServices> =>
-  Effect.gen(function*() {
+export const route: (request: S3Request) => Effect.Effect<Reply, S3Error, AppServices> = Effect.fnUntraced(
+  function*(request) {
     const op = yield* classify(request)
     if (op._tag === "AssumeRoleWithWebIdentity") return yield* handleSts(request)
     const { identity, payload } = yield* resolveIdentity(request)
     if (isControl(op)) return yield* executeControl(request, op, identity)
     if (isWrite(op)) return yield* executeWrite(request, op, identity, payload)
     return yield* executeRead(request, op, identity)
-  })
+  }
+)

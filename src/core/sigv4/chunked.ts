@@ -57,11 +57,11 @@ type State = "size" | "data" | "dataEnd" | "trailer" | "done"
  * reads in any way. The last decoded piece is held back until the whole body (final chunk, trailers, length) has
  * verified, so a consumer that frames by length never sees a complete body that then fails.
  */
-export const decodeAwsChunked = (
+export const decodeAwsChunked: (
   source: ReadableStream<Uint8Array>,
   options: AwsChunkedOptions
-): Effect.Effect<AwsChunkedBody, never, Hmac> =>
-  Effect.gen(function*() {
+) => Effect.Effect<AwsChunkedBody, never, Hmac> = Effect.fnUntraced(
+  function*(source: ReadableStream<Uint8Array>, options: AwsChunkedOptions) {
     const hmac = yield* Hmac
     const run = Runtime.runPromise(yield* Effect.runtime<never>())
     const signing = options.signing
@@ -251,7 +251,8 @@ export const decodeAwsChunked = (
 
     const decoder = new TransformStream<Uint8Array, Uint8Array>({ transform, flush })
     return { body: source.pipeThrough(decoder), trailers: () => (state === "done" ? trailers : new Map()) }
-  })
+  }
+)
 
 const latin1 = (bytes: Uint8Array, start: number, end: number): string => {
   let out = ""

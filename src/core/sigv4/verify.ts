@@ -230,12 +230,12 @@ const decodedLength = (request: S3Request): Effect.Effect<number | undefined, In
  * Order: parse → scope/host/payload-mode checks → clock (skew or expiry) → secret lookup → signature → body.
  * Body problems surface later, as an error of the returned stream.
  */
-export const verifyRequest = <E, R>(
+export const verifyRequest: <E, R>(
   request: S3Request,
   lookup: SecretLookup<E, R>,
-  options: VerifyOptions = {}
-): Effect.Effect<VerifiedRequest, SigV4Error | E, Hmac | R> =>
-  Effect.gen(function*() {
+  options?: VerifyOptions
+) => Effect.Effect<VerifiedRequest, SigV4Error | E, Hmac | R> = Effect.fnUntraced(
+  function*<E, R>(request: S3Request, lookup: SecretLookup<E, R>, options: VerifyOptions = {}) {
     const kind = authenticationOf(request)
     if (kind === "anonymous") return yield* new AccessDenied({ reason: "the request is not signed" })
     if (kind === "header" && isPresigned(request.url.searchParams)) {
@@ -297,4 +297,5 @@ export const verifyRequest = <E, R>(
         return { ...base, body: decoded.body, decodedContentLength, trailers: decoded.trailers }
       }
     }
-  })
+  }
+)

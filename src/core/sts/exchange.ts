@@ -64,8 +64,11 @@ const audiencesOf = (payload: JWTPayload): ReadonlyArray<string> =>
  * (discovery or the IdP's `jwks_uri`) → signature/exp/nbf → audience → API-key checks → claim constraints (AND
  * within a binding, OR across) → DurationSeconds → credentials.
  */
-export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Exchanged, StsError, StsServices> =>
-  Effect.gen(function*() {
+export const exchange: (
+  raw: RawParams,
+  audit: AuditFacts
+) => Effect.Effect<Exchanged, StsError, StsServices> = Effect.fnUntraced(
+  function*(raw: RawParams, audit: AuditFacts) {
     const params = yield* decodeStsParams(raw)
     const { account, name } = params.role
     // The bare `_default` names no account: its sessions have an empty account_id (docs/sts.md#role-arn).
@@ -158,4 +161,5 @@ export const exchange = (raw: RawParams, audit: AuditFacts): Effect.Effect<Excha
     }).pipe(Effect.mapError((e) => new StsInternalFailure({ reason: `session signing: ${e.reason}` })))
     audit.jti = session.claims.jti
     return { session, account: accountId, role: role.name, sessionName, subject, issuer: peeked.issuer, audience: binding.audience }
-  })
+  }
+)

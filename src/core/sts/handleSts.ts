@@ -20,8 +20,8 @@ const reasonOf = (error: StsError): string | undefined =>
  * `/.sts`: parameters (query or bounded form body) → exchange → STS XML, with exactly one structured audit
  * event per request. Never fails: every error, defects included, becomes an STS `ErrorResponse`.
  */
-export const handleSts = (request: S3Request): Effect.Effect<Reply, never, StsServices> =>
-  Effect.gen(function*() {
+export const handleSts: (request: S3Request) => Effect.Effect<Reply, never, StsServices> = Effect.fnUntraced(
+  function*(request: S3Request) {
     const started = yield* Clock.currentTimeMillis
     const audit: AuditFacts = {}
     const result = yield* readStsParams(request).pipe(
@@ -57,4 +57,5 @@ export const handleSts = (request: S3Request): Effect.Effect<Reply, never, StsSe
       onLeft: (error) => renderStsError(error, request.requestId),
       onRight: (exchanged) => renderAssumeRoleResponse(exchanged, request.requestId)
     })
-  })
+  }
+)

@@ -23,11 +23,11 @@ export interface TrustedIdp {
  * claims a platform IdP's issuer is absent too: with its own `jwks_uri` it could mint tokens that read as the
  * platform's users in the audit trail and the Source API's claims.
  */
-export const trustedIdps = (
+export const trustedIdps: (
   account: string | undefined,
   role: Role
-): Effect.Effect<ReadonlyMap<string, TrustedIdp>, StsServiceUnavailable | StsInternalFailure, Catalog | StsSettings> =>
-  Effect.gen(function*() {
+) => Effect.Effect<ReadonlyMap<string, TrustedIdp>, StsServiceUnavailable | StsInternalFailure, Catalog | StsSettings> = Effect.fnUntraced(
+  function*(account: string | undefined, role: Role) {
     const settings = yield* StsSettings
     const platformIssuers = new Set([...settings.idps.values()].map(normalizeIssuer))
     const names = [...new Set(role.identity_constraints.map((binding) => binding.idp))]
@@ -53,4 +53,5 @@ export const trustedIdps = (
       )
     }, { concurrency: "unbounded" })
     return new Map(resolved.flatMap(Option.toArray))
-  })
+  }
+)

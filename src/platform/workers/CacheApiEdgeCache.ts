@@ -68,18 +68,17 @@ export const CacheApiEdgeCache = Layer.sync(EdgeCache, () => {
       `bytes=${part.from}-${part.to - 1}`
     ).pipe(Effect.map(Option.map((value) => value.whole ? value.bytes.slice(part.from, part.to) : value.bytes)))
 
-  const toEdge = (key: string, body: string | Uint8Array<ArrayBuffer>, ttl: Duration.DurationInput) =>
-    Effect.gen(function*() {
-      const expires = (yield* Clock.currentTimeMillis) + Duration.toMillis(ttl)
-      // At least one second: a zero max-age may not be stored, and would leave the entry it should replace.
-      const maxAge = Math.max(1, Math.ceil(Duration.toSeconds(ttl)))
-      const response = new Response(body, {
-        headers: { "cache-control": `max-age=${maxAge}`, [EXPIRES]: String(expires) }
-      })
-      // The colo's copy is written after the response (waitUntil): the request already has the value.
-      const waitUntil = yield* WaitUntil
-      yield* Effect.sync(() => waitUntil(edge().put(keyUrl(key), response).catch(() => undefined)))
+  const toEdge = Effect.fnUntraced(function*(key: string, body: string | Uint8Array<ArrayBuffer>, ttl: Duration.DurationInput) {
+    const expires = (yield* Clock.currentTimeMillis) + Duration.toMillis(ttl)
+    // At least one second: a zero max-age may not be stored, and would leave the entry it should replace.
+    const maxAge = Math.max(1, Math.ceil(Duration.toSeconds(ttl)))
+    const response = new Response(body, {
+      headers: { "cache-control": `max-age=${maxAge}`, [EXPIRES]: String(expires) }
     })
+    // The colo's copy is written after the response (waitUntil): the request already has the value.
+    const waitUntil = yield* WaitUntil
+    yield* Effect.sync(() => waitUntil(edge().put(keyUrl(key), response).catch(() => undefined)))
+  })
 
   return EdgeCache.of({
     get: (key) =>

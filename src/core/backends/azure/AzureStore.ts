@@ -199,29 +199,27 @@ export const AzureProvider = Effect.gen(function*() {
       yield* allowEndpoint(connection.data_connection_id, base, config.allowPrivateEndpoints)
 
       /** Signs a request in place (SharedKey), or returns its URL with the SAS query (or as it is, anonymous). */
-      const authorize = (method: string, url: string, headers: Headers) =>
-        Effect.gen(function*() {
-          if (credentials._tag === "SharedKey") {
-            headers.set("x-ms-date", new Date(yield* Clock.currentTimeMillis).toUTCString())
-            headers.set("authorization", yield* sharedKeyAuthorization(hmac, account, credentials.key, { method, url, headers }))
-            return url
-          }
-          return credentials._tag === "Sas" ? `${url}${url.includes("?") ? "&" : "?"}${credentials.query}` : url
-        })
+      const authorize = Effect.fnUntraced(function*(method: string, url: string, headers: Headers) {
+        if (credentials._tag === "SharedKey") {
+          headers.set("x-ms-date", new Date(yield* Clock.currentTimeMillis).toUTCString())
+          headers.set("authorization", yield* sharedKeyAuthorization(hmac, account, credentials.key, { method, url, headers }))
+          return url
+        }
+        return credentials._tag === "Sas" ? `${url}${url.includes("?") ? "&" : "?"}${credentials.query}` : url
+      })
 
       /**
        * Sends one request: x-ms-version always, then signed, SAS-extended or anonymous. A request with a body
        * carries its `content-length` (and any `content-type`) in `headers` already: both are signed.
        */
-      const send = (method: string, url: string, headers: Headers, noStore: boolean, body: UpstreamRequest["body"] = null) =>
-        Effect.gen(function*() {
-          headers.set("x-ms-version", AZURE_API_VERSION)
-          const target = yield* authorize(method, url, headers)
-          return yield* upstream.fetch({ method, url: target, headers, body, timeout: config.backendTimeout, noStore }).pipe(
-            Effect.mapError(unavailable),
-            Effect.flatMap((response) => refuseRedirect(response, method))
-          )
-        })
+      const send = Effect.fnUntraced(function*(method: string, url: string, headers: Headers, noStore: boolean, body: UpstreamRequest["body"] = null) {
+        headers.set("x-ms-version", AZURE_API_VERSION)
+        const target = yield* authorize(method, url, headers)
+        return yield* upstream.fetch({ method, url: target, headers, body, timeout: config.backendTimeout, noStore }).pipe(
+          Effect.mapError(unavailable),
+          Effect.flatMap((response) => refuseRedirect(response, method))
+        )
+      })
 
       const conditionalHeaders = (client: Headers) => {
         const headers = new Headers()
@@ -233,8 +231,8 @@ export const AzureProvider = Effect.gen(function*() {
       }
 
       /** HEAD: Azure's Get Blob Properties ignores Range, so a ranged HEAD is answered from the size, as S3 does. */
-      const head = (request: ObjectRead, url: string): Effect.Effect<Reply, ReadError> =>
-        Effect.gen(function*() {
+      const head: (request: ObjectRead, url: string) => Effect.Effect<Reply, ReadError> = Effect.fnUntraced(
+        function*(request: ObjectRead, url: string) {
           const response = yield* send("HEAD", url, conditionalHeaders(request.headers), true)
           yield* discard(response)
           if (response.status === 304) return { status: 304, headers: s3Headers(response.headers), body: null }
@@ -251,11 +249,16 @@ export const AzureProvider = Effect.gen(function*() {
           headers.set("content-range", `bytes ${range.start}-${range.end}/${size}`)
           headers.delete("content-md5") // the whole blob's digest, not the range's
           return { status: 206, headers, body: null }
-        })
+        }
+      )
 
       /** One GET; `range` is a header Azure serves (closed or open). */
-      const get = (request: ObjectRead, url: string, headers: Headers): Effect.Effect<Reply, ReadError> =>
-        Effect.gen(function*() {
+      const get: (
+        request: ObjectRead,
+        url: string,
+        headers: Headers
+      ) => Effect.Effect<Reply, ReadError> = Effect.fnUntraced(
+        function*(request: ObjectRead, url: string, headers: Headers) {
           const response = yield* send("GET", url, headers, headers.has("range"))
           const status = response.status
           if (status === 206) {
@@ -272,14 +275,15 @@ export const AzureProvider = Effect.gen(function*() {
           const contentRange = response.headers.get("content-range")
           yield* discard(response)
           return yield* readFailure(status, request.key, "GET", contentRange)
-        })
+        }
+      )
 
       /**
        * `bytes=-N`: the size (and the preconditions) from a HEAD, then the resolved range, pinned to the
        * ETag just seen so that a blob replaced in between is not read half old, half new (tried twice).
        */
-      const suffix = (request: ObjectRead, url: string, attempt = 1): Effect.Effect<Reply, ReadError> =>
-        Effect.gen(function*() {
+      const suffix: (request: ObjectRead, url: string, attempt?: number) => Effect.Effect<Reply, ReadError> = Effect.fnUntraced(
+        function*(request: ObjectRead, url: string, attempt = 1) {
           const probe = yield* send("HEAD", url, conditionalHeaders(request.headers), true)
           yield* discard(probe)
           if (probe.status === 304) return { status: 304, headers: s3Headers(probe.headers), body: null }
@@ -296,7 +300,8 @@ export const AzureProvider = Effect.gen(function*() {
                 new BackendUnavailable({ reason: `blob ${request.key} kept changing during a suffix read` })
               ))
           )
-        })
+        }
+      )
 
       const read = (request: ObjectRead): Effect.Effect<Reply, ReadError> => {
         const url = `${base}/${encodeKey(request.key)}`
@@ -317,21 +322,20 @@ export const AzureProvider = Effect.gen(function*() {
        * S3 lists `prefix` after a start-after within it only then. Spends the listing's page budget; an
        * exhausted budget answers yes (the client then lists an empty prefix, never misses keys).
        */
-      const anyKeyAfter = (prefix: string, after: string, budget: { pages: number }) =>
-        Effect.gen(function*() {
-          let marker: string | undefined
-          while (budget.pages < MAX_PAGES_PER_LIST) {
-            budget.pages++
-            const page = yield* fetchPage(prefix, "", AZURE_MAX_RESULTS, marker)
-            if (page.objects.some((o) => compareUtf8(o.key, after) > 0)) return true
-            if (page.nextMarker === undefined) return false
-            marker = page.nextMarker
-          }
-          return true
-        })
+      const anyKeyAfter = Effect.fnUntraced(function*(prefix: string, after: string, budget: { pages: number }) {
+        let marker: string | undefined
+        while (budget.pages < MAX_PAGES_PER_LIST) {
+          budget.pages++
+          const page = yield* fetchPage(prefix, "", AZURE_MAX_RESULTS, marker)
+          if (page.objects.some((o) => compareUtf8(o.key, after) > 0)) return true
+          if (page.nextMarker === undefined) return false
+          marker = page.nextMarker
+        }
+        return true
+      })
 
-      const list = (request: ListRequest): Effect.Effect<ListPage, ListError> =>
-        Effect.gen(function*() {
+      const list: (request: ListRequest) => Effect.Effect<ListPage, ListError> = Effect.fnUntraced(
+        function*(request: ListRequest) {
           const { prefix, delimiter, maxKeys } = request
           const objects: Array<ListedObject> = []
           const commonPrefixes: Array<string> = []
@@ -392,7 +396,8 @@ export const AzureProvider = Effect.gen(function*() {
             marker = backend.nextMarker
             if (taken() >= maxKeys || budget.pages >= MAX_PAGES_PER_LIST) return truncated(marker)
           }
-        })
+        }
+      )
 
       // Writes need a signature (SharedKey or SAS): an anonymous connection has no writer.
       const writer = credentials._tag === "Anonymous" ? undefined : azureWriter({

@@ -15,12 +15,12 @@ export interface ListBlobsQuery {
 }
 
 /** One List Blobs call on the container at `base`: its page, decoded. */
-export const listBlobs = (
+export const listBlobs: (
   send: AzureSend,
   base: string,
   { delimiter, marker, maxResults, prefix, uncommitted }: ListBlobsQuery
-): Effect.Effect<AzurePage, AccessDenied | BackendUnavailable | BackendInvalidResponse> =>
-  Effect.gen(function*() {
+) => Effect.Effect<AzurePage, AccessDenied | BackendUnavailable | BackendInvalidResponse> = Effect.fnUntraced(
+  function*(send: AzureSend, base: string, { delimiter, marker, maxResults, prefix, uncommitted }: ListBlobsQuery) {
     const query: Array<readonly [string, string]> = [["restype", "container"], ["comp", "list"]]
     if (uncommitted) query.push(["include", "uncommittedblobs"])
     if (prefix !== "") query.push(["prefix", prefix])
@@ -37,4 +37,5 @@ export const listBlobs = (
     }
     const text = yield* documentText(response, "listing")
     return yield* Effect.mapError(parseEnumerationResults(text), (reason) => new BackendUnavailable({ reason }))
-  })
+  }
+)

@@ -39,8 +39,8 @@ export const simpleWrites = (options: AzureWriterOptions): Pick<ObjectWriter, "p
    * Put Blob, the body streamed with its Content-Length. `content-md5` (when the core passes it) is
    * forwarded as Content-MD5, which Azure verifies; `x-amz-checksum-*` are neither forwarded nor verified.
    */
-  const put = (request: ObjectWrite): Effect.Effect<Written, WriteError> =>
-    Effect.gen(function*() {
+  const put: (request: ObjectWrite) => Effect.Effect<Written, WriteError> = Effect.fnUntraced(
+    function*(request: ObjectWrite) {
       const length = yield* lengthOf(request, MAX_PUT_BLOB)
       const headers = headersOf(storedHeaders(request.headers))
       headers.set("x-ms-blob-type", "BlockBlob")
@@ -59,19 +59,23 @@ export const simpleWrites = (options: AzureWriterOptions): Pick<ObjectWriter, "p
       }
       yield* discard(response)
       return { etag: quoted(response.headers.get("etag")), headers: new Headers() }
-    })
+    }
+  )
 
   /** Delete Blob, snapshots included (or Azure refuses); 404 is success. */
-  const remove = (key: string): Effect.Effect<void, WriteError> =>
-    Effect.gen(function*() {
+  const remove: (key: string) => Effect.Effect<void, WriteError> = Effect.fnUntraced(
+    function*(key: string) {
       const response = yield* send("DELETE", blobUrl(base, key), new Headers({ "x-ms-delete-snapshots": "include" }))
       if (response.status === 202 || response.status === 200 || response.status === 404) return yield* discard(response)
       return yield* refusal(response, "Delete Blob")
-    })
+    }
+  )
 
   /** One Blob Batch of at most BATCH_MAX Delete Blob subrequests, each signed on its own. */
-  const deleteBatch = (keys: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError> =>
-    Effect.gen(function*() {
+  const deleteBatch: (
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError> = Effect.fnUntraced(
+    function*(keys: ReadonlyArray<string>) {
       const subrequests: Array<Subrequest> = []
       for (const key of keys) {
         const headers = new Headers({ "x-ms-delete-snapshots": "include", "content-length": "0" })
@@ -92,7 +96,8 @@ export const simpleWrites = (options: AzureWriterOptions): Pick<ObjectWriter, "p
       if (answered === undefined) return yield* new BackendUnavailable({ reason: "Blob Batch answered without a multipart boundary" })
       const subresponses = parseBatchResponse(text, answered, keys.length)
       return keys.map((key, index) => deleteOutcome(key, subresponses[index]?.status))
-    })
+    }
+  )
 
   /** Outcomes in key order; a batch Azure refuses as a whole answers an error for each of its keys. */
   const deleteMany = (keys: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<DeleteOutcome>, WriteError> =>

@@ -8,22 +8,23 @@ export const quoted = (etag: string | null): string =>
   etag === null || etag === "" ? "\"\"" : etag.startsWith("\"") ? etag : `"${etag}"`
 
 /** When Azure answered: its Last-Modified, else its Date, else now. */
-export const answeredAt = (response: Response): Effect.Effect<Date> =>
-  Effect.gen(function*() {
+export const answeredAt: (response: Response) => Effect.Effect<Date> = Effect.fnUntraced(
+  function*(response: Response) {
     for (const name of ["last-modified", "date"]) {
       const value = response.headers.get(name)
       const at = value === null ? Number.NaN : new Date(value).getTime()
       if (!Number.isNaN(at)) return new Date(at)
     }
     return new Date(yield* Clock.currentTimeMillis)
-  })
+  }
+)
 
 /** A refused write, as S3 names it: 401/403 AccessDenied, 412 (and 409 BlobAlreadyExists) PreconditionFailed. */
-export const refusal = (
+export const refusal: (
   response: Response,
   what: string
-): Effect.Effect<never, AccessDenied | PreconditionFailed | InvalidRequest | BackendUnavailable> =>
-  Effect.gen(function*() {
+) => Effect.Effect<never, AccessDenied | PreconditionFailed | InvalidRequest | BackendUnavailable> = Effect.fnUntraced(
+  function*(response: Response, what: string) {
     yield* discard(response)
     const code = response.headers.get("x-ms-error-code") ?? ""
     switch (response.status) {
@@ -42,4 +43,5 @@ export const refusal = (
         return yield* new InvalidRequest({ message: "EntityTooLarge: your proposed upload exceeds the maximum allowed size" })
     }
     return yield* new BackendUnavailable({ reason: `backend answered ${response.status} ${code} to ${what}` })
-  })
+  }
+)

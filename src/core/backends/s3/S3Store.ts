@@ -152,15 +152,15 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
         // Judged after composing: a region can carry a host too (`x@169.254.169.254/`).
         yield* allowEndpoint(connection.data_connection_id, bucketUrl, config.allowPrivateEndpoints)
 
-        const send = (
-          method: string,
-          url: string,
-          headers: Headers,
-          noStore: boolean,
-          body: ReadableStream<Uint8Array> | string | null = null,
-          timeout: Duration.DurationInput = config.backendTimeout
-        ) =>
-          Effect.gen(function*() {
+        const send = Effect.fnUntraced(
+          function*(
+            method: string,
+            url: string,
+            headers: Headers,
+            noStore: boolean,
+            body: ReadableStream<Uint8Array> | string | null = null,
+            timeout: Duration.DurationInput = config.backendTimeout
+          ) {
             const keys = yield* credentials
             let signed = { url, headers }
             if (keys !== undefined) {
@@ -188,10 +188,11 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
               timeout,
               noStore
             }).pipe(Effect.mapError(unavailable), Effect.flatMap((response) => refuseRedirect(response, method)))
-          })
+          }
+        )
 
-        const read = (request: ObjectRead): Effect.Effect<Reply, ReadError> =>
-          Effect.gen(function*() {
+        const read: (request: ObjectRead) => Effect.Effect<Reply, ReadError> = Effect.fnUntraced(
+          function*(request) {
             const headers = forwardedReadHeaders(request.headers)
             const noStore = request.method === "HEAD" || headers.has("range")
             const response = yield* send(request.method, `${bucketUrl}/${encodeKey(request.key)}`, headers, noStore)
@@ -218,10 +219,11 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
               default:
                 return yield* new BackendUnavailable({ reason: `backend answered ${status} to ${request.method}` })
             }
-          })
+          }
+        )
 
-        const list = (request: ListRequest) =>
-          Effect.gen(function*() {
+        const list = Effect.fnUntraced(
+          function*(request: ListRequest) {
             const query = new URLSearchParams({ "max-keys": String(request.maxKeys) })
             if (dialect.listVersion === 2) query.set("list-type", "2")
             query.set("prefix", request.prefix)
@@ -251,7 +253,8 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
             }
             const text = yield* documentText(response, "listing")
             return yield* Effect.mapError(parseListObjects(text), (reason) => new BackendUnavailable({ reason }))
-          })
+          }
+        )
 
         // Writes need a signature: an unsigned connection has no writer
         // (docs/authorization.md#connection-writability).

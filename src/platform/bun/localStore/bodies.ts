@@ -51,12 +51,12 @@ const eachChunk = <E>(
   )
 
 /** Streams `body` into the new file `path`, hashing it; fails when the stream errors or its length is not `expectedLength`. */
-export const streamToFile = (
+export const streamToFile: (
   body: ReadableStream<Uint8Array> | null,
   path: string,
   expectedLength: number | undefined
-): Effect.Effect<{ readonly size: number; readonly md5: string }, InvalidRequest | BackendUnavailable> =>
-  Effect.gen(function*() {
+) => Effect.Effect<{ readonly size: number; readonly md5: string }, InvalidRequest | BackendUnavailable> = Effect.fnUntraced(
+  function*(body: ReadableStream<Uint8Array> | null, path: string, expectedLength: number | undefined) {
     const hash = createHash("md5")
     let size = 0
     yield* withNewFile(path, (handle) =>
@@ -69,11 +69,14 @@ export const streamToFile = (
       return yield* new InvalidRequest({ message: `the body had ${size} bytes, ${expectedLength} declared` })
     }
     return { size, md5: hash.digest("hex") }
-  })
+  }
+)
 
 /** Whether `body` holds any byte (read until the first one, then cancelled). */
-export const hasBytes = (body: ReadableStream<Uint8Array> | null): Effect.Effect<boolean, InvalidRequest> =>
-  Effect.gen(function*() {
+export const hasBytes: (
+  body: ReadableStream<Uint8Array> | null
+) => Effect.Effect<boolean, InvalidRequest> = Effect.fnUntraced(
+  function*(body: ReadableStream<Uint8Array> | null) {
     if (body === null) return false
     let found = false
     yield* eachChunk(body, (chunk, reader) => {
@@ -82,7 +85,8 @@ export const hasBytes = (body: ReadableStream<Uint8Array> | null): Effect.Effect
       return Effect.as(probe(() => reader.cancel()), false)
     })
     return found
-  })
+  }
+)
 
 /** Writes the files `sources` one after the other into the new file `to`, feeding `hash` the bytes if given. */
 export const concatenate = (sources: ReadonlyArray<string>, to: string, hash?: Hash): Effect.Effect<void, BackendUnavailable> =>

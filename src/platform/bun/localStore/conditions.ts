@@ -27,13 +27,13 @@ export const requirePutAllowed = (headers: Headers, current: string | undefined)
   putAllowed(headers, current) ? Effect.void : Effect.fail(new PreconditionFailed())
 
 /** A copy's source file at `path`, once it exists and the `x-amz-copy-source-if-*` preconditions hold. */
-export const copySource = (
+export const copySource: (
   root: string,
   sourceKey: string,
   path: string,
   headers: Headers
-): Effect.Effect<ObjectRecord & { readonly mtime: Date }, NoSuchKey | PreconditionFailed> =>
-  Effect.gen(function*() {
+) => Effect.Effect<ObjectRecord & { readonly mtime: Date }, NoSuchKey | PreconditionFailed> = Effect.fnUntraced(
+  function*(root: string, sourceKey: string, path: string, headers: Headers) {
     const current = yield* currentFile(root, sourceKey, path)
     if (current === undefined) return yield* new NoSuchKey({ key: sourceKey })
     const conditions = new Headers()
@@ -45,4 +45,5 @@ export const copySource = (
       return yield* new PreconditionFailed()
     }
     return current
-  })
+  }
+)

@@ -34,15 +34,14 @@ export const multipartWrites = (
       return part
     }))
 
-  const createMultipart: ObjectWriter["createMultipart"] = (request) =>
-    Effect.gen(function*() {
-      yield* writablePath(root, request.key)
-      const uploadId = randomUUID().replace(/-/g, "")
-      const dir = join(root, UPLOADS_DIR, uploadId)
-      yield* disk(() => mkdir(dir, { recursive: true }))
-      yield* disk(() => writeFile(join(dir, UPLOAD_RECORD), JSON.stringify({ key: request.key, headers: storedHeaders(request.headers) })))
-      return uploadId
-    })
+  const createMultipart: ObjectWriter["createMultipart"] = Effect.fnUntraced(function*(request) {
+    yield* writablePath(root, request.key)
+    const uploadId = randomUUID().replace(/-/g, "")
+    const dir = join(root, UPLOADS_DIR, uploadId)
+    yield* disk(() => mkdir(dir, { recursive: true }))
+    yield* disk(() => writeFile(join(dir, UPLOAD_RECORD), JSON.stringify({ key: request.key, headers: storedHeaders(request.headers) })))
+    return uploadId
+  })
 
   const uploadPart: ObjectWriter["uploadPart"] = (request) =>
     withTempFiles((named) =>
@@ -118,11 +117,10 @@ export const multipartWrites = (
       })
     )
 
-  const abortMultipart: ObjectWriter["abortMultipart"] = (request) =>
-    Effect.gen(function*() {
-      const { dir } = yield* openUpload(root, request.uploadId, request.key)
-      yield* disk(() => rm(dir, { recursive: true, force: true }))
-    })
+  const abortMultipart: ObjectWriter["abortMultipart"] = Effect.fnUntraced(function*(request) {
+    const { dir } = yield* openUpload(root, request.uploadId, request.key)
+    yield* disk(() => rm(dir, { recursive: true, force: true }))
+  })
 
   return { createMultipart, uploadPart, uploadPartCopy, completeMultipart, abortMultipart }
 }

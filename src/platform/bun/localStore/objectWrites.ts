@@ -20,20 +20,19 @@ export const objectWrites = (root: string): Pick<ObjectWriter, "put" | "delete" 
    * A folder marker holds no bytes here (`markerOf`): a body with any is refused rather than lost. Create-only
    * (`if-none-match: *`) creates the record exclusively, as `commit` links.
    */
-  const putMarker = (request: ObjectWrite, marker: Marker) =>
-    Effect.gen(function*() {
-      const exists = (yield* fileAt(marker.record)) !== undefined
-      yield* requirePutAllowed(request.headers, exists ? EMPTY_ETAG : undefined)
-      if (yield* hasBytes(request.body)) {
-        return yield* new InvalidRequest({ message: "a folder marker (a key ending in /) cannot hold data in the local store" })
-      }
-      yield* disk(() => mkdir(marker.dir, { recursive: true }))
-      yield* disk(() => mkdir(dirname(marker.record), { recursive: true }))
-      const createOnly = request.headers.get("if-none-match")?.trim() === "*"
-      const created = yield* diskUnless(() => writeFile(marker.record, "", { flag: createOnly ? "wx" : "w" }).then(() => true), "EEXIST", false)
-      if (!created) return yield* new PreconditionFailed()
-      return { etag: EMPTY_ETAG, headers: new Headers() }
-    })
+  const putMarker = Effect.fnUntraced(function*(request: ObjectWrite, marker: Marker) {
+    const exists = (yield* fileAt(marker.record)) !== undefined
+    yield* requirePutAllowed(request.headers, exists ? EMPTY_ETAG : undefined)
+    if (yield* hasBytes(request.body)) {
+      return yield* new InvalidRequest({ message: "a folder marker (a key ending in /) cannot hold data in the local store" })
+    }
+    yield* disk(() => mkdir(marker.dir, { recursive: true }))
+    yield* disk(() => mkdir(dirname(marker.record), { recursive: true }))
+    const createOnly = request.headers.get("if-none-match")?.trim() === "*"
+    const created = yield* diskUnless(() => writeFile(marker.record, "", { flag: createOnly ? "wx" : "w" }).then(() => true), "EEXIST", false)
+    if (!created) return yield* new PreconditionFailed()
+    return { etag: EMPTY_ETAG, headers: new Headers() }
+  })
 
   const putFile = (request: ObjectWrite) =>
     withTempFiles((named) =>
@@ -53,29 +52,27 @@ export const objectWrites = (root: string): Pick<ObjectWriter, "put" | "delete" 
   }
 
   /** Removes the directories left empty from `from` up to the root, stopping at a folder that keeps a marker. */
-  const prune = (from: string) =>
-    Effect.gen(function*() {
-      for (let dir = from; dir.startsWith(root + sep); dir = dirname(dir)) {
-        const marker = markerOf(root, folderKey(root, dir))
-        if (marker !== undefined && (yield* fileAt(marker.record)) !== undefined) return
-        if ((yield* probe(() => rmdir(dir).then(() => true))) !== true) return
-      }
-    })
+  const prune = Effect.fnUntraced(function*(from: string) {
+    for (let dir = from; dir.startsWith(root + sep); dir = dirname(dir)) {
+      const marker = markerOf(root, folderKey(root, dir))
+      if (marker !== undefined && (yield* fileAt(marker.record)) !== undefined) return
+      if ((yield* probe(() => rmdir(dir).then(() => true))) !== true) return
+    }
+  })
 
   /** Removes the file and its sidecar, or a folder marker's record, then the directories left empty. */
-  const remove: ObjectWriter["delete"] = (key) =>
-    Effect.gen(function*() {
-      const marker = markerOf(root, key)
-      if (marker !== undefined) {
-        yield* disk(() => rm(marker.record, { force: true }))
-        return yield* prune(marker.dir)
-      }
-      const path = yield* writablePath(root, key)
-      yield* disk(() => rm(path, { force: true }))
-      const sidecar = sidecarPath(root, key)
-      if (sidecar !== undefined) yield* disk(() => rm(sidecar, { force: true }))
-      yield* prune(dirname(path))
-    })
+  const remove: ObjectWriter["delete"] = Effect.fnUntraced(function*(key) {
+    const marker = markerOf(root, key)
+    if (marker !== undefined) {
+      yield* disk(() => rm(marker.record, { force: true }))
+      return yield* prune(marker.dir)
+    }
+    const path = yield* writablePath(root, key)
+    yield* disk(() => rm(path, { force: true }))
+    const sidecar = sidecarPath(root, key)
+    if (sidecar !== undefined) yield* disk(() => rm(sidecar, { force: true }))
+    yield* prune(dirname(path))
+  })
 
   const deleteMany: ObjectWriter["deleteMany"] = (keys) =>
     Effect.forEach(keys, (key) =>

@@ -1,6 +1,5 @@
 import * as Effect from "effect/Effect"
-import type { ObjectStore, ReadError } from "../../../core/backends/ObjectStore.js"
-import type { Reply } from "../../../core/http/Reply.js"
+import type { ObjectRead, ObjectStore } from "../../../core/backends/ObjectStore.js"
 import { InvalidRange, NoSuchKey, PreconditionFailed } from "../../../core/s3/errors.js"
 import { evaluatePreconditions } from "../../../core/s3/preconditions.js"
 import { resolveRange } from "../../../core/s3/range.js"
@@ -16,19 +15,18 @@ const CONTENT_TYPES: Record<string, string> = {
 const contentType = (key: string) => CONTENT_TYPES[key.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream"
 
 /** The file holding `key`'s bytes, its ETag and stored headers; a folder marker's is its empty record. */
-const objectAt = (root: string, key: string) =>
-  Effect.gen(function*() {
-    const marker = markerOf(root, key)
-    const path = marker?.record ?? objectPath(root, key)
-    const info = path === undefined ? undefined : yield* fileAt(path)
-    if (path === undefined || info === undefined) return undefined
-    const record = marker === undefined ? yield* recordOf(root, key, info) : { etag: EMPTY_ETAG, headers: new Headers() }
-    return { path, info, ...record }
-  })
+const objectAt = Effect.fnUntraced(function*(root: string, key: string) {
+  const marker = markerOf(root, key)
+  const path = marker?.record ?? objectPath(root, key)
+  const info = path === undefined ? undefined : yield* fileAt(path)
+  if (path === undefined || info === undefined) return undefined
+  const record = marker === undefined ? yield* recordOf(root, key, info) : { etag: EMPTY_ETAG, headers: new Headers() }
+  return { path, info, ...record }
+})
 
 /** GET and HEAD, with Range and the preconditions evaluated here as S3 would; bodies stream from disk. */
-export const readObject = (root: string): ObjectStore["read"] => ({ headers, key, method }): Effect.Effect<Reply, ReadError> =>
-  Effect.gen(function*() {
+export const readObject = (root: string): ObjectStore["read"] =>
+  Effect.fnUntraced(function*({ headers, key, method }: ObjectRead) {
     const found = yield* objectAt(root, key)
     if (found === undefined) return yield* new NoSuchKey({ key })
     const { path, info, etag, headers: stored } = found

@@ -59,25 +59,30 @@ export interface ObjectRecord {
  * (rclone, s3cmd) as a multipart ETag they do not check, rather than a wrong MD5. Reads, listings and
  * preconditions all use this one answer.
  */
-export const recordOf = (root: string, key: string, file: FileIdentity): Effect.Effect<ObjectRecord> =>
-  Effect.gen(function*() {
+export const recordOf: (
+  root: string,
+  key: string,
+  file: FileIdentity
+) => Effect.Effect<ObjectRecord> = Effect.fnUntraced(
+  function*(root: string, key: string, file: FileIdentity) {
     const path = sidecarPath(root, key)
     const text = path === undefined ? undefined : yield* probe(() => readFile(path, "utf8"))
     const sidecar = text === undefined ? undefined : decodeSidecar(text)
     return sidecar !== undefined && Either.isRight(sidecar) && sidecar.right.size === file.size && sidecar.right.mtimeMs === file.mtimeMs
       ? { etag: sidecar.right.etag, headers: new Headers(sidecar.right.headers) }
       : { etag: fallbackEtag(file), headers: new Headers() }
-  })
+  }
+)
 
 /** Records `etag` and `headers` for the file `file` describes, which `key` is about to hold. */
-export const writeSidecar = (
+export const writeSidecar: (
   root: string,
   key: string,
   etag: string,
   file: FileIdentity,
   headers: Record<string, string>
-): Effect.Effect<void, BackendUnavailable> =>
-  Effect.gen(function*() {
+) => Effect.Effect<void, BackendUnavailable> = Effect.fnUntraced(
+  function*(root: string, key: string, etag: string, file: FileIdentity, headers: Record<string, string>) {
     const path = sidecarPath(root, key)
     if (path === undefined) return yield* new BackendUnavailable({ reason: `local write failed: the sidecar of "${key}" would lie outside ${META_DIR}` })
     yield* disk(() => mkdir(dirname(path), { recursive: true }))
@@ -85,11 +90,17 @@ export const writeSidecar = (
     yield* disk(() => mkdir(dirname(temp), { recursive: true }))
     yield* disk(() => writeFile(temp, JSON.stringify({ etag, size: file.size, mtimeMs: file.mtimeMs, headers })))
     yield* disk(() => rename(temp, path))
-  })
+  }
+)
 
 /** The object file at `path` now (its ETag, mtime and stored headers), or undefined when there is none. */
-export const currentFile = (root: string, key: string, path: string): Effect.Effect<(ObjectRecord & { readonly mtime: Date }) | undefined> =>
-  Effect.gen(function*() {
+export const currentFile: (
+  root: string,
+  key: string,
+  path: string
+) => Effect.Effect<(ObjectRecord & { readonly mtime: Date }) | undefined> = Effect.fnUntraced(
+  function*(root: string, key: string, path: string) {
     const info = yield* fileAt(path)
     return info === undefined ? undefined : { ...(yield* recordOf(root, key, info)), mtime: info.mtime }
-  })
+  }
+)

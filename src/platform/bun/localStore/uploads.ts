@@ -26,13 +26,18 @@ export const uploadRecord = (dir: string): Effect.Effect<Upload | undefined> =>
   })
 
 /** An upload's directory and record, when the id is one this store issued for `key` and it is still open. */
-export const openUpload = (root: string, uploadId: string, key: string): Effect.Effect<{ readonly dir: string; readonly upload: Upload }, NoSuchUpload> =>
-  Effect.gen(function*() {
+export const openUpload: (
+  root: string,
+  uploadId: string,
+  key: string
+) => Effect.Effect<{ readonly dir: string; readonly upload: Upload }, NoSuchUpload> = Effect.fnUntraced(
+  function*(root: string, uploadId: string, key: string) {
     const dir = uploadDirOf(root, uploadId)
     const upload = dir === undefined ? undefined : yield* uploadRecord(dir)
     if (dir === undefined || upload === undefined || upload.key !== key) return yield* new NoSuchUpload({ uploadId })
     return { dir, upload }
-  })
+  }
+)
 
 /** S3's part numbers, 1 to 10000. */
 export const checkPartNumber = (partNumber: number): Effect.Effect<void, InvalidRequest> =>
