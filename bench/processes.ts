@@ -2,7 +2,7 @@
  * The bench's servers as child processes, started with a deadline; test/fakes/processes.ts spawns them and
  * kills whatever is left when the bench exits (also on error or Ctrl-C).
  */
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { spawnTracked, stopProcess } from "../test/fakes/processes.js"
 
 export interface Started {
@@ -97,13 +97,34 @@ const ticksPerSecond = (() => {
   return result.exitCode === 0 && value > 0 ? value : 100
 })()
 
-/** User + system CPU seconds a process has used so far (/proc/PID/stat, clock-tick resolution); NaN if unknown. */
+/** User + system CPU seconds of a /proc `stat` file (clock-tick resolution). */
+const statCpuSeconds = (stat: string): number => {
+  // Fields after the parenthesised command name (which may contain spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
+/** User + system CPU seconds a process has used so far (/proc/PID/stat, every thread); NaN if unknown. */
 export const cpuSecondsOf = (pid: number): number => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    // Fields after the parenthesised command name (which may contain spaces): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, "utf8"))
+  } catch {
+    return Number.NaN
+  }
+}
+
+/**
+ * The part of that spent by JavaScriptCore's compiler threads (`JITWorker`): optimizing compilation, which keeps
+ * going for as long as code is recompiled (issue #11: generators made per call were, for good). NaN if unknown.
+ */
+export const jitCpuSecondsOf = (pid: number): number => {
+  try {
+    let seconds = 0
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8")
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).startsWith("JIT")) seconds += statCpuSeconds(stat)
+    }
+    return seconds
   } catch {
     return Number.NaN
   }

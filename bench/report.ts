@@ -86,7 +86,7 @@ const printTables = (r: Results) => {
     console.log(`\n2. ${settings.rangeLength / 1024} KiB ranged GETs at random offsets (Bun fetch, keep-alive): req/s and latency (ms)`)
     console.log(table([
       ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "server CPU µs/req",
-        "upstream CPU µs/req"],
+        "of it JIT µs/req", "upstream CPU µs/req"],
       ...r.ranged.flatMap((x) =>
         (["direct", "bare", "proxy"] as const).map((name) => {
           const t = x.targets[name]
@@ -101,6 +101,7 @@ const printTables = (r: Results) => {
             round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
             round(t.reqPerSec / x.targets.bare.reqPerSec, 3),
             name === "direct" ? "—" : String(Math.round(t.serverCpuUsPerRequest)),
+            name === "direct" ? "—" : String(Math.round(t.serverJitUsPerRequest)),
             Math.round(t.upstreamCpuUsPerRequest)
           ]
         })

@@ -4,7 +4,7 @@
  * request (from /proc).
  */
 import { latencySummary, ranged } from "../http.js"
-import { cpuSecondsOf } from "../processes.js"
+import { cpuSecondsOf, jitCpuSecondsOf } from "../processes.js"
 import { log, settings } from "../settings.js"
 import { median, seededRandom } from "../stats.js"
 import { type PerTarget, perTarget, type Target, type TargetName } from "../targets.js"
@@ -17,6 +17,8 @@ export interface RangedTargetStats {
   readonly requests: number
   /** CPU the serving process used per request (µs, from /proc; NaN for direct, whose server is the upstream itself). */
   readonly serverCpuUsPerRequest: number
+  /** Of that, the JIT compiler threads' (µs; NaN for direct). */
+  readonly serverJitUsPerRequest: number
   /** CPU the upstream process used per request (µs). */
   readonly upstreamCpuUsPerRequest: number
 }
@@ -50,13 +52,16 @@ const rangedBench = async (
   const latencies = perTarget((): Array<number> => [])
   const counts = perTarget(() => 0)
   const serverCpu = perTarget(() => 0)
+  const serverJit = perTarget(() => 0)
   const upstreamCpu = perTarget(() => 0)
   for (let rep = 0; rep < settings.rangeReps; rep++) {
     for (const target of targets) {
       const server0 = target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid)
+      const jit0 = target.pid === undefined ? Number.NaN : jitCpuSecondsOf(target.pid)
       const upstream0 = cpuSecondsOf(upstreamPid)
       const result = await ranged(target.url, offsets, settings.rangeLength, concurrency, settings.rangeDeadlineMs)
       serverCpu[target.name] += target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid) - server0
+      serverJit[target.name] += target.pid === undefined ? Number.NaN : jitCpuSecondsOf(target.pid) - jit0
       upstreamCpu[target.name] += cpuSecondsOf(upstreamPid) - upstream0
       rates[target.name].push(result.reqPerSec)
       latencies[target.name].push(...result.latenciesMs)
@@ -72,6 +77,7 @@ const rangedBench = async (
       p99: l.p99,
       requests: counts[name],
       serverCpuUsPerRequest: (serverCpu[name] * 1e6) / counts[name],
+      serverJitUsPerRequest: (serverJit[name] * 1e6) / counts[name],
       upstreamCpuUsPerRequest: (upstreamCpu[name] * 1e6) / counts[name]
     }
   }

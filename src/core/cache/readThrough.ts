@@ -185,10 +185,10 @@ const loadMeta = <EH, RH>(cache: EdgeCache["Type"], key: string, metaTtl: Durati
  * consecutive chunks, and each is stored as it passes through to the client. Concurrent misses each fetch for
  * themselves: nothing here waits on another request.
  */
-export const readThrough = <EH, RH, EF, RF>(
+export const readThrough: <EH, RH, EF, RF>(
   request: ReadThroughRequest<EH, RH, EF, RF>
-): Effect.Effect<ReadThroughResult, EH | EF | InvalidRange | PreconditionFailed, EdgeCache | RH | RF> =>
-  Effect.gen(function*() {
+) => Effect.Effect<ReadThroughResult, EH | EF | InvalidRange | PreconditionFailed, EdgeCache | RH | RF> = Effect.fnUntraced(
+  function*<EH, RH, EF, RF>(request: ReadThroughRequest<EH, RH, EF, RF>) {
     const cache = yield* EdgeCache
     const chunkSize = request.chunkSize ?? DEFAULT_CHUNK_SIZE
     const loaded = yield* loadMeta(cache, request.key, request.metaTtl ?? DEFAULT_META_TTL, request.head)
@@ -289,4 +289,5 @@ export const readThrough = <EH, RH, EF, RF>(
       ? { status: partial ? 206 : 200, headers, body, length }
       : { status: partial ? 206 : 200, headers, body }
     return { _tag: "Served", cache: status, reply }
-  })
+  }
+)
