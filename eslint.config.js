@@ -13,6 +13,19 @@ const EFFECT_BARREL = {
 }
 
 /**
+ * `(x) => Effect.gen(function*() {…})` makes a new generator function on every call. Under Bun (JavaScriptCore) the
+ * hot ones never settled: their bodies were recompiled again and again, ~150 µs of JIT per request (issue #11).
+ * `Effect.fnUntraced(function*(x) {…})` makes it once.
+ */
+const PER_CALL_GENERATOR = [
+  "ArrowFunctionExpression > CallExpression.body[callee.object.name='Effect'][callee.property.name='gen']",
+  "ArrowFunctionExpression > CallExpression.body > MemberExpression.callee > CallExpression.object[callee.object.name='Effect'][callee.property.name='gen']"
+].map((selector) => ({
+  selector,
+  message: "a function returning Effect.gen makes its generator on every call: write Effect.fnUntraced(function*(…) {…})"
+}))
+
+/**
  * src/core's layers, top first (docs/architecture.md). A file may import files of its own directory and of
  * the layers below its own, never above it nor a sibling in the same layer: the core reads one way down.
  */
@@ -55,7 +68,10 @@ export default tseslint.config(
   },
   {
     files: ["src/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { paths: [EFFECT_BARREL] }] }
+    rules: {
+      "no-restricted-imports": ["error", { paths: [EFFECT_BARREL] }],
+      "no-restricted-syntax": ["error", ...PER_CALL_GENERATOR]
+    }
   },
   {
     files: ["src/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],

@@ -54,8 +54,8 @@ export const JoseOidcProvider = Layer.effect(
 
     return OidcProvider.of({
       issuer,
-      sign: ({ sub, aud, ttlSeconds, extra }) =>
-        Effect.gen(function*() {
+      sign: Effect.fnUntraced(
+        function*({ sub, aud, ttlSeconds, extra }) {
           const key = yield* activeKey
           const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
           return yield* Effect.tryPromise({

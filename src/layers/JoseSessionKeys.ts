@@ -89,8 +89,8 @@ export const JoseSessionKeys = Layer.effect(
 
     return SessionKeys.of({
       secretFor,
-      issue: ({ durationSeconds, ...grant }) =>
-        Effect.gen(function*() {
+      issue: Effect.fnUntraced(
+        function*({ durationSeconds, ...grant }) {
           const accessKeyId = yield* newAccessKeyId
           const secretAccessKey = yield* Effect.orDie(secretFor(accessKeyId)) // an id made just above always parses
           const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)

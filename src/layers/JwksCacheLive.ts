@@ -39,8 +39,8 @@ export const JwksCacheLive = Layer.effect(
     const claimFor = Duration.toMillis(RENEWAL_CLAIM)
     const kidInterval = Duration.toMillis(UNKNOWN_KID_INTERVAL)
 
-    const getJson = (issuer: string, url: string) =>
-      Effect.gen(function*() {
+    const getJson = Effect.fnUntraced(
+      function*(issuer: string, url: string) {
         const fail = (reason: string) => new IDPCommunicationError({ issuer, reason: `${reason} (${url})` })
         const response = yield* upstream.fetch({
           method: "GET",
@@ -59,12 +59,13 @@ export const JwksCacheLive = Layer.effect(
           try: () => JSON.parse(new TextDecoder().decode(bytes)) as unknown,
           catch: () => fail("not JSON")
         })
-      }).pipe(
-        Effect.timeoutFail({
+      },
+      (effect, issuer, url) =>
+        Effect.timeoutFail(effect, {
           duration: JWKS_FETCH_TIMEOUT,
           onTimeout: () => new IDPCommunicationError({ issuer, reason: `no complete answer in time (${url})` })
         })
-      )
+    )
 
     /** Discovery's `jwks_uri`; it must be https (or loopback http). */
     const discoveredJwksUri = (issuer: string, base: string) =>

@@ -11,7 +11,7 @@ import { AppConfig } from "../core/services/AppConfig.js"
 import { EdgeCache } from "../core/services/EdgeCache.js"
 import { responseText, Upstream } from "../core/services/Upstream.js"
 import { discard } from "../core/backends/answer.js"
-import { Federation, type FederationError } from "../core/backends/s3/Federation.js"
+import { Federation } from "../core/backends/s3/Federation.js"
 import { type IssuedCredentials, readStsAnswer } from "../core/backends/s3/stsResponse.js"
 
 /** Renew this long before expiry; meanwhile the old credentials keep serving. */
@@ -131,8 +131,8 @@ export const StsFederation = Layer.effect(
       )
 
     return Federation.of({
-      credentials: ({ roleArn, subject, audience }): Effect.Effect<IssuedCredentials, FederationError> =>
-        Effect.gen(function*() {
+      credentials: Effect.fnUntraced(
+        function*({ roleArn, subject, audience }) {
           const key = `${roleArn}\u001f${subject}\u001f${audience}`
           const now = yield* Clock.currentTimeMillis
           const entry = entries.get(key)

@@ -32,8 +32,15 @@ export const CacheApiEdgeCache = Layer.sync(EdgeCache, () => {
     decode: (response: Response) => Promise<A | undefined>,
     keep: (value: A, ttl: Duration.Duration) => Effect.Effect<void>,
     range?: string
-  ) =>
-    Effect.gen(function*() {
+  ) => Effect.orElseSucceed(entryOf(key, decode, keep, range), () => Option.none<A>())
+
+  const entryOf = Effect.fnUntraced(
+    function*<A>(
+      key: string,
+      decode: (response: Response) => Promise<A | undefined>,
+      keep: (value: A, ttl: Duration.Duration) => Effect.Effect<void>,
+      range?: string
+    ) {
       const request = range === undefined ? keyUrl(key) : new Request(keyUrl(key), { headers: { range } })
       const response = yield* Effect.tryPromise(() => edge().match(request))
       if (response === undefined) return Option.none<A>()
@@ -46,7 +53,8 @@ export const CacheApiEdgeCache = Layer.sync(EdgeCache, () => {
       if (value === undefined) return Option.none<A>()
       yield* keep(value, Duration.millis(remaining))
       return Option.some(value)
-    }).pipe(Effect.orElseSucceed(() => Option.none<A>()))
+    }
+  )
 
   /**
    * Part of a colo entry: the colo answers a Range with a 206 of just those bytes (checked against the size the

@@ -22,7 +22,7 @@ import { Upstream, type UpstreamFailure, type UpstreamRequest } from "../../serv
 import { discard, refuseRedirect } from "../answer.js"
 import { allowEndpoint } from "../endpointPolicy.js"
 import { encodeKey } from "../keys.js"
-import type { ListedObject, ListError, ListPage, ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
+import type { ListedObject, ListError, ListPage, ListRequest, ObjectRead, ReadError } from "../ObjectStore.js"
 import { passthroughHeaders } from "../passthrough.js"
 import { listBlobs } from "./listBlobs.js"
 import type { AzurePage } from "./listXml.js"
@@ -185,8 +185,8 @@ export const AzureProvider = Effect.gen(function*() {
   const config = yield* AppConfig
   const hmac = yield* Hmac
 
-  return (connection: DataConnection): Effect.Effect<ObjectStore, OpenError> =>
-    Effect.gen(function*() {
+  return Effect.fnUntraced(
+    function*(connection: DataConnection) {
       const { account_name: account, container_name: container } = connection.details
       if (account === undefined || account === "" || container === undefined || container === "") {
         return yield* new CatalogFailure({
@@ -407,8 +407,8 @@ export const AzureProvider = Effect.gen(function*() {
         authorize,
         // Put Block From URL does not take the destination's SharedKey for its source: a 15-minute read SAS.
         sourceUrl: credentials._tag === "SharedKey"
-          ? (key) =>
-            Effect.gen(function*() {
+          ? Effect.fnUntraced(
+            function*(key) {
               const expiry = new Date((yield* Clock.currentTimeMillis) + 15 * 60 * 1000)
               const query = yield* blobReadSas(hmac, { account, key: credentials.key, container, blob: key, expiry, version: AZURE_API_VERSION })
               return `${base}/${encodeKey(key)}?${query}`

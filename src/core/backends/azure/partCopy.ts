@@ -25,63 +25,61 @@ export const partCopy = (
   const { base, send, sourceUrl } = options
 
   /** Put Block From URL; "NotImplemented" when the service has no such operation (Azurite). */
-  const blockFromUrl = (request: PartCopy, tag: string, range: string | undefined) =>
-    Effect.gen(function*() {
-      const source = sourceUrl === undefined ? copySourceUrl(options, request.sourceKey) : yield* sourceUrl(request.sourceKey)
-      const headers = new Headers({ "x-ms-copy-source": source, "content-length": "0" })
-      if (range !== undefined) headers.set("x-ms-source-range", range)
-      forwardSourceConditions(request.headers, headers, "x-ms-source-")
-      const url = `${blobUrl(base, request.key)}?comp=block&blockid=${encodeURIComponent(blockId(tag))}`
-      const response = yield* send("PUT", url, headers)
-      if (response.status === 501) {
-        yield* discard(response)
-        return "NotImplemented" as const
-      }
-      if (response.status !== 201) {
-        // A missing source: 404 (CannotVerifyCopySource on Azure, BlobNotFound elsewhere).
-        if (response.status === 404) {
-          yield* discard(response)
-          return yield* new NoSuchKey({ key: request.sourceKey })
-        }
-        return yield* refusal(response, "Put Block From URL")
-      }
+  const blockFromUrl = Effect.fnUntraced(function*(request: PartCopy, tag: string, range: string | undefined) {
+    const source = sourceUrl === undefined ? copySourceUrl(options, request.sourceKey) : yield* sourceUrl(request.sourceKey)
+    const headers = new Headers({ "x-ms-copy-source": source, "content-length": "0" })
+    if (range !== undefined) headers.set("x-ms-source-range", range)
+    forwardSourceConditions(request.headers, headers, "x-ms-source-")
+    const url = `${blobUrl(base, request.key)}?comp=block&blockid=${encodeURIComponent(blockId(tag))}`
+    const response = yield* send("PUT", url, headers)
+    if (response.status === 501) {
       yield* discard(response)
-      return { tag, at: yield* answeredAt(response) }
-    })
+      return "NotImplemented" as const
+    }
+    if (response.status !== 201) {
+      // A missing source: 404 (CannotVerifyCopySource on Azure, BlobNotFound elsewhere).
+      if (response.status === 404) {
+        yield* discard(response)
+        return yield* new NoSuchKey({ key: request.sourceKey })
+      }
+      return yield* refusal(response, "Put Block From URL")
+    }
+    yield* discard(response)
+    return { tag, at: yield* answeredAt(response) }
+  })
 
   /**
    * Where Put Block From URL is not implemented (Azurite answers 501): Get Blob (ranged, with the
    * copy-source preconditions) streamed into Put Block, the bytes passing through the proxy.
    */
-  const blockThroughProxy = (request: PartCopy, tag: string, range: string | undefined) =>
-    Effect.gen(function*() {
-      const headers = new Headers()
-      if (range !== undefined) headers.set("x-ms-range", range)
-      forwardSourceConditions(request.headers, headers, "")
-      const source = yield* send("GET", blobUrl(base, request.sourceKey), headers)
-      if (source.status !== 200 && source.status !== 206) {
-        yield* discard(source)
-        if (source.status === 404) return yield* new NoSuchKey({ key: request.sourceKey })
-        if (source.status === 304 || source.status === 412) return yield* new PreconditionFailed()
-        if (source.status === 416) return yield* new InvalidRequest({ message: "InvalidRange: the requested range is not satisfiable" })
-        return yield* refusal(source, "Get Blob for UploadPartCopy")
-      }
-      const length = Number(source.headers.get("content-length") ?? Number.NaN)
-      if (!Number.isSafeInteger(length) || length < 0) {
-        yield* discard(source)
-        return yield* new BackendUnavailable({ reason: "Get Blob answered without a Content-Length" })
-      }
-      if (length === 0) {
-        // An empty part stages nothing (as UploadPart does).
-        yield* discard(source)
-        return { tag: `${tag.slice(0, 20)}${ZERO_ATTEMPT}`, at: yield* answeredAt(source) }
-      }
-      yield* putBlock(request.key, tag, source.body, length, null)
-      return { tag, at: yield* answeredAt(source) }
-    })
+  const blockThroughProxy = Effect.fnUntraced(function*(request: PartCopy, tag: string, range: string | undefined) {
+    const headers = new Headers()
+    if (range !== undefined) headers.set("x-ms-range", range)
+    forwardSourceConditions(request.headers, headers, "")
+    const source = yield* send("GET", blobUrl(base, request.sourceKey), headers)
+    if (source.status !== 200 && source.status !== 206) {
+      yield* discard(source)
+      if (source.status === 404) return yield* new NoSuchKey({ key: request.sourceKey })
+      if (source.status === 304 || source.status === 412) return yield* new PreconditionFailed()
+      if (source.status === 416) return yield* new InvalidRequest({ message: "InvalidRange: the requested range is not satisfiable" })
+      return yield* refusal(source, "Get Blob for UploadPartCopy")
+    }
+    const length = Number(source.headers.get("content-length") ?? Number.NaN)
+    if (!Number.isSafeInteger(length) || length < 0) {
+      yield* discard(source)
+      return yield* new BackendUnavailable({ reason: "Get Blob answered without a Content-Length" })
+    }
+    if (length === 0) {
+      // An empty part stages nothing (as UploadPart does).
+      yield* discard(source)
+      return { tag: `${tag.slice(0, 20)}${ZERO_ATTEMPT}`, at: yield* answeredAt(source) }
+    }
+    yield* putBlock(request.key, tag, source.body, length, null)
+    return { tag, at: yield* answeredAt(source) }
+  })
 
-  return (request) =>
-    Effect.gen(function*() {
+  return Effect.fnUntraced(
+    function*(request) {
       const upload = yield* uploadOf(request.uploadId, request.key)
       yield* checkPartNumber(request.partNumber)
       const range = request.range?.trim()

@@ -107,26 +107,25 @@ export const simpleWrites = (options: AzureWriterOptions): Pick<ObjectWriter, "p
     )
 
   /** The destination's state once a copy has finished (polled when Azure runs it asynchronously). */
-  const awaitCopy = (url: string, key: string) =>
-    Effect.gen(function*() {
-      for (let poll = 0; poll < COPY_POLLS; poll++) {
-        yield* Effect.sleep(COPY_POLL_INTERVAL)
-        const response = yield* send("HEAD", url, new Headers())
-        yield* discard(response)
-        if (response.status !== 200) return yield* refusal(response, "Get Blob Properties after Copy Blob")
-        const status = response.headers.get("x-ms-copy-status")
-        if (status === "success" || status === null) return response.headers
-        if (status !== "pending") return yield* new BackendUnavailable({ reason: `Copy Blob to ${key} ended ${status}` })
-      }
-      return yield* new BackendUnavailable({ reason: `Copy Blob to ${key} still pending after ${COPY_POLLS} polls` })
-    })
+  const awaitCopy = Effect.fnUntraced(function*(url: string, key: string) {
+    for (let poll = 0; poll < COPY_POLLS; poll++) {
+      yield* Effect.sleep(COPY_POLL_INTERVAL)
+      const response = yield* send("HEAD", url, new Headers())
+      yield* discard(response)
+      if (response.status !== 200) return yield* refusal(response, "Get Blob Properties after Copy Blob")
+      const status = response.headers.get("x-ms-copy-status")
+      if (status === "success" || status === null) return response.headers
+      if (status !== "pending") return yield* new BackendUnavailable({ reason: `Copy Blob to ${key} ended ${status}` })
+    }
+    return yield* new BackendUnavailable({ reason: `Copy Blob to ${key} still pending after ${COPY_POLLS} polls` })
+  })
 
   /**
    * Copy Blob from the same container; `x-amz-metadata-directive: REPLACE` then sets the new metadata and
    * content headers (Set Blob Metadata, Set Blob Properties).
    */
-  const copy: ObjectWriter["copy"] = (request) =>
-    Effect.gen(function*() {
+  const copy: ObjectWriter["copy"] = Effect.fnUntraced(
+    function*(request) {
       const url = blobUrl(base, request.key)
       const replace = request.headers.get("x-amz-metadata-directive")?.trim().toUpperCase() === "REPLACE"
       const stored = storedHeaders(request.headers)

@@ -21,7 +21,7 @@ import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
 import { discard, documentText, ERROR_DOCUMENT_MAX_BYTES, refuseRedirect } from "../answer.js"
 import { allowEndpoint } from "../endpointPolicy.js"
 import { encodeKey } from "../keys.js"
-import type { ListRequest, ObjectRead, ObjectStore, OpenError, ReadError } from "../ObjectStore.js"
+import type { ListRequest, ObjectRead, ReadError } from "../ObjectStore.js"
 import { gcsReplyHeaders } from "../gcs/headers.js"
 import { forwardedReadHeaders, passthroughHeaders } from "../passthrough.js"
 import { type AwsCredentials, Federation, type FederationError } from "./Federation.js"
@@ -127,14 +127,14 @@ const unavailable = (failure: UpstreamFailure) =>
  * A provider for an S3-speaking service (path-style): unsigned, signed with stored keys, or with federated
  * credentials (aws4fetch signs). Reads stream, listings are parsed; nothing else is buffered.
  */
-export const S3CompatibleProvider = (dialect: S3Dialect) =>
-  Effect.gen(function*() {
+export const S3CompatibleProvider = Effect.fnUntraced(
+  function*(dialect: S3Dialect) {
     const upstream = yield* Upstream
     const config = yield* AppConfig
     const federation = yield* Federation
 
-    return (connection: DataConnection): Effect.Effect<ObjectStore, OpenError> =>
-      Effect.gen(function*() {
+    return Effect.fnUntraced(
+      function*(connection: DataConnection) {
         const { bucket, region, endpoint: customEndpoint } = connection.details
         if (bucket === undefined || bucket === "") {
           return yield* new CatalogFailure({ reason: `data connection ${connection.data_connection_id} has no bucket` })
@@ -258,13 +258,12 @@ export const S3CompatibleProvider = (dialect: S3Dialect) =>
 
         // Writes need a signature: an unsigned connection has no writer
         // (docs/authorization.md#connection-writability).
-        const sendSigned: Send = (request) =>
-          Effect.gen(function*() {
-            const headers = new Headers(request.headers)
-            headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-            const url = `${bucketUrl}${request.path}${request.query === undefined ? "" : `?${request.query}`}`
-            return yield* send(request.method, url, headers, true, request.body ?? null, request.timeout)
-          })
+        const sendSigned: Send = Effect.fnUntraced(function*(request) {
+          const headers = new Headers(request.headers)
+          headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+          const url = `${bucketUrl}${request.path}${request.query === undefined ? "" : `?${request.query}`}`
+          return yield* send(request.method, url, headers, true, request.body ?? null, request.timeout)
+        })
         const writer = plan._tag === "Unsigned" ? undefined : makeS3Writer(sendSigned, bucket, dialect.writes)
 
         return { read, list, writer }

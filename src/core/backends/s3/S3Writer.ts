@@ -120,11 +120,10 @@ const failed = (status: number, error: BackendError | undefined, what: string, u
 }
 
 /** Reads the error body (S3 sends XML) and maps it. */
-const failure = (response: Response, what: string, uploadId?: string) =>
-  Effect.gen(function*() {
-    const text = yield* documentText(response, what, ERROR_DOCUMENT_MAX_BYTES).pipe(Effect.orElseSucceed(() => ""))
-    return failed(response.status, parseError(text), what, uploadId)
-  })
+const failure = Effect.fnUntraced(function*(response: Response, what: string, uploadId?: string) {
+  const text = yield* documentText(response, what, ERROR_DOCUMENT_MAX_BYTES).pipe(Effect.orElseSucceed(() => ""))
+  return failed(response.status, parseError(text), what, uploadId)
+})
 
 const written = (response: Response, etag: string | null, what: string): Effect.Effect<Written, BackendUnavailable> =>
   etag === null || etag === ""
@@ -162,198 +161,187 @@ export const makeS3Writer = (send: Send, bucket: string, dialect: WriteDialect):
       : Effect.fail(new NotImplemented({ message: "Writes conditional on an ETag are not supported by this storage backend" }))
   }
 
-  const put: ObjectWriter["put"] = (request) =>
-    Effect.gen(function*() {
-      yield* preconditionsHonoured(request.headers)
-      const headers = withLength(dialect.writeHeaders(forward(request.headers, isForwarded)), request)
-      const response = yield* send({ method: "PUT", path: objectPath(request.key), headers, body: bodyOf(request) })
-      if (response.status !== 200) return yield* Effect.flatMap(failure(response, "PutObject"), Effect.fail)
-      yield* discard(response)
-      return yield* written(response, response.headers.get("etag"), "PutObject")
-    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const put: ObjectWriter["put"] = Effect.fnUntraced(function*(request) {
+    yield* preconditionsHonoured(request.headers)
+    const headers = withLength(dialect.writeHeaders(forward(request.headers, isForwarded)), request)
+    const response = yield* send({ method: "PUT", path: objectPath(request.key), headers, body: bodyOf(request) })
+    if (response.status !== 200) return yield* Effect.flatMap(failure(response, "PutObject"), Effect.fail)
+    yield* discard(response)
+    return yield* written(response, response.headers.get("etag"), "PutObject")
+  }, Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const remove: ObjectWriter["delete"] = (key) =>
-    Effect.gen(function*() {
-      const response = yield* send({ method: "DELETE", path: objectPath(key), headers: new Headers() })
-      if (response.status === 204 || response.status === 200 || response.status === 404) return yield* discard(response)
-      return yield* Effect.flatMap(failure(response, "DeleteObject"), Effect.fail)
-    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const remove: ObjectWriter["delete"] = Effect.fnUntraced(function*(key) {
+    const response = yield* send({ method: "DELETE", path: objectPath(key), headers: new Headers() })
+    if (response.status === 204 || response.status === 200 || response.status === 404) return yield* discard(response)
+    return yield* Effect.flatMap(failure(response, "DeleteObject"), Effect.fail)
+  }, Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const deleteMany: ObjectWriter["deleteMany"] = (keys) =>
-    Effect.gen(function*() {
-      if (keys.length === 0) return []
-      if (!dialect.batchDelete) {
-        const deleted = yield* Effect.forEach(keys.slice(0, PER_KEY_DELETE_LIMIT), (key) =>
-          remove(key).pipe(
-            Effect.as({ key, error: undefined }),
-            Effect.catchAll((e) => Effect.succeed({ key, error: { code: e._tag, message: "the backend refused the delete" } }))
-          ), { concurrency: PER_KEY_DELETE_CONCURRENCY })
-        const later = {
-          code: "SlowDown",
-          message: `Please reduce your request rate: this storage deletes at most ${PER_KEY_DELETE_LIMIT} keys per DeleteObjects request; send this key again`
-        }
-        return [...deleted, ...keys.slice(PER_KEY_DELETE_LIMIT).map((key) => ({ key, error: later }))]
+  const deleteMany: ObjectWriter["deleteMany"] = Effect.fnUntraced(function*(keys) {
+    if (keys.length === 0) return []
+    if (!dialect.batchDelete) {
+      const deleted = yield* Effect.forEach(keys.slice(0, PER_KEY_DELETE_LIMIT), (key) =>
+        remove(key).pipe(
+          Effect.as({ key, error: undefined }),
+          Effect.catchAll((e) => Effect.succeed({ key, error: { code: e._tag, message: "the backend refused the delete" } }))
+        ), { concurrency: PER_KEY_DELETE_CONCURRENCY })
+      const later = {
+        code: "SlowDown",
+        message: `Please reduce your request rate: this storage deletes at most ${PER_KEY_DELETE_LIMIT} keys per DeleteObjects request; send this key again`
       }
-      const body = deleteBody(keys)
-      const headers = new Headers({
-        "content-type": "application/xml",
-        "content-md5": contentMd5(new TextEncoder().encode(body))
-      })
-      const response = yield* send({ method: "POST", path: "", query: "delete", headers, body })
-      const text = yield* documentText(response, "DeleteObjects")
-      if (response.status !== 200) {
-        return yield* Effect.fail(failed(response.status, parseError(text), "DeleteObjects"))
-      }
-      const outcomes = parseDeleteResult(text, keys)
-      if (outcomes === undefined) return yield* new BackendUnavailable({ reason: "DeleteObjects: not a DeleteResult" })
-      return outcomes
-    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+      return [...deleted, ...keys.slice(PER_KEY_DELETE_LIMIT).map((key) => ({ key, error: later }))]
+    }
+    const body = deleteBody(keys)
+    const headers = new Headers({
+      "content-type": "application/xml",
+      "content-md5": contentMd5(new TextEncoder().encode(body))
+    })
+    const response = yield* send({ method: "POST", path: "", query: "delete", headers, body })
+    const text = yield* documentText(response, "DeleteObjects")
+    if (response.status !== 200) {
+      return yield* Effect.fail(failed(response.status, parseError(text), "DeleteObjects"))
+    }
+    const outcomes = parseDeleteResult(text, keys)
+    if (outcomes === undefined) return yield* new BackendUnavailable({ reason: "DeleteObjects: not a DeleteResult" })
+    return outcomes
+  }, Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const copy: ObjectWriter["copy"] = (request) =>
-    Effect.gen(function*() {
-      const replace = request.headers.get("x-amz-metadata-directive")?.toUpperCase() === "REPLACE"
-      const headers = forward(request.headers, (name) => COPY_HEADERS.has(name) || (replace && isForwarded(name) && !name.startsWith("if-")))
-      headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
-      // S3 answers 200 once the copy starts and may report a failure in the body: read it to the end.
-      const response = yield* send({ method: "PUT", path: objectPath(request.key), headers: dialect.writeHeaders(headers) })
-      const text = yield* documentText(response, "CopyObject")
-      if (response.status !== 200) {
-        const error = failed(response.status, parseError(text), "CopyObject")
-        return yield* Effect.fail(error._tag === "NoSuchKey" || response.status === 404 ? new NoSuchKey({ key: request.sourceKey }) : error)
-      }
-      const result = parseCopyResult(text)
-      if ("error" in result) {
-        return yield* new BackendUnavailable({ reason: `CopyObject failed in the backend: ${result.error?.code ?? "unreadable answer"}` })
-      }
-      return result
-    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const copy: ObjectWriter["copy"] = Effect.fnUntraced(function*(request) {
+    const replace = request.headers.get("x-amz-metadata-directive")?.toUpperCase() === "REPLACE"
+    const headers = forward(request.headers, (name) => COPY_HEADERS.has(name) || (replace && isForwarded(name) && !name.startsWith("if-")))
+    headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
+    // S3 answers 200 once the copy starts and may report a failure in the body: read it to the end.
+    const response = yield* send({ method: "PUT", path: objectPath(request.key), headers: dialect.writeHeaders(headers) })
+    const text = yield* documentText(response, "CopyObject")
+    if (response.status !== 200) {
+      const error = failed(response.status, parseError(text), "CopyObject")
+      return yield* Effect.fail(error._tag === "NoSuchKey" || response.status === 404 ? new NoSuchKey({ key: request.sourceKey }) : error)
+    }
+    const result = parseCopyResult(text)
+    if ("error" in result) {
+      return yield* new BackendUnavailable({ reason: `CopyObject failed in the backend: ${result.error?.code ?? "unreadable answer"}` })
+    }
+    return result
+  }, Effect.catchTag("NoSuchUpload", "InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const createMultipart: ObjectWriter["createMultipart"] = (request) =>
-    Effect.gen(function*() {
-      const headers = dialect.writeHeaders(forward(request.headers, (name) => isForwarded(name) && !name.startsWith("if-")))
-      const response = yield* send({ method: "POST", path: objectPath(request.key), query: "uploads", headers })
-      const text = yield* documentText(response, "CreateMultipartUpload")
-      if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "CreateMultipartUpload"))
-      const uploadId = parseUploadId(text)
-      if (uploadId === undefined) return yield* new BackendUnavailable({ reason: "CreateMultipartUpload: no UploadId" })
-      return uploadId
-    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const createMultipart: ObjectWriter["createMultipart"] = Effect.fnUntraced(function*(request) {
+    const headers = dialect.writeHeaders(forward(request.headers, (name) => isForwarded(name) && !name.startsWith("if-")))
+    const response = yield* send({ method: "POST", path: objectPath(request.key), query: "uploads", headers })
+    const text = yield* documentText(response, "CreateMultipartUpload")
+    if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "CreateMultipartUpload"))
+    const uploadId = parseUploadId(text)
+    if (uploadId === undefined) return yield* new BackendUnavailable({ reason: "CreateMultipartUpload: no UploadId" })
+    return uploadId
+  }, Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const uploadPart: ObjectWriter["uploadPart"] = (request) =>
-    Effect.gen(function*() {
-      const headers = withLength(forward(request.headers, (name) => name.startsWith("x-amz-checksum-")), request)
-      const response = yield* send({
-        method: "PUT",
-        path: objectPath(request.key),
-        query: query([["partNumber", String(request.partNumber)], ["uploadId", request.uploadId]]),
-        headers,
-        body: bodyOf(request)
-      })
-      if (response.status !== 200) {
-        return yield* Effect.flatMap(failure(response, "UploadPart", request.uploadId), Effect.fail)
-      }
-      yield* discard(response)
-      return yield* written(response, response.headers.get("etag"), "UploadPart")
-    }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const uploadPart: ObjectWriter["uploadPart"] = Effect.fnUntraced(function*(request) {
+    const headers = withLength(forward(request.headers, (name) => name.startsWith("x-amz-checksum-")), request)
+    const response = yield* send({
+      method: "PUT",
+      path: objectPath(request.key),
+      query: query([["partNumber", String(request.partNumber)], ["uploadId", request.uploadId]]),
+      headers,
+      body: bodyOf(request)
+    })
+    if (response.status !== 200) {
+      return yield* Effect.flatMap(failure(response, "UploadPart", request.uploadId), Effect.fail)
+    }
+    yield* discard(response)
+    return yield* written(response, response.headers.get("etag"), "UploadPart")
+  }, Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const completeMultipart: ObjectWriter["completeMultipart"] = (request) =>
-    Effect.gen(function*() {
-      yield* preconditionsHonoured(request.headers)
-      const headers = dialect.writeHeaders(forward(request.headers, (name) => name === "if-match" || name === "if-none-match"))
-      headers.set("content-type", "application/xml")
-      const response = yield* send({
-        method: "POST",
-        path: objectPath(request.key),
-        query: query([["uploadId", request.uploadId]]),
-        headers,
-        body: completeBody(request.parts)
-      })
-      const text = yield* documentText(response, "CompleteMultipartUpload")
-      if (response.status !== 200) {
-        return yield* Effect.fail(failed(response.status, parseError(text), "CompleteMultipartUpload", request.uploadId))
-      }
-      const result = parseCompleteResult(text)
-      if ("error" in result) {
-        // A 200 whose body is an <Error> (S3 answers early and reports the outcome at the end).
-        const error = failed(500, result.error, "CompleteMultipartUpload", request.uploadId)
-        return yield* Effect.fail(error)
-      }
-      return { etag: result.etag, headers: writtenHeaders(response.headers) }
-    }).pipe(Effect.catchTag("NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const completeMultipart: ObjectWriter["completeMultipart"] = Effect.fnUntraced(function*(request) {
+    yield* preconditionsHonoured(request.headers)
+    const headers = dialect.writeHeaders(forward(request.headers, (name) => name === "if-match" || name === "if-none-match"))
+    headers.set("content-type", "application/xml")
+    const response = yield* send({
+      method: "POST",
+      path: objectPath(request.key),
+      query: query([["uploadId", request.uploadId]]),
+      headers,
+      body: completeBody(request.parts)
+    })
+    const text = yield* documentText(response, "CompleteMultipartUpload")
+    if (response.status !== 200) {
+      return yield* Effect.fail(failed(response.status, parseError(text), "CompleteMultipartUpload", request.uploadId))
+    }
+    const result = parseCompleteResult(text)
+    if ("error" in result) {
+      // A 200 whose body is an <Error> (S3 answers early and reports the outcome at the end).
+      const error = failed(500, result.error, "CompleteMultipartUpload", request.uploadId)
+      return yield* Effect.fail(error)
+    }
+    return { etag: result.etag, headers: writtenHeaders(response.headers) }
+  }, Effect.catchTag("NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const abortMultipart: ObjectWriter["abortMultipart"] = (request) =>
-    Effect.gen(function*() {
-      const response = yield* send({
-        method: "DELETE",
-        path: objectPath(request.key),
-        query: query([["uploadId", request.uploadId]]),
-        headers: new Headers()
-      })
-      if (response.status === 204 || response.status === 200) return yield* discard(response)
-      const error = yield* failure(response, "AbortMultipartUpload", request.uploadId)
-      return yield* Effect.fail(response.status === 404 ? new NoSuchUpload({ uploadId: request.uploadId }) : error)
-    }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const abortMultipart: ObjectWriter["abortMultipart"] = Effect.fnUntraced(function*(request) {
+    const response = yield* send({
+      method: "DELETE",
+      path: objectPath(request.key),
+      query: query([["uploadId", request.uploadId]]),
+      headers: new Headers()
+    })
+    if (response.status === 204 || response.status === 200) return yield* discard(response)
+    const error = yield* failure(response, "AbortMultipartUpload", request.uploadId)
+    return yield* Effect.fail(response.status === 404 ? new NoSuchUpload({ uploadId: request.uploadId }) : error)
+  }, Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const listParts: NonNullable<ObjectWriter["listParts"]> = (request) =>
-    Effect.gen(function*() {
-      const params: Array<readonly [string, string]> = [["max-parts", String(request.maxParts)]]
-      if (request.partNumberMarker > 0) params.push(["part-number-marker", String(request.partNumberMarker)])
-      params.push(["uploadId", request.uploadId])
-      const response = yield* send({ method: "GET", path: objectPath(request.key), query: query(params), headers: new Headers() })
-      const text = yield* documentText(response, "ListParts")
-      if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListParts", request.uploadId))
-      const page = parseListParts(text)
-      if (page === undefined) return yield* new BackendUnavailable({ reason: "ListParts: not a ListPartsResult" })
-      return page
-    }).pipe(Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const listParts: NonNullable<ObjectWriter["listParts"]> = Effect.fnUntraced(function*(request) {
+    const params: Array<readonly [string, string]> = [["max-parts", String(request.maxParts)]]
+    if (request.partNumberMarker > 0) params.push(["part-number-marker", String(request.partNumberMarker)])
+    params.push(["uploadId", request.uploadId])
+    const response = yield* send({ method: "GET", path: objectPath(request.key), query: query(params), headers: new Headers() })
+    const text = yield* documentText(response, "ListParts")
+    if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListParts", request.uploadId))
+    const page = parseListParts(text)
+    if (page === undefined) return yield* new BackendUnavailable({ reason: "ListParts: not a ListPartsResult" })
+    return page
+  }, Effect.catchTag("InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const listUploads: NonNullable<ObjectWriter["listUploads"]> = (request) =>
-    Effect.gen(function*() {
-      const params: Array<readonly [string, string]> = []
-      if (request.keyMarker !== undefined) params.push(["key-marker", request.keyMarker])
-      params.push(["max-uploads", String(request.maxUploads)])
-      params.push(["prefix", request.prefix])
-      if (request.keyMarker !== undefined && request.uploadIdMarker !== undefined) {
-        params.push(["upload-id-marker", request.uploadIdMarker])
-      }
-      const response = yield* send({ method: "GET", path: "", query: `uploads&${query(params)}`, headers: new Headers() })
-      const text = yield* documentText(response, "ListMultipartUploads")
-      if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListMultipartUploads"))
-      const page = parseListUploads(text)
-      if (page === undefined) return yield* new BackendUnavailable({ reason: "ListMultipartUploads: not a ListMultipartUploadsResult" })
-      return page
-    }).pipe(Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+  const listUploads: NonNullable<ObjectWriter["listUploads"]> = Effect.fnUntraced(function*(request) {
+    const params: Array<readonly [string, string]> = []
+    if (request.keyMarker !== undefined) params.push(["key-marker", request.keyMarker])
+    params.push(["max-uploads", String(request.maxUploads)])
+    params.push(["prefix", request.prefix])
+    if (request.keyMarker !== undefined && request.uploadIdMarker !== undefined) {
+      params.push(["upload-id-marker", request.uploadIdMarker])
+    }
+    const response = yield* send({ method: "GET", path: "", query: `uploads&${query(params)}`, headers: new Headers() })
+    const text = yield* documentText(response, "ListMultipartUploads")
+    if (response.status !== 200) return yield* Effect.fail(failed(response.status, parseError(text), "ListMultipartUploads"))
+    const page = parseListUploads(text)
+    if (page === undefined) return yield* new BackendUnavailable({ reason: "ListMultipartUploads: not a ListMultipartUploadsResult" })
+    return page
+  }, Effect.catchTag("NoSuchUpload", "InvalidPart", "NoSuchKey", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
-  const uploadPartCopy: NonNullable<ObjectWriter["uploadPartCopy"]> = (request) =>
-    Effect.gen(function*() {
-      const headers = forward(request.headers, (name) => COPY_HEADERS.has(name) && name !== "x-amz-metadata-directive")
-      headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
-      if (request.range !== undefined) headers.set("x-amz-copy-source-range", request.range)
-      const response = yield* send({
-        method: "PUT",
-        path: objectPath(request.key),
-        query: query([["partNumber", String(request.partNumber)], ["uploadId", request.uploadId]]),
-        headers: dialect.writeHeaders(headers)
-      })
-      // As for CopyObject, a 200 may carry an <Error>: read the body to its end.
-      const text = yield* documentText(response, "UploadPartCopy")
-      if (response.status !== 200) {
-        const error = parseError(text)
-        // A 404 without a code (moto) is taken as the source: S3 names a missing upload NoSuchUpload.
-        if (error?.code === "NoSuchKey" || (response.status === 404 && error === undefined)) {
-          return yield* new NoSuchKey({ key: request.sourceKey })
-        }
-        if (error?.code === "InvalidRange" || error?.code === "InvalidArgument") {
-          return yield* new InvalidRequest({ message: `${error.code}: ${error.message}` })
-        }
-        return yield* Effect.fail(failed(response.status, error, "UploadPartCopy", request.uploadId))
+  const uploadPartCopy: NonNullable<ObjectWriter["uploadPartCopy"]> = Effect.fnUntraced(function*(request) {
+    const headers = forward(request.headers, (name) => COPY_HEADERS.has(name) && name !== "x-amz-metadata-directive")
+    headers.set("x-amz-copy-source", `/${uriEncode(bucket)}/${encodeKey(request.sourceKey)}`)
+    if (request.range !== undefined) headers.set("x-amz-copy-source-range", request.range)
+    const response = yield* send({
+      method: "PUT",
+      path: objectPath(request.key),
+      query: query([["partNumber", String(request.partNumber)], ["uploadId", request.uploadId]]),
+      headers: dialect.writeHeaders(headers)
+    })
+    // As for CopyObject, a 200 may carry an <Error>: read the body to its end.
+    const text = yield* documentText(response, "UploadPartCopy")
+    if (response.status !== 200) {
+      const error = parseError(text)
+      // A 404 without a code (moto) is taken as the source: S3 names a missing upload NoSuchUpload.
+      if (error?.code === "NoSuchKey" || (response.status === 404 && error === undefined)) {
+        return yield* new NoSuchKey({ key: request.sourceKey })
       }
-      const result = parseCopyPartResult(text)
-      if ("error" in result) {
-        return yield* new BackendUnavailable({ reason: `UploadPartCopy failed in the backend: ${result.error?.code ?? "unreadable answer"}` })
+      if (error?.code === "InvalidRange" || error?.code === "InvalidArgument") {
+        return yield* new InvalidRequest({ message: `${error.code}: ${error.message}` })
       }
-      return result
-    }).pipe(Effect.catchTag("InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
+      return yield* Effect.fail(failed(response.status, error, "UploadPartCopy", request.uploadId))
+    }
+    const result = parseCopyPartResult(text)
+    if ("error" in result) {
+      return yield* new BackendUnavailable({ reason: `UploadPartCopy failed in the backend: ${result.error?.code ?? "unreadable answer"}` })
+    }
+    return result
+  }, Effect.catchTag("InvalidPart", (e) => Effect.fail(new BackendUnavailable({ reason: e._tag }))))
 
   return {
     put,

@@ -37,8 +37,8 @@ const eachChunk = <E>(
 ): Effect.Effect<void, E | InvalidRequest> =>
   Effect.acquireUseRelease(
     Effect.sync(() => body.getReader()),
-    (reader) =>
-      Effect.gen(function*() {
+    Effect.fnUntraced(
+      function*(reader) {
         for (;;) {
           const chunk = yield* Effect.tryPromise({
             try: () => reader.read(),
@@ -94,8 +94,8 @@ export const concatenate = (sources: ReadonlyArray<string>, to: string, hash?: H
     Effect.forEach(sources, (source) =>
       Effect.acquireUseRelease(
         Effect.sync(() => createReadStream(source, { highWaterMark: 1024 * 1024 })[Symbol.asyncIterator]()),
-        (chunks) =>
-          Effect.gen(function*() {
+        Effect.fnUntraced(
+          function*(chunks) {
             for (;;) {
               const next = yield* disk(() => chunks.next())
               if (next.done === true) return

@@ -22,8 +22,8 @@ export const listObjects = (root: string, fs: ListingFs): ObjectStore["list"] =>
     return marker === undefined ? Promise.resolve(false) : fs.stat(marker.record).then((i) => i.isFile(), () => false)
   }
 
-  return (request) =>
-    Effect.gen(function*() {
+  return Effect.fnUntraced(
+    function*(request) {
       if (!namesImpossiblePosition(request) && !tokenIssuedFor(request)) {
         return yield* new InvalidArgument({ message: "The continuation token provided is incorrect" })
       }
@@ -34,8 +34,8 @@ export const listObjects = (root: string, fs: ListingFs): ObjectStore["list"] =>
       }
       yield* Effect.acquireUseRelease(
         Effect.sync(() => walkKeys(fs, root, dir, builder.skips, isReserved, isMarked)),
-        (keys) =>
-          Effect.gen(function*() {
+        Effect.fnUntraced(
+          function*(keys) {
             for (;;) {
               const next = yield* Effect.tryPromise({
                 try: () => keys.next(),

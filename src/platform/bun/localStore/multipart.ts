@@ -44,8 +44,8 @@ export const multipartWrites = (
   })
 
   const uploadPart: ObjectWriter["uploadPart"] = (request) =>
-    withTempFiles((named) =>
-      Effect.gen(function*() {
+    withTempFiles(Effect.fnUntraced(
+      function*(named) {
         yield* checkPartNumber(request.partNumber)
         const { dir } = yield* openUpload(root, request.uploadId, request.key)
         const temp = named(yield* tempPath(root))
@@ -57,8 +57,8 @@ export const multipartWrites = (
 
   /** A part from the object `sourceKey`, whole or the byte range `range` of it (`bytes=first-last`). */
   const uploadPartCopy: NonNullable<ObjectWriter["uploadPartCopy"]> = (request) =>
-    withTempFiles((named) =>
-      Effect.gen(function*() {
+    withTempFiles(Effect.fnUntraced(
+      function*(named) {
         yield* checkPartNumber(request.partNumber)
         const { dir } = yield* openUpload(root, request.uploadId, request.key)
         const source = yield* writablePath(root, request.sourceKey)
@@ -82,8 +82,8 @@ export const multipartWrites = (
     )
 
   const completeMultipart: ObjectWriter["completeMultipart"] = (request) =>
-    withTempFiles((named) =>
-      Effect.gen(function*() {
+    withTempFiles(Effect.fnUntraced(
+      function*(named) {
         const { dir, upload } = yield* openUpload(root, request.uploadId, request.key)
         const names = yield* disk(() => readdir(dir))
         const files = new Map(names.filter((n) => n !== UPLOAD_RECORD).map((n) => [n.slice(0, n.indexOf(".")), n] as const))

@@ -35,8 +35,8 @@ export const objectWrites = (root: string): Pick<ObjectWriter, "put" | "delete" 
   })
 
   const putFile = (request: ObjectWrite) =>
-    withTempFiles((named) =>
-      Effect.gen(function*() {
+    withTempFiles(Effect.fnUntraced(
+      function*(named) {
         const path = yield* writablePath(root, request.key)
         yield* requirePutAllowed(request.headers, (yield* currentFile(root, request.key, path))?.etag)
         const temp = named(yield* tempPath(root))
@@ -82,8 +82,8 @@ export const objectWrites = (root: string): Pick<ObjectWriter, "put" | "delete" 
       }))
 
   const copy: ObjectWriter["copy"] = (request) =>
-    withTempFiles((named) =>
-      Effect.gen(function*() {
+    withTempFiles(Effect.fnUntraced(
+      function*(named) {
         yield* writablePath(root, request.key)
         const source = yield* writablePath(root, request.sourceKey)
         const current = yield* copySource(root, request.sourceKey, source, request.headers)
