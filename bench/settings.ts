@@ -17,6 +17,12 @@ export const settings = {
   rangeLength: 16 * 1024,
   rangeRequests: quick ? 300 : 2000,
   rangeReps: quick ? 1 : 3,
+  /**
+   * Untimed ranged GETs each target serves before section 2's passes: JavaScriptCore keeps tiering code up for
+   * thousands of requests, and a server runs for days, so the passes measure it settled (the JIT column shows
+   * what compiling still costs then).
+   */
+  rangeWarmupRequests: quick ? 1_000 : 12_000,
   rangeConcurrency: 8,
   rangeDeadlineMs: 15_000,
   streamTimeoutMs: 30_000,

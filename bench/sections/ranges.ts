@@ -100,7 +100,11 @@ export const runRangedBench = async (
   targets: ReadonlyArray<Target>,
   upstreamPid: number
 ): Promise<ReadonlyArray<RangedStats>> => {
-  log("16 KiB ranged GETs…")
+  log(`16 KiB ranged GETs (after ${settings.rangeWarmupRequests} untimed ones per target)…`)
+  const warmup = Array.from({ length: settings.rangeWarmupRequests }, (_, i) => offsets[i % offsets.length]!)
+  for (const target of targets) {
+    await ranged(target.url, warmup, settings.rangeLength, settings.rangeConcurrency, 4 * settings.rangeDeadlineMs)
+  }
   return [
     await rangedBench(1, offsets, targets, upstreamPid),
     await rangedBench(settings.rangeConcurrency, offsets, targets, upstreamPid)
