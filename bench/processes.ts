@@ -113,19 +113,37 @@ export const cpuSecondsOf = (pid: number): number => {
   }
 }
 
-/**
- * The part of that spent by JavaScriptCore's compiler threads (`JITWorker`): optimizing compilation, which keeps
- * going for as long as code is recompiled (issue #11: generators made per call were, for good). NaN if unknown.
- */
-export const jitCpuSecondsOf = (pid: number): number => {
-  try {
-    let seconds = 0
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8")
-      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).startsWith("JIT")) seconds += statCpuSeconds(stat)
+/** CPU seconds so far of each of a process's JavaScriptCore compiler threads (`JITWorker`), by thread id. */
+export const jitThreadsOf = (pid: number): ReadonlyMap<string, number> => {
+  const seconds = new Map<string, number>()
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, "utf8")
+    } catch {
+      return undefined // a thread that ended between the listing and its read
     }
-    return seconds
-  } catch {
-    return Number.NaN
   }
+  const tasks = (() => {
+    try {
+      return readdirSync(`/proc/${pid}/task`)
+    } catch {
+      return []
+    }
+  })()
+  for (const task of tasks) {
+    const stat = read(`/proc/${pid}/task/${task}/stat`)
+    if (stat?.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).startsWith("JIT")) seconds.set(task, statCpuSeconds(stat))
+  }
+  return seconds
+}
+
+/**
+ * What the compiler threads used between two snapshots: optimizing compilation, which goes on for as long as code
+ * is recompiled (issue #11: generators made per call were, for good). A thread that ended in between is not
+ * counted, so this is a lower bound.
+ */
+export const jitSecondsBetween = (before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): number => {
+  let seconds = 0
+  for (const [task, now] of after) seconds += now - (before.get(task) ?? 0)
+  return seconds
 }

@@ -4,7 +4,7 @@
  * request (from /proc).
  */
 import { latencySummary, ranged } from "../http.js"
-import { cpuSecondsOf, jitCpuSecondsOf } from "../processes.js"
+import { cpuSecondsOf, jitSecondsBetween, jitThreadsOf } from "../processes.js"
 import { log, settings } from "../settings.js"
 import { median, seededRandom } from "../stats.js"
 import { type PerTarget, perTarget, type Target, type TargetName } from "../targets.js"
@@ -57,11 +57,13 @@ const rangedBench = async (
   for (let rep = 0; rep < settings.rangeReps; rep++) {
     for (const target of targets) {
       const server0 = target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid)
-      const jit0 = target.pid === undefined ? Number.NaN : jitCpuSecondsOf(target.pid)
+      const jit0 = target.pid === undefined ? undefined : jitThreadsOf(target.pid)
       const upstream0 = cpuSecondsOf(upstreamPid)
       const result = await ranged(target.url, offsets, settings.rangeLength, concurrency, settings.rangeDeadlineMs)
       serverCpu[target.name] += target.pid === undefined ? Number.NaN : cpuSecondsOf(target.pid) - server0
-      serverJit[target.name] += target.pid === undefined ? Number.NaN : jitCpuSecondsOf(target.pid) - jit0
+      serverJit[target.name] += target.pid === undefined || jit0 === undefined
+        ? Number.NaN
+        : jitSecondsBetween(jit0, jitThreadsOf(target.pid))
       upstreamCpu[target.name] += cpuSecondsOf(upstreamPid) - upstream0
       rates[target.name].push(result.reqPerSec)
       latencies[target.name].push(...result.latenciesMs)
