@@ -14,6 +14,9 @@ import { WORKERS_GET_BUDGET_US, type WorkerdRow } from "./sections/workerd.js"
 import { MiB, outFile, root, settings } from "./settings.js"
 import { round, table } from "./stats.js"
 
+/** A ratio, or — when it is not a number (a CPU figure below the clock tick). */
+const times = (ratio: number) => (Number.isFinite(ratio) ? `${round(ratio, 1)}×` : "—")
+
 /** What the JSON holds, in this order; a section left out by BENCH_SECTIONS is absent (its list empty). */
 export interface Results extends RunInfo {
   readonly quick: boolean
@@ -169,7 +172,7 @@ const printTables = (r: Results) => {
       ...(x.bare === undefined ? [] : [[`${label} bare pass-through`, x.keys, x.pages, round(x.bare.ms, 1),
         (x.allMs.bare ?? []).join(" "), round(x.bare.cpuMsPerListing, 0), "", ""]]),
       [`${label} proxy`, x.keys, x.pages, round(x.proxyMs, 1), x.allMs.proxy.join(" "), round(x.proxyCpuMsPerListing, 0),
-        `${round(x.proxyOverDirect, 2)}×`, x.bare === undefined ? "" : `${round(x.bare.proxyOverBare, 2)}× (CPU ${round(x.bare.proxyCpuOverBare, 1)}×)`]
+        `${round(x.proxyOverDirect, 2)}×`, x.bare === undefined ? "" : `${round(x.bare.proxyOverBare, 2)}× (CPU ${times(x.bare.proxyCpuOverBare)})`]
     ]
     console.log(table([
       ["target", "keys", "pages", "ms per full listing", "runs (ms)", "CPU ms/listing", "proxy/direct", "proxy/bare"],
@@ -179,7 +182,7 @@ const printTables = (r: Results) => {
     ]))
     console.log(`   proxy/direct: S3 ${round(l.proxyOverDirect, 2)}×, Azure ${round(az.proxyOverDirect, 2)}×, `
       + `GCS ${round(gcs.proxyOverDirect, 2)}×`
-      + (l.bare === undefined ? "" : `; S3 proxy/bare ${round(l.bare.proxyOverBare, 2)}× in time, ${round(l.bare.proxyCpuOverBare, 1)}× in CPU`))
+      + (l.bare === undefined ? "" : `; S3 proxy/bare ${round(l.bare.proxyOverBare, 2)}× in time, ${times(l.bare.proxyCpuOverBare)} in CPU`))
   }
   const u = r.uploads
   if (u !== undefined) {
