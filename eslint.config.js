@@ -56,7 +56,7 @@ const layerZones = CORE_LAYERS.flatMap((layer, rank) =>
   })))
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/"] },
+  { ignores: ["node_modules/", "dist/", ".wrangler/", ".dev/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,7 +10,7 @@ import type { Memory } from "./sections/memory.js"
 import type { RangedStats } from "./sections/ranges.js"
 import type { StreamStats } from "./sections/streaming.js"
 import type { Uploads } from "./sections/uploads.js"
-import { WORKERS_GET_BUDGET_US, type WorkerdRow } from "./sections/workerd.js"
+import { WORKERD_CASES, WORKERS_GET_BUDGET_US, type WorkerdRow } from "./sections/workerd.js"
 import { MiB, outFile, root, settings } from "./settings.js"
 import { round, table } from "./stats.js"
 
@@ -212,6 +212,11 @@ const printTables = (r: Results) => {
         `${round(x.cpuUsPerRequest / WORKERS_GET_BUDGET_US, 2)}×`
       ])
     ]))
+    const cpuOf = (name: string) => r.workerd.find((x) => x.name === name)?.cpuUsPerRequest ?? Number.NaN
+    const get = cpuOf(WORKERD_CASES.get)
+    const bareGet = cpuOf(WORKERD_CASES.bareGet)
+    console.log(`   proxy/bare Worker, CPU: GET ${times(get / bareGet)} (${round(get - bareGet, 0)} µs ours), `
+      + `1000-key page ${times(cpuOf(WORKERD_CASES.list) / cpuOf(WORKERD_CASES.bareList))}`)
   }
   const c = r.chunkCache
   if (c !== undefined) printChunkCache(c)

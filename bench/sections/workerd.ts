@@ -5,7 +5,8 @@
  * HEAD, the same GET signed with session credentials (an API key exchanged at the Worker's own /.sts) and one
  * 1000-key ListObjectsV2 page, with `CHUNK_CACHE=false`; then, on a second Worker with the cache on, the anonymous
  * GET answered from the chunk cache (the Cache API). Workers bills CPU per request; the budget the issue names is
- * < 1 ms a GET.
+ * < 1 ms a GET. The same GET and listing page through the bare pass-through Worker (passthroughWorker.ts) give the
+ * platform's own part: what workerd spends on a request that does nothing but forward it.
  */
 import { AwsClient } from "aws4fetch"
 import { readdirSync, readFileSync } from "node:fs"
@@ -15,7 +16,7 @@ import { join } from "node:path"
 import { startWorkerdProxy, type WorkerdOptions } from "../../test/workerd/harness.js"
 import { ACCOUNT, OBJECT_KEY, PRODUCT } from "../fixture.js"
 import { cpuSecondsOf } from "../processes.js"
-import { log, settings } from "../settings.js"
+import { log, root, settings } from "../settings.js"
 import { exchangeAtSts, mintApiKey } from "./uploads.js"
 
 export interface WorkerdRow {
@@ -41,6 +42,27 @@ const workerdPids = (): Set<number> => {
   }
   return pids
 }
+
+/** The bare Worker, bundled as workerd runs it (one ES module), under dist/ (Miniflare reads modules below the cwd). */
+const buildBareWorker = async (): Promise<string> => {
+  const built = await Bun.build({
+    entrypoints: [join(root, "bench", "passthroughWorker.ts")],
+    outdir: join(root, "dist", "bench"),
+    target: "browser",
+    format: "esm"
+  })
+  const output = built.outputs[0]
+  if (!built.success || output === undefined) throw new Error(`bench/passthroughWorker.ts did not build: ${built.logs.join("\n")}`)
+  return output.path
+}
+
+/** Row names section 8's proxy/bare ratios pair up. */
+export const WORKERD_CASES = {
+  get: "GET 16 KiB range, anonymous",
+  list: "ListObjectsV2, one 1000-key page",
+  bareGet: "bare pass-through Worker: GET 16 KiB range",
+  bareList: "bare pass-through Worker: one 1000-key page, unparsed"
+} as const
 
 const drained = async (response: Response, expect: number, what: string) => {
   await response.arrayBuffer()
@@ -105,7 +127,7 @@ export const runWorkerdBench = async (
     const credentials = await exchangeAtSts(url, await mintApiKey(keys))
     const signer = new AwsClient({ ...credentials, service: "s3", region: "us-east-1" })
     return [
-      { name: "GET 16 KiB range, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { headers: range }), 206, "GET") },
+      { name: WORKERD_CASES.get, weight: 1, once: async () => drained(await fetch(objectUrl, { headers: range }), 206, "GET") },
       { name: "HEAD, anonymous", weight: 1, once: async () => drained(await fetch(objectUrl, { method: "HEAD" }), 200, "HEAD") },
       {
         name: "GET 16 KiB range, signed (session, header auth)",
@@ -113,16 +135,24 @@ export const runWorkerdBench = async (
         once: async () => drained(await signer.fetch(objectUrl, { headers: range }), 206, "signed GET")
       },
       {
-        name: "ListObjectsV2, one 1000-key page",
+        name: WORKERD_CASES.list,
         weight: 0.1,
         once: async () => drained(await fetch(`${url}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}/k/`), 200, "listing")
       }
     ]
   })
-  // The colo's cache on disk, shared by the next two Workers: the second starts with an empty isolate cache.
+  // The colo's cache on disk, shared by the last two Workers: the second starts with an empty isolate cache.
   const colo = mkdtempSync(join(tmpdir(), "sdp-bench-colo-"))
   try {
-    return [...uncached, ...await cachedRows(env, requests, range, objectUrlOf, colo)]
+    const bare = await onWorker({ UPSTREAM: upstreamOrigin }, requests, async (url) => [
+      { name: WORKERD_CASES.bareGet, weight: 1, once: async () => drained(await fetch(objectUrlOf(url), { headers: range }), 206, "bare GET") },
+      {
+        name: WORKERD_CASES.bareList,
+        weight: 0.1,
+        once: async () => drained(await fetch(`${url}/${ACCOUNT}?list-type=2&prefix=${PRODUCT}/k/`), 200, "bare listing")
+      }
+    ], { scriptPath: await buildBareWorker() })
+    return [...uncached, ...bare, ...await cachedRows(env, requests, range, objectUrlOf, colo)]
   } finally {
     rmSync(colo, { recursive: true, force: true })
   }

@@ -153,6 +153,8 @@ export const compatibilityFlags = (): Array<string> => {
 const stopChild = (child: ChildProcess): Promise<void> => stopProcess(child, 5_000)
 
 export interface WorkerdOptions {
+  /** Run this module Worker instead of the proxy bundle (bench section 8's bare pass-through). */
+  readonly scriptPath?: string
   /** Keep the Cache API in this directory, shared with later workerd processes (fresh isolates). */
   readonly cachePersist?: string
   /** Bind ANALYTICS and PUBLIC_LOG_STREAM (serve.ts): Miniflare's dataset, or one that prints each data point. */
@@ -186,7 +188,7 @@ export const startWorkerdProxy = async (
   env: Record<string, string>,
   options: WorkerdOptions = {}
 ): Promise<RunningWorkerd> => {
-  const scriptPath = await ensureBundle()
+  const scriptPath = options.scriptPath ?? await ensureBundle()
   // Production refuses to serve without the OIDC provider's and the session keys; tests get throwaway ones unless they
   // pass their own (or an empty one, to see the refusal).
   // The tests' backends (moto, Azurite, small servers) listen on loopback, which production refuses by default.
