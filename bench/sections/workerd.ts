@@ -44,7 +44,7 @@ const workerdPids = (): Set<number> => {
 }
 
 /** The bare Worker, bundled as workerd runs it (one ES module), under dist/ (Miniflare reads modules below the cwd). */
-const buildBareWorker = async (): Promise<string> => {
+export const buildBareWorker = async (): Promise<string> => {
   const built = await Bun.build({
     entrypoints: [join(root, "bench", "passthroughWorker.ts")],
     outdir: join(root, "dist", "bench"),

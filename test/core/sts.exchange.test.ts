@@ -159,6 +159,27 @@ describe("AssumeRoleWithWebIdentity: success", () => {
   })
 })
 
+describe("session secrets", () => {
+  it.effect("each access key id has its own secret, the same on every lookup; a foreign id has none", () => {
+    const { layer } = stsLayer(config)
+    return Effect.gen(function*() {
+      const keys = yield* SessionKeys
+      const sessions = []
+      for (const sub of ["user-1", "user-2", "user-3"]) {
+        const token = yield* Effect.promise(() => mint({ sub }))
+        const { body } = yield* call(form(exchangeParams(token)))
+        sessions.push({ id: tag(body, "AccessKeyId")!, secret: tag(body, "SecretAccessKey")! })
+      }
+      expect(new Set(sessions.map((s) => s.secret)).size).toBe(3)
+      for (let round = 0; round < 2; round++) {
+        for (const { id, secret } of [...sessions].reverse()) expect(yield* keys.secretFor(id)).toBe(secret)
+      }
+      const foreign = yield* Effect.flip(keys.secretFor(`SCSTS9${sessions[0]!.id.slice(6)}`))
+      expect(foreign._tag).toBe("InvalidAccessKeyId")
+    }).pipe(Effect.provide(layer))
+  })
+})
+
 describe("AssumeRoleWithWebIdentity: every error row", () => {
   const cases: ReadonlyArray<{
     readonly name: string

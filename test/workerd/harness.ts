@@ -155,6 +155,8 @@ const stopChild = (child: ChildProcess): Promise<void> => stopProcess(child, 5_0
 export interface WorkerdOptions {
   /** Run this module Worker instead of the proxy bundle (bench section 8's bare pass-through). */
   readonly scriptPath?: string
+  /** Open workerd's V8 inspector on this loopback port (bench/workerdProfile.ts). */
+  readonly inspectorPort?: number
   /** Keep the Cache API in this directory, shared with later workerd processes (fresh isolates). */
   readonly cachePersist?: string
   /** Bind ANALYTICS and PUBLIC_LOG_STREAM (serve.ts): Miniflare's dataset, or one that prints each data point. */
@@ -201,7 +203,8 @@ export const startWorkerdProxy = async (
       ...process.env,
       SDP_WORKERD_BINDINGS: JSON.stringify(env),
       SDP_WORKERD_CACHE_PERSIST: options.cachePersist ?? "",
-      SDP_WORKERD_TELEMETRY: options.telemetry ?? ""
+      SDP_WORKERD_TELEMETRY: options.telemetry ?? "",
+      SDP_WORKERD_INSPECTOR_PORT: String(options.inspectorPort ?? "")
     },
     // stdin stays open: serve.ts exits when it closes, i.e. when this process dies without stopping it.
     stdio: ["pipe", "pipe", "pipe"]

@@ -10,6 +10,7 @@
  * SDP_WORKERD_TELEMETRY binds ANALYTICS and PUBLIC_LOG_STREAM (wrangler.toml): `miniflare` with Miniflare's own
  * Analytics Engine (which keeps nothing), `record` with a dataset that prints each data point as a line
  * `ANALYTICS <json>`; with either, the log stream prints each call as `PUBLIC_LOG_STREAM <method> <url> <body>`.
+ * SDP_WORKERD_INSPECTOR_PORT=<port> opens workerd's V8 inspector there (bench/workerdProfile.ts takes CPU profiles).
  */
 import { Log, LogLevel, Miniflare, type Request as MiniflareRequest, Response as MiniflareResponse, type WorkerOptions } from "miniflare"
 
@@ -23,6 +24,7 @@ const bindings = JSON.parse(process.env.SDP_WORKERD_BINDINGS ?? "{}") as Record<
 /** A directory for the Cache API's entries, so that a later workerd (a fresh isolate) finds them. */
 const cachePersist = process.env.SDP_WORKERD_CACHE_PERSIST
 const telemetry = process.env.SDP_WORKERD_TELEMETRY ?? ""
+const inspectorPort = Number(process.env.SDP_WORKERD_INSPECTOR_PORT ?? "")
 
 /** A wrapped binding with the Analytics Engine dataset's method, run inside the Worker's isolate. */
 const RECORDER = `export default function () {
@@ -63,6 +65,7 @@ const mf = new Miniflare({
   // Never fetch the Request.cf placeholder from the internet: the tests run on loopback only.
   cf: false,
   ...(cachePersist === undefined || cachePersist === "" ? {} : { cachePersist }),
+  ...(inspectorPort > 0 ? { inspectorPort, inspectorHost: "127.0.0.1" } : {}),
   // The Worker's own console output is always forwarded; this is Miniflare's own log.
   log: new Log(LogLevel.WARN)
 })
