@@ -61,6 +61,7 @@ export const WORKERD_CASES = {
   get: "GET 16 KiB range, anonymous",
   list: "ListObjectsV2, one 1000-key page",
   bareGet: "bare pass-through Worker: GET 16 KiB range",
+  bareKvGet: "bare pass-through Worker: GET 16 KiB range after one KV get",
   bareList: "bare pass-through Worker: one 1000-key page, unparsed"
 } as const
 
@@ -146,6 +147,11 @@ export const runWorkerdBench = async (
   try {
     const bare = await onWorker({ UPSTREAM: upstreamOrigin }, requests, async (url) => [
       { name: WORKERD_CASES.bareGet, weight: 1, once: async () => drained(await fetch(objectUrlOf(url), { headers: range }), 206, "bare GET") },
+      {
+        name: WORKERD_CASES.bareKvGet,
+        weight: 1,
+        once: async () => drained(await fetch(objectUrlOf(url), { headers: { ...range, "x-bench-kv": "1" } }), 206, "bare GET after KV")
+      },
       {
         name: WORKERD_CASES.bareList,
         weight: 0.1,
