@@ -28,7 +28,7 @@ export const settings = {
   streamTimeoutMs: 30_000,
   slowClientBytesPerSecond: 32 * 1000 * 1000,
   slowClientSeconds: quick ? 1 : 3,
-  cpu: { iterations: quick ? 2_000 : 20_000, warmup: quick ? 500 : 3_000, chunks: 5, maxMillis: quick ? 1_500 : 5_000 },
+  cpu: { iterations: quick ? 2_000 : 20_000, warmup: quick ? 500 : 12_000, chunks: 5, maxMillis: quick ? 1_500 : 5_000 },
   auth: { warmup: quick ? 100 : 1_000, chunks: 5, maxMillis: quick ? 250 : 1_500 },
   sigv4Pool: quick ? 64 : 256,
   listKeys: LIST_KEYS,
