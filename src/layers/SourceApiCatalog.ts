@@ -83,6 +83,71 @@ export const SourceApiCatalog = Layer.effect(
       return minted
     })
 
+    /** One lookup: where it goes, whose rights it carries, and how its answer is kept. */
+    interface Lookup<A, I> {
+      readonly url: string
+      readonly cacheKey: string
+      readonly caller: Caller | undefined
+      /** The caller's claims as the cache key names them (undefined: anonymous). */
+      readonly subject: string | undefined
+      readonly schema: Schema.Schema<A, I>
+      readonly ttl: Duration.DurationInput
+      readonly bucket: string
+    }
+
+    const decode = <A, I>(lookup: Lookup<A, I>, text: string): Effect.Effect<A, CatalogFailure> => {
+      // A cache hit returns the very text decoded last time: reuse that value (the EdgeCache owns expiry).
+      const known = decoded.get(lookup.cacheKey)
+      if (known !== undefined && known.text === text) return Effect.succeed(known.value as A)
+      return Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => "invalid JSON" }).pipe(
+        Effect.flatMap((json) => Effect.mapError(Schema.decodeUnknown(lookup.schema)(json), (e) => e.message)),
+        Effect.mapError((reason) => new CatalogFailure({ reason: `${lookup.url}: ${reason}` })),
+        Effect.tap((value) =>
+          Effect.sync(() => {
+            decoded.set(lookup.cacheKey, { text, value })
+          })
+        )
+      )
+    }
+
+    // Made once: a cache hit, nearly every lookup, builds nothing of it (two lookups a request, bench section 3).
+    const fetchFresh = Effect.fnUntraced(
+      function*<A, I>(lookup: Lookup<A, I>) {
+        const { url, caller, subject } = lookup
+        const headers = new Headers()
+        if (caller !== undefined && subject !== undefined) {
+          const bearer = yield* bearerFor(caller, subject)
+          if (Option.isSome(bearer)) headers.set("authorization", `Bearer ${bearer.value}`)
+        }
+        const response = yield* upstream.fetch({ method: "GET", url, headers, timeout: config.sourceApiTimeout })
+          .pipe(Effect.mapError((f) => new CatalogUnavailable({ reason: `${f.reason} ${url}: ${f.detail}` })))
+        const text = yield* responseText(response, MAX_ANSWER_BYTES).pipe(Effect.mapError((e) =>
+          e._tag === "BodyTooLarge"
+            ? new BackendInvalidResponse({ reason: `${url}: answer larger than ${e.limit} bytes` })
+            : new CatalogUnavailable({ reason: `${url}: body could not be read` })
+        ))
+        switch (response.status) {
+          case 200: {
+            const value = yield* decode(lookup, text)
+            yield* cache.set(lookup.cacheKey, text, lookup.ttl)
+            return value
+          }
+          case 404:
+            return yield* new NoSuchBucket({ bucket: lookup.bucket })
+          case 401:
+          case 403:
+            return yield* new AccessDenied({ reason: `Source API answered ${response.status}` })
+          default:
+            return yield* new CatalogFailure({ reason: `API returned ${response.status} for ${url}` })
+        }
+      },
+      (effect, lookup) =>
+        Effect.timeoutFail(effect, {
+          duration: config.sourceApiTimeout, // headers and body together
+          onTimeout: () => new CatalogUnavailable({ reason: `${lookup.url}: no complete answer in time` })
+        })
+    )
+
     const fetchJson = <A, I>(
       path: string,
       schema: Schema.Schema<A, I>,
@@ -98,55 +163,8 @@ export const SourceApiCatalog = Layer.effect(
         : `principal=${segment(caller.principal)}&account_id=${segment(caller.accountId)}`
           + `&role=${segment(caller.roleName)}&assumed_by=${segment(caller.assumedBy)}`
           + `&assumed_by_issuer=${segment(caller.assumedByIssuer)}`
-      const cacheKey = subject === undefined ? url : `${url}?${subject}`
-      const decode = (text: string): Effect.Effect<A, CatalogFailure> => {
-        // A cache hit returns the very text decoded last time: reuse that value (the EdgeCache owns expiry).
-        const known = decoded.get(cacheKey)
-        if (known !== undefined && known.text === text) return Effect.succeed(known.value as A)
-        return Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => "invalid JSON" }).pipe(
-          Effect.flatMap((json) => Effect.mapError(Schema.decodeUnknown(schema)(json), (e) => e.message)),
-          Effect.mapError((reason) => new CatalogFailure({ reason: `${url}: ${reason}` })),
-          Effect.tap((value) =>
-            Effect.sync(() => {
-              decoded.set(cacheKey, { text, value })
-            })
-          )
-        )
-      }
-      const fetchFresh = Effect.gen(function*() {
-        const headers = new Headers()
-        if (caller !== undefined && subject !== undefined) {
-          const bearer = yield* bearerFor(caller, subject)
-          if (Option.isSome(bearer)) headers.set("authorization", `Bearer ${bearer.value}`)
-        }
-        const response = yield* upstream.fetch({ method: "GET", url, headers, timeout: config.sourceApiTimeout })
-          .pipe(Effect.mapError((f) => new CatalogUnavailable({ reason: `${f.reason} ${url}: ${f.detail}` })))
-        const text = yield* responseText(response, MAX_ANSWER_BYTES).pipe(Effect.mapError((e) =>
-          e._tag === "BodyTooLarge"
-            ? new BackendInvalidResponse({ reason: `${url}: answer larger than ${e.limit} bytes` })
-            : new CatalogUnavailable({ reason: `${url}: body could not be read` })
-        ))
-        switch (response.status) {
-          case 200: {
-            const value = yield* decode(text)
-            yield* cache.set(cacheKey, text, ttl)
-            return value
-          }
-          case 404:
-            return yield* new NoSuchBucket({ bucket })
-          case 401:
-          case 403:
-            return yield* new AccessDenied({ reason: `Source API answered ${response.status}` })
-          default:
-            return yield* new CatalogFailure({ reason: `API returned ${response.status} for ${url}` })
-        }
-      }).pipe(
-        Effect.timeoutFail({
-          duration: config.sourceApiTimeout, // headers and body together
-          onTimeout: () => new CatalogUnavailable({ reason: `${url}: no complete answer in time` })
-        })
-      )
-      return Effect.flatMap(cache.get(cacheKey), Option.match({ onNone: () => fetchFresh, onSome: decode }))
+      const lookup: Lookup<A, I> = { url, cacheKey: subject === undefined ? url : `${url}?${subject}`, caller, subject, schema, ttl, bucket }
+      return Effect.flatMap(cache.get(lookup.cacheKey), (hit) => Option.isSome(hit) ? decode(lookup, hit.value) : fetchFresh(lookup))
     }
 
     return Catalog.of({
