@@ -7,7 +7,8 @@ import { escapeXml } from "../../src/core/s3/xml.js"
  * The S3 listing scanner reads each entry's fields by forward searches over the whole document (one scan per
  * tag). These properties write pages the way S3, GCS and S3-compatible services may: children in any order,
  * ETags missing for runs of entries, elements the scanner does not read, prefixes between entries, the
- * continuation elements before or after the entries or absent, and check that every field reads back.
+ * continuation elements (V2's or V1's) before or after the entries or absent, behind elements whose names begin
+ * like theirs, and check that every field reads back.
  */
 
 interface Entry {
@@ -47,6 +48,10 @@ const page = fc.record({
   prefixes: fc.array(fc.tuple(keyText, fc.nat({ max: 30 })), { maxLength: 5 }),
   token: fc.option(fc.constantFrom("tok/1+=", "a&b", ""), { nil: undefined }),
   tokenLast: fc.boolean(),
+  /** V1's `NextMarker` (GCS) rather than V2's `NextContinuationToken`. */
+  marker: fc.boolean(),
+  /** Elements whose names only begin like the continuation's, ahead of it: not read as it. */
+  decoys: fc.boolean(),
   truncated: fc.boolean(),
   whitespace: fc.constantFrom("", "\n  ")
 })
@@ -65,8 +70,10 @@ describe("parseListObjects", () => {
         const e = p.entries[i]
         if (e !== undefined) body.push(contents(e))
       }
-      const continuation = p.token === undefined ? "" : p.token === "" ? "<NextContinuationToken/>" : `<NextContinuationToken>${escapeXml(p.token)}</NextContinuationToken>`
-      const head = `<Name>b</Name><Prefix>x/</Prefix><IsTruncated>${p.truncated}</IsTruncated>` + (p.tokenLast ? "" : continuation)
+      const name = p.marker ? "NextMarker" : "NextContinuationToken"
+      const continuation = p.token === undefined ? "" : p.token === "" ? `<${name}/>` : `<${name}>${escapeXml(p.token)}</${name}>`
+      const decoys = p.decoys ? "<NextMarkerHint>z</NextMarkerHint><NextContinuationTokenExpiry>z</NextContinuationTokenExpiry>" : ""
+      const head = `<Name>b</Name><Prefix>x/</Prefix><IsTruncated>${p.truncated}</IsTruncated>${decoys}` + (p.tokenLast ? "" : continuation)
       const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${head}`
         + body.join(p.whitespace) + (p.tokenLast ? continuation : "") + "</ListBucketResult>"
       const parsed = Effect.runSync(Effect.either(parseListObjects(xml)))
