@@ -14,8 +14,7 @@ const referenced = (name: string): string | undefined =>
       ? String.fromCodePoint(Number(name.slice(1)))
       : undefined)
 
-/** `&quot;…&quot;` around text without another reference: how every listed ETag is written. */
-const QUOTED_TOKEN = /^&quot;([^&]*)&quot;$/
+const QUOT = "&quot;"
 
 /**
  * XML character and entity references decoded; an `&` that starts none is kept as it is. A scan rather than
@@ -23,8 +22,12 @@ const QUOTED_TOKEN = /^&quot;([^&]*)&quot;$/
  */
 export const decodeText = (raw: string): string => {
   if (!raw.includes("&")) return raw
-  const quoted = QUOTED_TOKEN.exec(raw)
-  if (quoted !== null) return `"${quoted[1]}"`
+  // `&quot;…&quot;` around text without another reference, how every listed ETag is written: read by string
+  // tests, half the time a regular expression's match took (bench/).
+  const n = raw.length
+  if (n >= 2 * QUOT.length && raw.startsWith(QUOT) && raw.endsWith(QUOT) && raw.indexOf("&", QUOT.length) === n - QUOT.length) {
+    return `"${raw.slice(QUOT.length, n - QUOT.length)}"`
+  }
   let out = ""
   let from = 0
   for (let at = raw.indexOf("&"); at >= 0; at = raw.indexOf("&", at + 1)) {
