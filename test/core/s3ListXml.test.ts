@@ -4,11 +4,12 @@ import { parseListObjects } from "../../src/core/backends/s3/listXml.js"
 import { escapeXml } from "../../src/core/s3/xml.js"
 
 /*
- * The S3 listing scanner reads each entry's fields by forward searches over the whole document (one scan per
- * tag). These properties write pages the way S3, GCS and S3-compatible services may: children in any order,
- * ETags missing for runs of entries, elements the scanner does not read, prefixes between entries, the
- * continuation elements (V2's or V1's) before or after the entries or absent, behind elements whose names begin
- * like theirs, and check that every field reads back.
+ * The S3 listing reader matches an entry in the shape S3 or GCS writes it by one pattern and reads any other by
+ * forward searches over the whole document (one scan per tag). These properties write pages the way S3, GCS and
+ * S3-compatible services may: entries in S3's and GCS's shapes (checksums, owners, generations) among entries
+ * with their children in any order, ETags missing for runs of entries, elements the reader does not read,
+ * prefixes between entries, the continuation elements (V2's or V1's) before or after the entries or absent,
+ * behind elements whose names begin like theirs, and check that every field reads back.
  */
 
 interface Entry {
@@ -18,6 +19,10 @@ interface Entry {
   readonly etag: string | undefined
   readonly order: ReadonlyArray<number>
   readonly owner: boolean
+  /** Children in the order S3 or GCS writes them rather than `order`. */
+  readonly shape: "shuffled" | "s3" | "gcs"
+  readonly checksums: string
+  readonly ownerLast: boolean
 }
 
 /** Keys as users name them, markup and non-ASCII included (text XML can carry). */
@@ -29,18 +34,35 @@ const entry: fc.Arbitrary<Entry> = fc.record({
   time: fc.integer({ min: 0, max: 4_102_444_800_000 }),
   etag: fc.option(fc.constantFrom("\"e1\"", "\"9b2cf535f27731c974343645a3985328-3\"", "\"a&b\"", ""), { nil: undefined }),
   order: fc.shuffledSubarray([0, 1, 2, 3, 4], { minLength: 5, maxLength: 5 }),
-  owner: fc.boolean()
+  owner: fc.boolean(),
+  shape: fc.constantFrom("shuffled", "s3", "gcs"),
+  checksums: fc.constantFrom(
+    "",
+    "<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>",
+    "<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumAlgorithm>SHA1</ChecksumAlgorithm>"
+  ),
+  ownerLast: fc.boolean()
 })
 
 const contents = (e: Entry): string => {
-  const children = [
+  const owner = e.owner ? "<Owner><ID>x</ID><DisplayName>o</DisplayName></Owner>" : ""
+  const [key, time, etag, size] = [
     `<Key>${escapeXml(e.key)}</Key>`,
     `<LastModified>${new Date(e.time).toISOString()}</LastModified>`,
     e.etag === undefined ? "" : e.etag === "" ? "<ETag/>" : `<ETag>${escapeXml(e.etag)}</ETag>`,
-    `<Size>${e.size}</Size>`,
-    (e.owner ? "<Owner><ID>x</ID><DisplayName>o</DisplayName></Owner>" : "") + "<StorageClass>STANDARD</StorageClass>"
+    `<Size>${e.size}</Size>`
   ]
-  return `<Contents>${e.order.map((i) => children[i]).join("")}</Contents>`
+  const storage = e.ownerLast ? `<StorageClass>STANDARD</StorageClass>${owner}` : `${owner}<StorageClass>STANDARD</StorageClass>`
+  switch (e.shape) {
+    case "s3":
+      return `<Contents>${key}${time}${etag}${e.checksums}${size}${storage}</Contents>`
+    case "gcs":
+      return `<Contents>${key}<Generation>1712345678901234</Generation><MetaGeneration>1</MetaGeneration>${time}${etag}${size}</Contents>`
+    case "shuffled": {
+      const children = [key, time, etag, size, storage]
+      return `<Contents>${e.order.map((i) => children[i]).join("")}</Contents>`
+    }
+  }
 }
 
 const page = fc.record({
