@@ -74,28 +74,30 @@ export const report = (results: Results) => {
 const printTables = (r: Results) => {
   const size = `${settings.objectBytes / MiB} MiB`
   if (r.throughput.length > 0) {
-    console.log(`\n1. Streaming one ${size} object: median MB/s (10^6 B/s); bare = minimal Bun fetch→Response pass-through`)
+    console.log(`\n1. Streaming one ${size} object: median MB/s (10^6 B/s); bare = minimal Bun fetch→Response pass-through `
+      + "behind Bun.serve, bare node = the same behind the proxy's node:http server (which keeps Content-Length)")
     console.log(table([
-      ["client", "reps", "direct", "bare", "proxy", "proxy/direct", "proxy/bare", "bare/direct", "CPU ms/transfer bare",
-        "CPU ms/transfer proxy"],
+      ["client", "reps", "direct", "bare", "bare node", "proxy", "proxy/direct", "proxy/bare", "proxy/bare node", "bare/direct",
+        "CPU ms/transfer bare", "bare node", "proxy"],
       ...r.throughput.map((x) => [
-        x.client, x.reps, x.mbps.direct, x.mbps.bare, x.mbps.proxy,
-        round(x.proxyOverDirect, 3), round(x.proxyOverBare, 3), round(x.bareOverDirect, 3),
-        Math.round(x.serverCpuMsPerTransfer.bare), Math.round(x.serverCpuMsPerTransfer.proxy)
+        x.client, x.reps, x.mbps.direct, x.mbps.bare, x.mbps.bareNode, x.mbps.proxy,
+        round(x.proxyOverDirect, 3), round(x.proxyOverBare, 3), round(x.proxyOverBareNode, 3), round(x.bareOverDirect, 3),
+        Math.round(x.serverCpuMsPerTransfer.bare), Math.round(x.serverCpuMsPerTransfer.bareNode),
+        Math.round(x.serverCpuMsPerTransfer.proxy)
       ])
     ]))
   }
   if (r.ranged.length > 0) {
     console.log(`\n2. ${settings.rangeLength / 1024} KiB ranged GETs at random offsets (Bun fetch, keep-alive): req/s and latency (ms)`)
     console.log(table([
-      ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "server CPU µs/req",
-        "of it JIT µs/req", "upstream CPU µs/req"],
+      ["mode", "target", "requests", "req/s", "p50", "p90", "p99", "req/s vs direct", "req/s vs bare", "vs bare node",
+        "server CPU µs/req", "of it JIT µs/req", "upstream CPU µs/req"],
       ...r.ranged.flatMap((x) =>
-        (["direct", "bare", "proxy"] as const).map((name) => {
+        (["direct", "bare", "bareNode", "proxy"] as const).map((name) => {
           const t = x.targets[name]
           return [
             name === "direct" ? x.mode : "",
-            name,
+            name === "bareNode" ? "bare node" : name,
             t.requests,
             t.reqPerSec,
             round(t.p50, 3),
@@ -103,6 +105,7 @@ const printTables = (r: Results) => {
             round(t.p99, 3),
             round(t.reqPerSec / x.targets.direct.reqPerSec, 3),
             round(t.reqPerSec / x.targets.bare.reqPerSec, 3),
+            round(t.reqPerSec / x.targets.bareNode.reqPerSec, 3),
             name === "direct" ? "—" : String(Math.round(t.serverCpuUsPerRequest)),
             name === "direct" ? "—" : String(Math.round(t.serverJitUsPerRequest)),
             Math.round(t.upstreamCpuUsPerRequest)
@@ -111,8 +114,10 @@ const printTables = (r: Results) => {
       )
     ]))
     for (const x of r.ranged) {
+      const cpu = (name: "bare" | "bareNode") => round(x.targets.proxy.serverCpuUsPerRequest / x.targets[name].serverCpuUsPerRequest, 2)
       console.log(`   ${x.mode}: proxy adds ${round(x.addedP50MsVsDirect, 3)} ms p50 over direct, `
-        + `${round(x.addedP50MsVsBare, 3)} ms over bare`)
+        + `${round(x.addedP50MsVsBare, 3)} ms over bare; req/s proxy/bare node ${round(x.proxyOverBareNode, 3)}; `
+        + `server CPU proxy/bare ${cpu("bare")}, proxy/bare node ${cpu("bareNode")}`)
     }
   }
   const a = r.authCpu
@@ -190,12 +195,12 @@ const printTables = (r: Results) => {
     console.log(`\n7. Uploads: signed PUTs (session credentials from /.sts, UNSIGNED-PAYLOAD, streamed body with its `
       + `Content-Length), the upstream drains them; proxy VmRSS sampled every ${settings.rssSampleMs} ms`)
     console.log(table([
-      ["transfer", "reps", "direct MB/s", "bare MB/s", "proxy MB/s", "proxy/direct", "proxy/bare", "runs direct", "runs bare",
-        "runs proxy", "proxy peak RSS MiB"],
+      ["transfer", "reps", "direct MB/s", "bare MB/s", "bare node MB/s", "proxy MB/s", "proxy/direct", "proxy/bare",
+        "proxy/bare node", "runs direct", "runs bare", "runs bare node", "runs proxy", "proxy peak RSS MiB"],
       ...([["PUT", u.small], ["PUT", u.large], ["GET", u.download]] as const).map(([verb, x]) => [
-        `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.bareMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
-        round(x.proxyOverBare, 3), x.allMBps.direct.join(" "), x.allMBps.bare.join(" "), x.allMBps.proxy.join(" "),
-        round(x.proxyPeakRssMiB, 1)
+        `${verb} ${mib(x.bytes)}`, x.reps, x.directMBps, x.bareMBps, x.bareNodeMBps, x.proxyMBps, round(x.proxyOverDirect, 3),
+        round(x.proxyOverBare, 3), round(x.proxyOverBareNode, 3), x.allMBps.direct.join(" "), x.allMBps.bare.join(" "),
+        x.allMBps.bareNode.join(" "), x.allMBps.proxy.join(" "), round(x.proxyPeakRssMiB, 1)
       ])
     ]))
     console.log(`   proxy RSS before the uploads ${round(u.proxyRssBeforeMiB, 1)} MiB, after ${round(u.proxyRssAfterMiB, 1)} MiB; `

@@ -59,7 +59,7 @@ const main = async () => {
       backends = await startListingBackends()
       started.push(backends.gcs)
     }
-    log("starting the upstream, the bare pass-through and the proxy…")
+    log("starting the upstream, the bare pass-throughs and the proxy…")
     const servers = await startServers(started, upstreamEnvOf(backends), proxyEnv)
     const { upstream, bare, proxy, targets, proxyUrl } = servers
     const offsets = rangeOffsets()
@@ -74,7 +74,7 @@ const main = async () => {
     const rangedRows = runs(2) ? await runRangedBench(offsets, targets, upstream.pid) : []
     const listing = backends === undefined ? undefined : await runListingBench(upstream.origin, proxy, bare, backends)
     const workerd = runs(8) ? await runWorkerdBench(upstream.origin, devKeys, settings.workerdRequests) : []
-    const uploads = runs(7) ? await runUploadsBench(upstream.origin, bare.origin, proxy.origin, proxy.pid, devKeys) : undefined
+    const uploads = runs(7) ? await runUploadsBench(upstream.origin, { bare: bare.origin, bareNode: servers.bareNode.origin }, proxy.origin, proxy.pid, devKeys) : undefined
     const memory = memoryResults(streams, before, afterStreams, slowClient, proxy.pid)
     // Section 9 starts processes of its own: these are done.
     for (const s of started.splice(0).reverse()) await s.stop()

@@ -1,13 +1,15 @@
 /**
- * The three servers sections 1, 2 and 4 read the large object from, in turns: **direct** (the fake upstream
- * itself), **bare** (the minimal pass-through, passthrough.ts) and **proxy** (src/platform/bun/main.ts).
+ * The servers sections 1, 2 and 4 read the large object from, in turns: **direct** (the fake upstream itself),
+ * **bare** (the minimal pass-through, passthrough.ts, behind `Bun.serve`), **bareNode** (the same pass-through behind
+ * the proxy's own node:http server, `BARE_SERVER=node`: the floor for a Bun server that keeps Content-Length on
+ * streamed bodies, which `Bun.serve` drops) and **proxy** (src/platform/bun/main.ts).
  */
 import { ACCOUNT, BUCKET, OBJECT_KEY, PRODUCT } from "./fixture.js"
 import { rangeBytes, ranged } from "./http.js"
 import { start, type Started } from "./processes.js"
 import { root, settings } from "./settings.js"
 
-export type TargetName = "direct" | "bare" | "proxy"
+export type TargetName = "direct" | "bare" | "bareNode" | "proxy"
 
 export interface Target {
   readonly name: TargetName
@@ -18,11 +20,12 @@ export interface Target {
 
 export type PerTarget<A> = Record<TargetName, A>
 
-export const perTarget = <A>(make: () => A): PerTarget<A> => ({ direct: make(), bare: make(), proxy: make() })
+export const perTarget = <A>(make: () => A): PerTarget<A> => ({ direct: make(), bare: make(), bareNode: make(), proxy: make() })
 
 export interface Servers {
   readonly upstream: Started
   readonly bare: Started
+  readonly bareNode: Started
   readonly proxy: Started
   readonly targets: ReadonlyArray<Target>
   /** The large object through the proxy. */
@@ -30,8 +33,8 @@ export interface Servers {
 }
 
 /**
- * Starts the upstream (told the endpoints of section 6's other backends, when they run), the pass-through and
- * the proxy, each pushed onto `started` as soon as it runs so that the caller stops it whatever happens next.
+ * Starts the upstream (told the endpoints of section 6's other backends, when they run), the two pass-throughs
+ * and the proxy, each pushed onto `started` as soon as it runs so that the caller stops it whatever happens next.
  */
 export const startServers = async (
   started: Array<Started>,
@@ -46,6 +49,8 @@ export const startServers = async (
   started.push(upstream)
   const bare = await start("passthrough", "bench/passthrough.ts", { PORT: "0", UPSTREAM: upstream.origin }, root)
   started.push(bare)
+  const bareNode = await start("passthrough", "bench/passthrough.ts", { PORT: "0", UPSTREAM: upstream.origin, BARE_SERVER: "node" }, root)
+  started.push(bareNode)
   const proxy = await start("proxy", "src/platform/bun/main.ts", {
     PORT: "0",
     HOST: "127.0.0.1",
@@ -60,10 +65,12 @@ export const startServers = async (
   return {
     upstream,
     bare,
+    bareNode,
     proxy,
     targets: [
       { name: "direct", url: `${upstream.origin}/${BUCKET}/${OBJECT_KEY}`, pid: undefined },
       { name: "bare", url: `${bare.origin}${path}`, pid: bare.pid },
+      { name: "bareNode", url: `${bareNode.origin}${path}`, pid: bareNode.pid },
       { name: "proxy", url: `${proxy.origin}${path}`, pid: proxy.pid }
     ],
     proxyUrl: `${proxy.origin}${path}`

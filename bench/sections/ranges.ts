@@ -31,6 +31,8 @@ export interface RangedStats {
   readonly targets: PerTarget<RangedTargetStats>
   readonly proxyOverDirect: number
   readonly proxyOverBare: number
+  /** Against the pass-through behind node:http, the server the proxy runs. */
+  readonly proxyOverBareNode: number
   readonly addedP50MsVsDirect: number
   readonly addedP50MsVsBare: number
 }
@@ -83,7 +85,7 @@ const rangedBench = async (
       upstreamCpuUsPerRequest: (upstreamCpu[name] * 1e6) / counts[name]
     }
   }
-  const stats = { direct: summary("direct"), bare: summary("bare"), proxy: summary("proxy") }
+  const stats = { direct: summary("direct"), bare: summary("bare"), bareNode: summary("bareNode"), proxy: summary("proxy") }
   return {
     mode: concurrency === 1 ? "sequential" : `${concurrency} in flight`,
     concurrency,
@@ -92,6 +94,7 @@ const rangedBench = async (
     targets: stats,
     proxyOverDirect: stats.proxy.reqPerSec / stats.direct.reqPerSec,
     proxyOverBare: stats.proxy.reqPerSec / stats.bare.reqPerSec,
+    proxyOverBareNode: stats.proxy.reqPerSec / stats.bareNode.reqPerSec,
     addedP50MsVsDirect: stats.proxy.p50 - stats.direct.p50,
     addedP50MsVsBare: stats.proxy.p50 - stats.bare.p50
   }

@@ -16,11 +16,13 @@ export interface StreamStats {
   readonly allMBps: PerTarget<ReadonlyArray<number>>
   readonly proxyOverDirect: number
   readonly proxyOverBare: number
+  /** Against the pass-through behind node:http, the server the proxy runs (it keeps Content-Length). */
+  readonly proxyOverBareNode: number
   readonly bareOverDirect: number
-  /** CPU ms the serving process (bare, proxy) used per whole-object transfer, median. */
-  readonly serverCpuMsPerTransfer: { readonly bare: number; readonly proxy: number }
-  /** Peak RSS (MiB) sampled while the bare pass-through / the proxy streamed. */
-  readonly peakRssMiB: { readonly bare: number; readonly proxy: number }
+  /** CPU ms the serving process (bare, bareNode, proxy) used per whole-object transfer, median. */
+  readonly serverCpuMsPerTransfer: { readonly bare: number; readonly bareNode: number; readonly proxy: number }
+  /** Peak RSS (MiB) sampled while each pass-through / the proxy streamed. */
+  readonly peakRssMiB: { readonly bare: number; readonly bareNode: number; readonly proxy: number }
 }
 
 /** The targets take turns, so drift (page cache, CPU frequency, other load) hits all alike. */
@@ -31,8 +33,8 @@ const streamBench = async (
   targets: ReadonlyArray<Target>
 ): Promise<StreamStats> => {
   const rates = perTarget((): Array<number> => [])
-  const peak = { bare: 0, proxy: 0 }
-  const cpu = { bare: [] as Array<number>, proxy: [] as Array<number> }
+  const peak = { bare: 0, bareNode: 0, proxy: 0 }
+  const cpu = { bare: [] as Array<number>, bareNode: [] as Array<number>, proxy: [] as Array<number> }
   for (let i = 0; i < reps; i++) {
     for (const target of targets) {
       const sampler = target.pid === undefined ? undefined : sampleRss(target.pid)
@@ -53,16 +55,22 @@ const streamBench = async (
       rates[target.name].push(mbps(t))
     }
   }
-  const mbpsOf = { direct: median(rates.direct), bare: median(rates.bare), proxy: median(rates.proxy) }
+  const mbpsOf = { direct: median(rates.direct), bare: median(rates.bare), bareNode: median(rates.bareNode), proxy: median(rates.proxy) }
   return {
     client,
     reps,
     mbps: mbpsOf,
-    allMBps: { direct: rates.direct.map(Math.round), bare: rates.bare.map(Math.round), proxy: rates.proxy.map(Math.round) },
+    allMBps: {
+      direct: rates.direct.map(Math.round),
+      bare: rates.bare.map(Math.round),
+      bareNode: rates.bareNode.map(Math.round),
+      proxy: rates.proxy.map(Math.round)
+    },
     proxyOverDirect: mbpsOf.proxy / mbpsOf.direct,
     proxyOverBare: mbpsOf.proxy / mbpsOf.bare,
+    proxyOverBareNode: mbpsOf.proxy / mbpsOf.bareNode,
     bareOverDirect: mbpsOf.bare / mbpsOf.direct,
-    serverCpuMsPerTransfer: { bare: median(cpu.bare), proxy: median(cpu.proxy) },
+    serverCpuMsPerTransfer: { bare: median(cpu.bare), bareNode: median(cpu.bareNode), proxy: median(cpu.proxy) },
     peakRssMiB: peak
   }
 }

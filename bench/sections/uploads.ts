@@ -157,11 +157,20 @@ export interface UploadSize {
   /** Median MB/s (10^6 B/s) directly to the upstream, through the bare pass-through and the proxy, same client. */
   readonly directMBps: number
   readonly bareMBps: number
+  /** The same pass-through behind node:http, the server the proxy runs (bench/targets.ts). */
+  readonly bareNodeMBps: number
   readonly proxyMBps: number
   readonly proxyOverDirect: number
   /** The part that is ours: what the bare pass-through (Bun's own streaming) reaches is the platform's limit. */
   readonly proxyOverBare: number
-  readonly allMBps: { readonly direct: ReadonlyArray<number>; readonly bare: ReadonlyArray<number>; readonly proxy: ReadonlyArray<number> }
+  /** Against the bare pass-through behind the proxy's own server: the limit of that server. */
+  readonly proxyOverBareNode: number
+  readonly allMBps: {
+    readonly direct: ReadonlyArray<number>
+    readonly bare: ReadonlyArray<number>
+    readonly bareNode: ReadonlyArray<number>
+    readonly proxy: ReadonlyArray<number>
+  }
   /** Highest VmRSS (MiB) of the proxy sampled during any of its transfers of this size. */
   readonly proxyPeakRssMiB: number
 }
@@ -180,39 +189,40 @@ export interface Uploads {
   readonly proxyRssAfterMiB: number
 }
 
+type Transfers = Record<"direct" | "bare" | "bareNode" | "proxy", () => Promise<Transfer>>
+
 /** Direct, bare and proxied transfers take turns; the proxy's RSS is sampled while it carries each. */
-const transfers = async (
-  bytes: number,
-  reps: number,
-  targets: { readonly direct: () => Promise<Transfer>; readonly bare: () => Promise<Transfer>; readonly proxy: () => Promise<Transfer> },
-  proxyPid: number
-): Promise<UploadSize> => {
-  const runs = { direct: [] as Array<UploadRun>, bare: [] as Array<UploadRun>, proxy: [] as Array<UploadRun> }
+const transfers = async (bytes: number, reps: number, targets: Transfers, proxyPid: number): Promise<UploadSize> => {
+  const runs = { direct: [] as Array<UploadRun>, bare: [] as Array<UploadRun>, bareNode: [] as Array<UploadRun>, proxy: [] as Array<UploadRun> }
   for (let i = 0; i < reps; i++) {
     runs.direct.push(await sampled(undefined, targets.direct))
     runs.bare.push(await sampled(undefined, targets.bare))
+    runs.bareNode.push(await sampled(undefined, targets.bareNode))
     runs.proxy.push(await sampled(proxyPid, targets.proxy, settings.rssSampleMs))
   }
   const rates = (list: ReadonlyArray<UploadRun>) => list.map((r) => Math.round(r.mbps))
   const directMBps = median(runs.direct.map((r) => r.mbps))
   const bareMBps = median(runs.bare.map((r) => r.mbps))
+  const bareNodeMBps = median(runs.bareNode.map((r) => r.mbps))
   const proxyMBps = median(runs.proxy.map((r) => r.mbps))
   return {
     bytes,
     reps,
     directMBps,
     bareMBps,
+    bareNodeMBps,
     proxyMBps,
     proxyOverDirect: proxyMBps / directMBps,
     proxyOverBare: proxyMBps / bareMBps,
-    allMBps: { direct: rates(runs.direct), bare: rates(runs.bare), proxy: rates(runs.proxy) },
+    proxyOverBareNode: proxyMBps / bareNodeMBps,
+    allMBps: { direct: rates(runs.direct), bare: rates(runs.bare), bareNode: rates(runs.bareNode), proxy: rates(runs.proxy) },
     proxyPeakRssMiB: Math.max(...runs.proxy.map((r) => r.peakRssMiB))
   }
 }
 
 const uploadsBench = async (
   upstreamOrigin: string,
-  bareOrigin: string,
+  bareOrigins: { readonly bare: string; readonly bareNode: string },
   proxyOrigin: string,
   proxyPid: number,
   credentials: SessionCredentials
@@ -225,12 +235,15 @@ const uploadsBench = async (
   const direct = (bytes: number) => put(upstreamOrigin, `/${BUCKET}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
   const proxied = (bytes: number) => put(proxyOrigin, `/${ACCOUNT}/${WRITE_PRODUCT}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
   // The bare pass-through forwards the body (and the signature, which the upstream does not check) as it is.
-  const bare = (bytes: number) => put(bareOrigin, `/${ACCOUNT}/${WRITE_PRODUCT}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
-  const of = (bytes: number) => ({ direct: direct(bytes), bare: bare(bytes), proxy: proxied(bytes) })
+  const passed = (origin: string) => (bytes: number) => put(origin, `/${ACCOUNT}/${WRITE_PRODUCT}/${UPLOAD_PREFIX}${bytes}.bin`, bytes)
+  const bare = passed(bareOrigins.bare)
+  const bareNode = passed(bareOrigins.bareNode)
+  const of = (bytes: number): Transfers => ({ direct: direct(bytes), bare: bare(bytes), bareNode: bareNode(bytes), proxy: proxied(bytes) })
   // Warm-up: the catalog, the permissions and the session key caches, and every connection.
   for (let i = 0; i < 3; i++) {
     await direct(MiB)()
     await bare(MiB)()
+    await bareNode(MiB)()
     await proxied(MiB)()
   }
   const proxyRssBeforeMiB = memoryOf(proxyPid).rss
@@ -244,7 +257,8 @@ const uploadsBench = async (
   }
   const download = await transfers(large, settings.downloadLargeReps, {
     direct: get(`${upstreamOrigin}/${BUCKET}/${REPEAT_PREFIX}${large}.bin`),
-    bare: get(`${bareOrigin}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`),
+    bare: get(`${bareOrigins.bare}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`),
+    bareNode: get(`${bareOrigins.bareNode}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`),
     proxy: get(`${proxyOrigin}/${ACCOUNT}/${PRODUCT}/${REPEAT_PREFIX}${large}.bin`)
   }, proxyPid)
   return {
@@ -262,7 +276,7 @@ const uploadsBench = async (
 /** Session credentials as a user gets them (an API key exchanged at the proxy's /.sts), then the transfers. */
 export const runUploadsBench = async (
   upstreamOrigin: string,
-  bareOrigin: string,
+  bareOrigins: { readonly bare: string; readonly bareNode: string },
   proxyOrigin: string,
   proxyPid: number,
   devKeys: Record<string, string | undefined>
@@ -270,5 +284,5 @@ export const runUploadsBench = async (
   log(`uploads (${settings.uploadSmallBytes / MiB} MiB, ${settings.uploadLargeBytes / MiB} MiB) and a `
     + `${settings.uploadLargeBytes / MiB} MiB download…`)
   const credentials = await exchangeAtSts(proxyOrigin, await mintApiKey(devKeys))
-  return uploadsBench(upstreamOrigin, bareOrigin, proxyOrigin, proxyPid, credentials)
+  return uploadsBench(upstreamOrigin, bareOrigins, proxyOrigin, proxyPid, credentials)
 }
