@@ -19,7 +19,20 @@ import { BunServices } from "../../src/platform/bun/live.js"
 import { NodeCryptoHmac } from "../../src/platform/bun/NodeCryptoHmac.js"
 import { DEV_KEYS_FILE, ensureDevKeys } from "../../src/platform/bun/devKeys.js"
 import { randomRequestId, serve } from "../../src/platform/web.js"
-import { ACCOUNT, BUCKET, CONNECTION, connectionJson, listBucketResult, OBJECT_KEY, PRODUCT, productJson } from "../fixture.js"
+import {
+  ACCOUNT,
+  BUCKET,
+  CONNECTION,
+  connectionJson,
+  listBucketResult,
+  OBJECT_KEY,
+  PRODUCT,
+  productJson,
+  WRITE_CONNECTION,
+  WRITE_PRODUCT,
+  writeConnectionJson,
+  writeProductJson
+} from "../fixture.js"
 import { amzDate, benchGrant, signedS3Request } from "./auth.js"
 import { log } from "../settings.js"
 import { median } from "../stats.js"
@@ -31,6 +44,9 @@ const PROXY = "http://proxy.invalid"
 const productText = JSON.stringify(productJson)
 const productsText = JSON.stringify({ products: [productJson] })
 const connectionText = JSON.stringify(connectionJson(BACKEND))
+// The same bucket behind stored keys: every read is signed on its way to the backend.
+const signedProductText = JSON.stringify(writeProductJson)
+const signedConnectionText = JSON.stringify(writeConnectionJson(BACKEND))
 const listingText = listBucketResult(100, "k/", 1234)
 const bigListingText = listBucketResult(1000, "big/", 1234)
 const objectBody = "0123456789abcdef"
@@ -53,6 +69,8 @@ const answer = (request: UpstreamRequest): Response => {
     if (path === `/api/v1/products/${ACCOUNT}/${PRODUCT}`) return new Response(productText, { status: 200 })
     if (path === `/api/v1/products/${ACCOUNT}`) return new Response(productsText, { status: 200 })
     if (path === `/api/v1/data-connections/${CONNECTION}`) return new Response(connectionText, { status: 200 })
+    if (path === `/api/v1/products/${ACCOUNT}/${WRITE_PRODUCT}`) return new Response(signedProductText, { status: 200 })
+    if (path === `/api/v1/data-connections/${WRITE_CONNECTION}`) return new Response(signedConnectionText, { status: 200 })
     return new Response("{\"error\":\"not found\"}", { status: 404 })
   }
   stubCalls.backend++
@@ -174,6 +192,7 @@ export const runCpuBench = async (options: CpuOptions): Promise<ReadonlyArray<Cp
       },
       ...([
         [CPU_CASES.anonymousGet, s3Request("GET", objectPath), 200, 1],
+        ["GET object, backend signed (stored keys)", s3Request("GET", `/${ACCOUNT}/${WRITE_PRODUCT}/${OBJECT_KEY}`), 200, 1],
         // As many as the anonymous GET they are compared with: fewer left them measured while JSC still compiled.
         [CPU_CASES.headerAuthGet, headerSigned, 200, 1],
         [CPU_CASES.presignedGet, presigned, 200, 1],

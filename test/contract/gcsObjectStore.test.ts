@@ -1,3 +1,4 @@
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { Effect, Layer } from "effect"
 import type { ObjectStore } from "../../src/core/backends/ObjectStore.js"
 import { GcsProvider } from "../../src/core/backends/s3/S3Store.js"
@@ -12,7 +13,7 @@ import { type FixtureObject, objectStoreContract } from "./objectStore.contract.
  * The shared ObjectStore conformance suite against the GCS provider (S3Store with GCS's dialect: V1
  * listings with `marker`, SigV4 region `auto`) over the in-test GCS XML API server.
  */
-const live = Layer.mergeAll(FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: false }), TestConfig, NoFederation)
+const live = Layer.mergeAll(FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: false }), TestConfig, NoFederation, WebCryptoHmac)
 
 const HMAC_ID = "GOOG1ECONTRACTKEY"
 const HMAC_SECRET = "contract/secret+key"

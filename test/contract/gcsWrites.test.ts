@@ -1,3 +1,4 @@
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { AwsV4Signer } from "aws4fetch"
 import { Duration, Effect, Layer } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
@@ -19,7 +20,8 @@ import { objectStoreWritesContract, PUT_IF_MATCH, writeRequest } from "./objectS
 const live = Layer.mergeAll(
   FetchUpstream({ supportsCacheOption: false, keepEncodedBodies: false }),
   Layer.succeed(AppConfig, { ...settings, backendTimeout: Duration.seconds(10) }),
-  NoFederation
+  NoFederation,
+  WebCryptoHmac
 )
 
 const HMAC_ID = "GOOG1EWRITESCONTRACT"

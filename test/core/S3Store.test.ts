@@ -1,3 +1,4 @@
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, TestClock } from "effect"
 import { DOCUMENT_MAX_BYTES, ERROR_DOCUMENT_MAX_BYTES } from "../../src/core/backends/answer.js"
@@ -25,7 +26,7 @@ const connection = (
 /** Opens a store over `connection` whose Upstream answers with `answer`; `calls` records what was sent. */
 const open = (conn: DataConnection, answer: (request: UpstreamRequest) => Answer = () => new Response("ok")) => {
   const stub = stubUpstream(answer)
-  const store = Effect.flatMap(S3Provider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, TestConfig, NoFederation)))
+  const store = Effect.flatMap(S3Provider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, TestConfig, NoFederation, WebCryptoHmac)))
   return { calls: stub.calls, store }
 }
 
@@ -151,7 +152,7 @@ describe("S3 store: requests", () => {
     const stub = stubUpstream(() => new Response("ok"))
     const conn = connection({}, { type: "s3_web_identity_role", role_arn: "arn:aws:iam::1:role/r" })
     const store = Effect.flatMap(S3Provider, (make) => make(conn)).pipe(
-      Effect.provide(Layer.mergeAll(stub.layer, TestConfig, federation))
+      Effect.provide(Layer.mergeAll(stub.layer, TestConfig, federation, WebCryptoHmac))
     )
     return Effect.gen(function*() {
       yield* (yield* store).read(GET("k"))
@@ -411,7 +412,7 @@ describe("S3 store: outbound hygiene", () => {
   ) => {
     const stub = stubUpstream(answer)
     const config = Layer.succeed(AppConfig, { ...settings, allowPrivateEndpoints })
-    const store = Effect.flatMap(provider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, config, NoFederation)))
+    const store = Effect.flatMap(provider, (make) => make(conn)).pipe(Effect.provide(Layer.mergeAll(stub.layer, config, NoFederation, WebCryptoHmac)))
     return { calls: stub.calls, store }
   }
   const SIGNED: BackendAuth = { type: "s3_access_key", access_key_id: "AKID", secret_access_key: "secret" }
@@ -519,7 +520,7 @@ describe("S3 store: outbound hygiene", () => {
   it.effect("the signing-key cache stays bounded however many secrets sign", () =>
     Effect.gen(function*() {
       for (let i = 0; i < SIGNING_KEYS_MAX + 50; i++) {
-        const auth: BackendAuth = { type: "s3_access_key", access_key_id: "ASIATEMP", secret_access_key: `federated-${i}` }
+        const auth: BackendAuth = { type: "s3_access_key", access_key_id: `ASIATEMP${i}`, secret_access_key: `federated-${i}` }
         const { store } = openWith(connection({}, auth), () => new Response("ok"))
         yield* (yield* store).read(GET("k"))
         expect(signingKeys.size).toBeLessThanOrEqual(SIGNING_KEYS_MAX)

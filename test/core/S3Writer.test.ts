@@ -1,3 +1,4 @@
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -22,7 +23,7 @@ const open = (answer: (request: UpstreamRequest) => Answer, provider: "s3" | "gc
   const make = provider === "s3" ? S3Provider : GcsProvider
   const gcsAuth: BackendAuth = { type: "gcs_hmac", access_key_id: "GOOG1", secret: "s" }
   const store: Effect.Effect<ObjectStore, unknown> = Effect.flatMap(make, (m) => m(connection(provider === "gcs" && auth === KEYS ? gcsAuth : auth, provider)))
-    .pipe(Effect.provide(Layer.mergeAll(stub.layer, TestConfig, NoFederation)))
+    .pipe(Effect.provide(Layer.mergeAll(stub.layer, TestConfig, NoFederation, WebCryptoHmac)))
   const writer = Effect.flatMap(store, (s) => (s.writer === undefined ? Effect.die("no writer") : Effect.succeed<ObjectWriter>(s.writer)))
   return { calls: stub.calls, writer }
 }
@@ -35,7 +36,7 @@ describe("S3 writer: who writes", () => {
   it.effect("an unsigned connection has no writer; stored keys do", () =>
     Effect.gen(function*() {
       const unsigned = yield* Effect.flatMap(S3Provider, (m) => m(connection({ type: "unsigned" })))
-        .pipe(Effect.provide(Layer.mergeAll(stubUpstream(() => new Response("")).layer, TestConfig, NoFederation)))
+        .pipe(Effect.provide(Layer.mergeAll(stubUpstream(() => new Response("")).layer, TestConfig, NoFederation, WebCryptoHmac)))
       expect(unsigned.writer).toBeUndefined()
     }))
 })

@@ -1,3 +1,4 @@
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, ConfigProvider, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { createLocalJWKSet, decodeProtectedHeader, exportPKCS8, generateKeyPair, jwtVerify } from "jose"
@@ -237,7 +238,7 @@ describe("federation: the AssumeRoleWithWebIdentity call", () => {
       const stub = stubUpstream((request) =>
         request.url === STS ? successNow(7) : new Response("object bytes", { status: 200 })
       )
-      const layers = Layer.mergeAll(stub.layer, Layer.succeed(AppConfig, config))
+      const layers = Layer.mergeAll(stub.layer, Layer.succeed(AppConfig, config), WebCryptoHmac)
       const fed = StsFederation.pipe(Layer.provide(Layer.mergeAll(layers, stubOidc().layer, spiedCache().layer)))
       const make = yield* S3Provider.pipe(Effect.provide(Layer.merge(layers, fed)))
       const store = yield* make({

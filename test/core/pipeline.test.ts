@@ -57,7 +57,7 @@ const Live = Layer.mergeAll(
   Layer.effect(
     Storage,
     Effect.map(S3Provider, (s3) => storageOf({ s3, memory: provider.open, exploding: () => Effect.succeed(exploding) }))
-  ).pipe(Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))),
+  ).pipe(Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation, WebCryptoHmac))),
   FixedOidcProvider,
   NoSts,
   WebCryptoHmac,

@@ -1,3 +1,4 @@
+import { WebCryptoHmac } from "../../src/layers/WebCryptoHmac.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Storage } from "../../src/core/backends/ObjectStore.js"
@@ -22,7 +23,7 @@ const backend = stubUpstream(() => new Response("unexpected", { status: 500 }))
 const Live = Layer.mergeAll(
   LocalCatalog(catalogDocument),
   Layer.effect(Storage, Effect.map(S3Provider, (s3) => storageOf({ s3 }))).pipe(
-    Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation))
+    Layer.provide(Layer.mergeAll(backend.layer, TestConfig, NoFederation, WebCryptoHmac))
   ),
   MemoryEdgeCache(100)
 )
@@ -85,6 +86,6 @@ describe("writes: a part under 5 MiB that is not the last is EntityTooSmall on e
         expect(error._tag).toBe("EntityTooSmall")
         const reply = renderS3Error(error, "/demo/rw/k", "rid", "POST")
         expect([reply.status, /<Code>([^<]*)<\/Code>/.exec(String(reply.body))?.[1]]).toStrictEqual([400, "EntityTooSmall"])
-      }).pipe(Effect.provide(Layer.mergeAll(stubUpstream(refusal).layer, TestConfig, NoFederation))))
+      }).pipe(Effect.provide(Layer.mergeAll(stubUpstream(refusal).layer, TestConfig, NoFederation, WebCryptoHmac))))
   }
 })

@@ -1,6 +1,6 @@
 /**
  * A Map that never holds more than `maxEntries`: the least recently used entry (read or written) goes first.
- * A Map itself, so it can be handed to code that takes one (aws4fetch's signing-key `cache`).
+ * A Map itself, so code that takes a Map can be handed one.
  */
 export class BoundedMap<K, V> extends Map<K, V> {
   constructor(readonly maxEntries: number) {

@@ -1,8 +1,6 @@
-import { AwsV4Signer } from "aws4fetch"
 import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { BoundedMap } from "../../shared/boundedMap.js"
 import type { BackendAuth, DataConnection } from "../connection.js"
 import type { Reply } from "../../http/Reply.js"
 import {
@@ -17,6 +15,9 @@ import {
 } from "../../s3/errors.js"
 import { parseContentRange } from "../../s3/range.js"
 import { AppConfig } from "../../services/AppConfig.js"
+import { Hmac } from "../../services/Hmac.js"
+import { signRequest } from "../../sigv4/sign.js"
+import { SigningKeyCache } from "../../sigv4/signingKey.js"
 import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
 import { discard, documentText, ERROR_DOCUMENT_MAX_BYTES, refuseRedirect } from "../answer.js"
 import { allowEndpoint } from "../endpointPolicy.js"
@@ -117,21 +118,22 @@ export const GoogleCloudStorage: S3Dialect = {
 /** Signing keys kept at most: one per secret, date, region and service, and federated secrets keep changing. */
 export const SIGNING_KEYS_MAX = 1024
 
-/** Derived signing keys, by secret/date/region/service: finished values, safe to share in the isolate. */
-export const signingKeys = new BoundedMap<string, ArrayBuffer>(SIGNING_KEYS_MAX)
+/** Derived signing keys, by access key, secret, date, region and service: finished values, safe to share in the isolate. */
+export const signingKeys = new SigningKeyCache(SIGNING_KEYS_MAX)
 
 const unavailable = (failure: UpstreamFailure) =>
   new BackendUnavailable({ reason: `${failure.reason} ${failure.url}: ${failure.detail}` })
 
 /**
  * A provider for an S3-speaking service (path-style): unsigned, signed with stored keys, or with federated
- * credentials (aws4fetch signs). Reads stream, listings are parsed; nothing else is buffered.
+ * credentials (SigV4 over the platform's Hmac, ../../sigv4/sign.ts). Reads stream, listings are parsed; nothing else is buffered.
  */
 export const S3CompatibleProvider = Effect.fnUntraced(
   function*(dialect: S3Dialect) {
     const upstream = yield* Upstream
     const config = yield* AppConfig
     const federation = yield* Federation
+    const hmac = yield* Hmac
 
     return Effect.fnUntraced(
       function*(connection: DataConnection) {
@@ -162,23 +164,16 @@ export const S3CompatibleProvider = Effect.fnUntraced(
             timeout: Duration.DurationInput = config.backendTimeout
           ) {
             const keys = yield* credentials
-            let signed = { url, headers }
+            let signed = { method, url, headers }
             if (keys !== undefined) {
               const now = yield* Clock.currentTimeMillis
-              const signer = new AwsV4Signer({
-                method,
-                url,
-                headers,
-                accessKeyId: keys.accessKeyId,
-                secretAccessKey: keys.secretAccessKey,
-                ...(keys.sessionToken === undefined ? {} : { sessionToken: keys.sessionToken }),
+              signed = yield* signRequest(signed, {
+                credentials: keys,
                 service: "s3",
                 region: dialect.signingRegion(region),
                 cache: signingKeys,
-                datetime: new Date(now).toISOString().replace(/[:-]|\.\d{3}/g, "")
-              })
-              const result = yield* Effect.promise(() => signer.sign())
-              signed = { url: result.url.toString(), headers: result.headers }
+                timestamp: new Date(now).toISOString().replace(/[:-]|\.\d{3}/g, "")
+              }).pipe(Effect.provideService(Hmac, hmac))
             }
             return yield* upstream.fetch({
               method,
