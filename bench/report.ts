@@ -226,6 +226,79 @@ const printTables = (r: Results) => {
   }
   const c = r.chunkCache
   if (c !== undefined) printChunkCache(c)
+  printGoals(r)
+}
+
+interface Goal {
+  readonly path: string
+  readonly goal: string
+  readonly value: number
+  readonly met: (value: number) => boolean
+  /** The floor measured in the same run, for a row whose goal it bounds. */
+  readonly limit: string
+}
+
+/**
+ * Issue #11's table, re-measured by this run: each row's figure against its goal, with the floor that bounds it
+ * beside it (the same pass-through behind the proxy's own server; the bare hop for listings; the bare Worker).
+ */
+const printGoals = (r: Results) => {
+  const [seq, inFlight] = r.ranged
+  const cpu = (x: RangedStats, name: "bare" | "bareNode") => x.targets.proxy.serverCpuUsPerRequest / x.targets[name].serverCpuUsPerRequest
+  const curl = r.throughput.find((x) => x.client === "curl")
+  const s3 = r.listing
+  const gcs = r.listingBackends?.gcs
+  const u = r.uploads
+  const workerdCpu = (name: string) => r.workerd.find((x) => x.name === name)?.cpuUsPerRequest ?? Number.NaN
+  const atLeast = (goal: number) => (value: number) => value >= goal
+  const atMost = (goal: number) => (value: number) => value <= goal
+  const goals: Array<Goal> = []
+  if (seq !== undefined && inFlight !== undefined) {
+    goals.push(
+      { path: "16 KiB ranged GET, sequential, req/s proxy/bare", goal: "≥ 0.9", value: seq.proxyOverBare, met: atLeast(0.9),
+        limit: `proxy/bare node ${round(seq.proxyOverBareNode, 2)}` },
+      { path: "same, server CPU proxy/bare", goal: "≤ 1.2", value: cpu(seq, "bare"), met: atMost(1.2),
+        limit: `proxy/bare node ${times(cpu(seq, "bareNode"))}` },
+      { path: "same, 8 in flight, req/s proxy/bare", goal: "≥ 0.95", value: inFlight.proxyOverBare, met: atLeast(0.95),
+        limit: `proxy/bare node ${round(inFlight.proxyOverBareNode, 2)}` }
+    )
+  }
+  if (r.authCpu !== undefined) {
+    goals.push({ path: "signed GET (session, header auth) / anonymous, core CPU", goal: "≤ 1.5", value: r.authCpu.headerOverAnonymous,
+      met: atMost(1.5), limit: "—" })
+  }
+  if (s3 !== undefined) {
+    goals.push({ path: "ListObjectsV2 10 000 keys, S3, proxy/direct", goal: "≤ 1.5", value: s3.proxyOverDirect, met: atMost(1.5),
+      limit: s3.bare === undefined ? "—" : `bare/direct ${round(s3.bare.ms / s3.directMs, 2)}, proxy/bare ${round(s3.bare.proxyOverBare, 2)}` })
+  }
+  if (gcs !== undefined) {
+    goals.push({ path: "same, GCS, proxy/direct", goal: "≤ 1.5", value: gcs.proxyOverDirect, met: atMost(1.5), limit: "—" })
+  }
+  if (u !== undefined) {
+    for (const x of [u.small, u.large]) {
+      goals.push({ path: `PUT ${x.bytes / MiB} MiB, session-signed, proxy/direct`, goal: "≥ 0.8", value: x.proxyOverDirect,
+        met: atLeast(0.8), limit: `bare node/direct ${round(x.bareNodeMBps / x.directMBps, 2)}, proxy/bare node ${round(x.proxyOverBareNode, 2)}` })
+    }
+  }
+  if (curl !== undefined) {
+    goals.push({ path: `GET ${settings.objectBytes / MiB} MiB, curl, proxy/bare`, goal: "≥ 0.95", value: curl.proxyOverBare,
+      met: atLeast(0.95), limit: `proxy/bare node ${round(curl.proxyOverBareNode, 2)}` })
+  }
+  if (u !== undefined) {
+    goals.push({ path: `memory, peak RSS of a ${u.large.bytes / MiB} MiB PUT / a ${u.small.bytes / MiB} MiB one`, goal: "flat (≤ 1.5)",
+      value: u.largeOverSmallPeakRss, met: atMost(1.5), limit: `${u.largeMinusSmallPeakRssMiB >= 0 ? "+" : ""}${round(u.largeMinusSmallPeakRssMiB, 1)} MiB` })
+  }
+  const workerdGet = workerdCpu(WORKERD_CASES.get)
+  if (Number.isFinite(workerdGet)) {
+    goals.push({ path: "workerd, anonymous GET, ms of process CPU", goal: "< 1", value: workerdGet / 1000, met: (v) => v < 1,
+      limit: `bare Worker ${round(workerdCpu(WORKERD_CASES.bareGet) / 1000, 2)} ms` })
+  }
+  if (goals.length === 0) return
+  console.log("\nIssue #11's goals, this run (the floor beside each: what the same hop costs without the proxy's work)")
+  console.log(table([
+    ["path", "goal", "this run", "met", "floor measured beside it"],
+    ...goals.map((g) => [g.path, g.goal, round(g.value, 2), g.met(g.value) ? "yes" : "no", g.limit])
+  ]))
 }
 
 const CACHE_TARGET_LABELS: Record<CacheTargetName, string> = {
