@@ -18,6 +18,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { Hmac } from "../../services/Hmac.js"
 import { signRequest } from "../../sigv4/sign.js"
 import { SigningKeyCache } from "../../sigv4/signingKey.js"
+import { formatAmzDate } from "../../sigv4/timestamp.js"
 import { Upstream, type UpstreamFailure } from "../../services/Upstream.js"
 import { discard, documentText, ERROR_DOCUMENT_MAX_BYTES, refuseRedirect } from "../answer.js"
 import { allowEndpoint } from "../endpointPolicy.js"
@@ -172,7 +173,7 @@ export const S3CompatibleProvider = Effect.fnUntraced(
                 service: "s3",
                 region: dialect.signingRegion(region),
                 cache: signingKeys,
-                timestamp: new Date(now).toISOString().replace(/[:-]|\.\d{3}/g, "")
+                timestamp: formatAmzDate(now)
               }).pipe(Effect.provideService(Hmac, hmac))
             }
             return yield* upstream.fetch({
